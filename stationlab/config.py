@@ -1,0 +1,56 @@
+"""Settings read from the environment, in one place.
+
+``STATIONLAB_HOME``
+    Where stationlab keeps its embedded PostgreSQL, exports and run history. [path]
+    Default ``./.stationlab``.
+``STATIONLAB_DSN``
+    A libpq connection string for an external PostgreSQL server. When it, or one of the libpq
+    ``PG*`` variables naming a server (``PGHOST``, ``PGDATABASE``, ``PGSERVICE``, ``PGPORT``), is
+    set, stationlab uses that server and starts nothing.
+``STATIONLAB_MAX_CONNECTIONS``
+    The most database connections one stationlab process opens. Default 4.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from stationlab.errors import ConfigError
+
+#: libpq variables that, when set, name an external server.
+PG_SERVER_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGDATABASE", "PGSERVICE", "PGPORT")
+
+#: Name of the database created in the embedded server.
+EMBEDDED_DATABASE = "stationlab"
+
+
+def home() -> Path:
+    """The stationlab home folder (not created here)."""
+    return Path(os.environ.get("STATIONLAB_HOME") or ".stationlab").absolute()
+
+
+def external_dsn() -> str | None:
+    """The DSN of an external server named by the environment, or ``None`` for the embedded one.
+
+    An empty string means "libpq's own ``PG*`` variables".
+    """
+    dsn = os.environ.get("STATIONLAB_DSN")
+    if dsn:
+        return dsn
+    if any(os.environ.get(name) for name in PG_SERVER_VARIABLES):
+        return ""
+    return None
+
+
+def max_connections() -> int:
+    """The bound on database connections per process."""
+    raw = os.environ.get("STATIONLAB_MAX_CONNECTIONS", "4")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"STATIONLAB_MAX_CONNECTIONS must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"STATIONLAB_MAX_CONNECTIONS must be at least 1, not {value}")
+    return value

@@ -1,0 +1,62 @@
+"""The exceptions stationlab raises: one root, subclasses that carry where things went wrong."""
+
+from __future__ import annotations
+
+
+class StationlabError(Exception):
+    """Root of every error stationlab raises on purpose."""
+
+
+class ParseError(StationlabError):
+    """A logger file could not be read.
+
+    Parameters
+    ----------
+    message
+        What is wrong, in words a person can act on.
+    source
+        The file's name (or ``"<buffer>"``).
+    line
+        1-based line number in the file, where known.
+    column
+        The column's name (or 1-based field number), where known.
+    """
+
+    def __init__(self, message: str, *, source: str = "<buffer>", line: int | None = None,
+                 column: str | int | None = None) -> None:
+        self.message = message
+        self.source = source
+        self.line = line
+        self.column = column
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column is not None:
+            where += f", column {self.column}"
+        return f"{where}: {self.message}"
+
+    def __reduce__(self):  # keep the keyword arguments through pickling (worker processes)
+        return (_rebuild_parse_error, (self.message, self.source, self.line, self.column))
+
+
+def _rebuild_parse_error(message, source, line, column):
+    return ParseError(message, source=source, line=line, column=column)
+
+
+class UnknownFormatError(ParseError):
+    """No registered parser recognises the file."""
+
+
+class ImportRejected(StationlabError):
+    """A file parsed but cannot be stored as asked (for example it belongs to another station)."""
+
+
+class StorageError(StationlabError):
+    """The database refused or failed an operation."""
+
+
+class ConfigError(StationlabError):
+    """The configuration or environment is not usable (no server, bad DSN, ...)."""

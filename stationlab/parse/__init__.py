@@ -1,0 +1,234 @@
+"""Logger file parsers: one module per format, an explicit registry, and ``sniff``.
+
+Every parser turns a file into a :class:`ParsedFile`: a wide polars frame whose ``ts`` column is
+in UTC and labels the *start* of the averaging interval, whatever the vendor wrote, plus the
+file's own header and a description of each value column.
+
+A parser registers itself with :func:`register`; :func:`sniff` picks the format from the first
+bytes of a file; :func:`read_file` does both. An unknown file raises
+:class:`~stationlab.errors.UnknownFormatError` listing the known formats: a file is never
+skipped silently.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+
+from stationlab.errors import ParseError, UnknownFormatError
+
+PathOrBuffer = str | os.PathLike | bytes | BinaryIO
+
+#: Statistics a column can hold (the ``statistic`` of a channel): the IEA Task 43
+#: ``statistic_type_id`` values, plus Campbell's instantaneous sample and times of extremes.
+STATISTICS = ("avg", "sd", "max", "min", "count", "availability", "quality", "sum", "median",
+              "mode", "range", "gust", "ti", "ti30sec", "text", "sample", "time_of_max",
+              "time_of_min")
+
+#: How many bytes :func:`sniff` looks at.
+SNIFF_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Column:
+    """One value column of a logger file.
+
+    Parameters
+    ----------
+    name
+        The column's name exactly as in the file, e.g. ``"Spd80mNStd"``.
+    statistic
+        One of :data:`STATISTICS`, or ``None`` where the file does not say.
+    unit
+        Unit text as the file gives it, e.g. ``"Metres/Second"``; ``None`` if absent.
+    kind
+        ``"number"`` (Float64 in the frame), ``"timestamp"`` (Datetime, UTC; e.g. TOA5 ``TMx``)
+        or ``"text"`` (String; e.g. a site name repeated on every row).
+    processing
+        The vendor's own word for the statistic (``"Avg"``, ``"WVc"``, ``"TMx"``), if any.
+    """
+
+    name: str
+    statistic: str | None = None
+    unit: str | None = None
+    kind: str = "number"
+    processing: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """What a parser returns.
+
+    Parameters
+    ----------
+    format
+        The registry name of the parser, e.g. ``"toa5"``.
+    source
+        The file's name, for messages.
+    header
+        The vendor header, normalised keys where they exist: ``station_name``, ``logger_model``,
+        ``logger_serial``, ``logger_os``, ``program``, ``program_signature``, ``table_name``;
+        other vendor fields under their own names.
+    columns
+        The value columns, in file order (the timestamp is not one of them).
+    data
+        ``ts`` (``Datetime("us", "UTC")``, start of interval, strictly increasing) and one column
+        per entry of ``columns``, named as ``Column.name``.
+    interval
+        The averaging interval, given or inferred from the stamps; ``None`` if unknown.
+    first_data_line
+        1-based line number in the file of ``data``'s first row, so later stages can name lines.
+    """
+
+    format: str
+    source: str
+    header: dict[str, str]
+    columns: tuple[Column, ...]
+    data: pl.DataFrame
+    interval: timedelta | None = None
+    first_data_line: int = 1
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def n_readings(self) -> int:
+        """Non-missing numeric values in the file."""
+        numeric = [c.name for c in self.columns if c.kind != "text"]
+        if not numeric or self.data.height == 0:
+            return 0
+        return int(self.data.select(pl.sum_horizontal(pl.col(numeric).is_not_null().sum()))
+                   .item())
+
+
+@dataclass(frozen=True)
+class Format:
+    """A registered parser."""
+
+    name: str
+    description: str
+    parse: Callable[..., ParsedFile]
+    sniff: Callable[[str], bool]
+    extensions: tuple[str, ...] = ()
+
+
+FORMATS: dict[str, Format] = {}
+
+
+def register(name: str, *, description: str, sniff: Callable[[str], bool],
+             extensions: tuple[str, ...] = ()) -> Callable:
+    """Register ``parse_*(data: bytes, *, source: str, **options) -> ParsedFile`` under ``name``.
+
+    ``sniff`` receives the first :data:`SNIFF_BYTES` of the file decoded as text (BOM removed)
+    and answers whether the file is of this format.
+    """
+
+    def decorator(func: Callable[..., ParsedFile]) -> Callable[..., ParsedFile]:
+        if name in FORMATS:
+            raise ValueError(f"format {name!r} is registered twice")
+        FORMATS[name] = Format(name, description, func, sniff, extensions)
+        return func
+
+    return decorator
+
+
+def read_bytes(path_or_buffer: PathOrBuffer) -> tuple[bytes, str]:
+    """Return the bytes of a path, a bytes object or a binary file object, and a source name."""
+    if isinstance(path_or_buffer, (bytes, bytearray)):
+        return bytes(path_or_buffer), "<buffer>"
+    if isinstance(path_or_buffer, (str, os.PathLike)):
+        path = Path(path_or_buffer)
+        return path.read_bytes(), path.name
+    data = path_or_buffer.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return data, getattr(path_or_buffer, "name", "<buffer>")
+
+
+def decode(data: bytes, *, source: str, encoding: str | None = None) -> str:
+    """Decode a logger file: UTF-8 (BOM removed) unless a UTF-16 BOM or ``encoding`` says otherwise.
+
+    Raises
+    ------
+    ParseError
+        Naming the line and column of the first byte that is not valid in the encoding.
+    """
+    if encoding is None:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            encoding = "utf-16"
+        else:
+            encoding = "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ParseError(
+            f"byte 0x{data[exc.start]:02x} at character {column} is not valid {encoding}; "
+            "save the file as UTF-8 or pass encoding= with the file's encoding",
+            source=source, line=line,
+        ) from None
+
+
+def sniff(head: bytes, *, source: str = "<buffer>") -> str:
+    """Name the format of a file from its first bytes.
+
+    Raises
+    ------
+    UnknownFormatError
+        If no registered format recognises it; the message lists the known formats.
+    """
+    _load_builtin_parsers()
+    if not head.strip():
+        raise ParseError("the file is empty", source=source, line=1)
+    text = head[:SNIFF_BYTES].decode("utf-8-sig", errors="replace")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = head[:SNIFF_BYTES].decode("utf-16", errors="replace")
+    for fmt in FORMATS.values():
+        if fmt.sniff(text):
+            return fmt.name
+    known = ", ".join(f"{f.name} ({f.description})" for f in FORMATS.values())
+    raise UnknownFormatError(f"not a format stationlab knows; known formats: {known}",
+                             source=source, line=1)
+
+
+def read_file(path_or_buffer: PathOrBuffer, *, format: str | None = None,
+              source: str | None = None, **options) -> ParsedFile:
+    """Read a logger file of any registered format (sniffed unless ``format`` is given)."""
+    data, name = read_bytes(path_or_buffer)
+    return parse_bytes(data, format=format, source=source or name, **options)
+
+
+def parse_bytes(data: bytes, *, format: str | None = None, source: str = "<buffer>",
+                **options) -> ParsedFile:
+    """Parse the bytes of a logger file of any registered format."""
+    _load_builtin_parsers()
+    if format is None:
+        format = sniff(data[:SNIFF_BYTES], source=source)
+    try:
+        fmt = FORMATS[format]
+    except KeyError:
+        known = ", ".join(sorted(FORMATS))
+        raise UnknownFormatError(f"unknown format {format!r}; known formats: {known}",
+                                 source=source) from None
+    return fmt.parse(data, source=source, **options)
+
+
+def formats() -> list[Format]:
+    """The registered formats."""
+    _load_builtin_parsers()
+    return list(FORMATS.values())
+
+
+def _load_builtin_parsers() -> None:
+    # Importing the modules runs their @register decorators.
+    from stationlab.parse import toa5, windographer  # noqa: F401
+
+
+__all__ = ["Column", "ParsedFile", "Format", "FORMATS", "STATISTICS", "register", "sniff",
+           "read_file", "parse_bytes", "read_bytes", "decode", "formats"]

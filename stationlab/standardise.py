@@ -1,0 +1,149 @@
+"""From a wide parsed file to long readings ``(channel_id, ts, value)``.
+
+Two steps: :func:`describe_columns` guesses what each column measures from its name and the file
+header, for loggers that no metadata describes yet; :func:`to_long` maps every column to its
+channel through the logger configuration valid at each timestamp.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from stationlab.parse import Column, ParsedFile
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """How to create a channel for a file column when no metadata describes it yet."""
+
+    column_name: str
+    point_name: str
+    measurement_type: str
+    height_m: float | None
+    orientation_deg: float | None
+    statistic: str | None
+    kind: str
+    unit: str | None
+
+
+#: Column-name prefixes -> IEA Task 43 measurement_type_id (first match wins; case-insensitive).
+MEASUREMENT_TYPES = (
+    (r"^(spd|ws|wspd|windspeed|wind_speed|anem|speed)", "wind_speed"),
+    (r"^(dir|wd|wdir|winddir|wind_dir|vane|direction)", "wind_direction"),
+    (r"^(ptemp|paneltemp|loggertemp)", "temperature"),
+    (r"^(t|tmp|temp|airt|airtemp|air_temp)(?=\d|_|\(|$)", "air_temperature"),
+    (r"^(rh|relhum|relhumid|humidity)", "relative_humidity"),
+    (r"^(p|bp|baro|press|pressure|airpress)(?=\d|_|$)", "air_pressure"),
+    (r"^(prcp|precip|rain)", "precipitation"),
+    (r"^(batt|vbat|supply|volt)", "voltage"),
+    (r"^(ghi|sr|solar|pyr|irrad|slrw)", "global_horizontal_irradiance"),
+)
+
+#: Name suffixes that repeat the statistic (stripped to name the measurement point).
+STATISTIC_SUFFIXES = (
+    (r"_?(std|sd|stdev|stddev)$", "sd"),
+    (r"_?(avg|mean)$", "avg"),
+    (r"_?max$", "max"),
+    (r"_?min$", "min"),
+    (r"_?(tot|sum)$", "sum"),
+    (r"_?(tmx)$", "time_of_max"),
+    (r"_?(tmn)$", "time_of_min"),
+)
+
+#: ``80m``, ``80.5m`` in a column name: the height. [m]
+HEIGHT = re.compile(r"(\d+(?:\.\d+)?)m(?![a-z]{2})", re.IGNORECASE)
+#: A compass point right after the height: ``Spd80mN`` -> 0 deg. [deg]
+COMPASS = {"N": 0.0, "NNE": 22.5, "NE": 45.0, "ENE": 67.5, "E": 90.0, "ESE": 112.5, "SE": 135.0,
+           "SSE": 157.5, "S": 180.0, "SSW": 202.5, "SW": 225.0, "WSW": 247.5, "W": 270.0,
+           "WNW": 292.5, "NW": 315.0, "NNW": 337.5}
+ORIENTATION = re.compile(r"\d(?:\.\d+)?m(N|NNE|NE|ENE|E|ESE|SE|SSE|S|SSW|SW|WSW|W|WNW|NW|NNW)"
+                         r"(?![a-z])")
+
+
+def describe_column(column: Column) -> ChannelSpec:
+    """Guess the measurement point and statistic of a column from its name and header."""
+    point_name, statistic = column.name, column.statistic
+    for pattern, stat in STATISTIC_SUFFIXES:
+        stripped = re.sub(pattern, "", column.name, flags=re.IGNORECASE)
+        if stripped != column.name and stripped:
+            point_name = stripped
+            statistic = statistic or stat
+            break
+    measurement_type = next((kind for pattern, kind in MEASUREMENT_TYPES
+                             if re.search(pattern, point_name, re.IGNORECASE)), "other")
+    height = HEIGHT.search(point_name)
+    orientation = ORIENTATION.search(point_name)
+    return ChannelSpec(
+        column_name=column.name, point_name=point_name, measurement_type=measurement_type,
+        height_m=float(height[1]) if height else None,
+        orientation_deg=COMPASS[orientation[1]] if orientation else None,
+        statistic=statistic or ("avg" if column.kind == "number" else None),
+        kind="timestamp" if column.kind == "timestamp" else "number", unit=column.unit)
+
+
+def describe_columns(parsed: ParsedFile) -> list[ChannelSpec]:
+    """Specs for every stored (non-text) column of a file.
+
+    Two columns that would land on the same measurement point and statistic (``T2m`` sampled
+    and ``T2m_Avg``, say) keep apart: the later one becomes a point of its own name.
+    """
+    specs, seen = [], set()
+    for column in parsed.columns:
+        if column.kind == "text":
+            continue
+        spec = describe_column(column)
+        if (spec.point_name, spec.statistic) in seen:
+            spec = ChannelSpec(**{**spec.__dict__, "point_name": column.name})
+        seen.add((spec.point_name, spec.statistic))
+        specs.append(spec)
+    return specs
+
+
+def stored_columns(parsed: ParsedFile) -> list[Column]:
+    """The columns whose values become readings (numbers and timestamps; text is not stored)."""
+    return [c for c in parsed.columns if c.kind != "text"]
+
+
+def to_long(parsed: ParsedFile, configs: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """Readings of a file as a long frame, each mapped to the channel configured at its time.
+
+    Parameters
+    ----------
+    configs
+        ``column_name, channel_id, valid_from, valid_to`` (nulls are open ends).
+
+    Returns
+    -------
+    long
+        ``column_name, channel_id (null where no configuration covers the reading), ts, value``;
+        missing values are dropped. Timestamp columns hold seconds since 1970-01-01 UTC. [s]
+    unmatched
+        Names of the columns with readings that no configuration covers.
+    """
+    parts = []
+    for column in stored_columns(parsed):
+        value = pl.col(column.name)
+        if column.kind == "timestamp":
+            value = value.dt.epoch("us").cast(pl.Float64) / 1e6
+        channel = pl.lit(None, dtype=pl.Int32)
+        for row in configs.filter(pl.col("column_name") == column.name).iter_rows(named=True):
+            covered = pl.lit(True)
+            if row["valid_from"] is not None:
+                covered &= pl.col("ts") >= row["valid_from"]
+            if row["valid_to"] is not None:
+                covered &= pl.col("ts") < row["valid_to"]
+            channel = pl.when(covered).then(pl.lit(row["channel_id"], dtype=pl.Int32)
+                                             ).otherwise(channel)
+        parts.append(parsed.data.lazy().select(
+            pl.lit(column.name).alias("column_name"), channel.alias("channel_id"), "ts",
+            value.alias("value")).drop_nulls("value").filter(pl.col("value").is_finite()))
+    if not parts:
+        return pl.DataFrame(schema={"column_name": pl.String, "channel_id": pl.Int32,
+                                    "ts": pl.Datetime("us", "UTC"), "value": pl.Float64}), []
+    long = pl.concat(parts).collect()
+    unmatched = long.filter(pl.col("channel_id").is_null())["column_name"].unique(
+        maintain_order=True).to_list()
+    return long, unmatched

@@ -1,0 +1,180 @@
+"""Connections, the named SQL queries, and migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.resources
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.rows import dict_row
+
+from stationlab.errors import ConfigError, StorageError
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("plain", "timescaledb")
+
+_BLOCK = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+_MIGRATION = re.compile(r"^(\d{4})_(\w+?)(?:\.(plain|timescaledb))?\.sql$")
+
+
+@functools.cache
+def queries() -> dict[str, str]:
+    """The named blocks of ``sql/queries.sql`` (``-- name: x`` starts block ``x``)."""
+    text = importlib.resources.files("stationlab.storage").joinpath("sql/queries.sql").read_text()
+    parts = _BLOCK.split(text)
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def sql_file(name: str) -> str:
+    """The text of a file under ``stationlab/storage/sql``."""
+    return importlib.resources.files("stationlab.storage").joinpath("sql", name).read_text()
+
+
+@contextlib.contextmanager
+def connect(dsn: str | None = None, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """Open a connection (to the server of :func:`stationlab.storage.server.dsn` by default).
+
+    Sessions run in UTC. Driver errors become :class:`StorageError`.
+    """
+    if dsn is None:
+        from stationlab.storage import server
+        dsn = server.dsn()
+    try:
+        conn = psycopg.connect(dsn, autocommit=autocommit, row_factory=dict_row,
+                               options="-c TimeZone=UTC")
+    except psycopg.OperationalError as exc:
+        raise ConfigError(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+    try:
+        with conn:
+            yield conn
+    except psycopg.Error as exc:
+        raise StorageError(str(exc).strip()) from exc
+
+
+@contextlib.contextmanager
+def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """A transaction (or savepoint) in which driver errors become :class:`StorageError`."""
+    try:
+        with conn.transaction():
+            yield conn
+    except psycopg.Error as exc:
+        raise StorageError(str(exc).strip()) from exc
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    common: str | None
+    backend: dict[str, str]
+
+
+def migrations() -> list[Migration]:
+    """The numbered migrations, in order."""
+    found: dict[int, dict] = {}
+    folder = importlib.resources.files("stationlab.storage").joinpath("sql/migrations")
+    for entry in folder.iterdir():
+        match = _MIGRATION.match(entry.name)
+        if not match:
+            continue
+        version, name, backend = int(match[1]), match[2], match[3]
+        item = found.setdefault(version, {"name": name, "common": None, "backend": {}})
+        if backend:
+            item["backend"][backend] = entry.read_text()
+        else:
+            item["common"] = entry.read_text()
+    return [Migration(v, d["name"], d["common"], d["backend"]) for v, d in sorted(found.items())]
+
+
+def detect_backend(conn: psycopg.Connection) -> str:
+    """``timescaledb`` if the extension can be created in this database, else ``plain``."""
+    available = conn.execute(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    if not available:
+        return "plain"
+    try:
+        with conn.transaction():
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    except psycopg.Error as exc:
+        logger.warning("TimescaleDB is installed but cannot be enabled (%s); using plain "
+                       "PostgreSQL", str(exc).strip())
+        return "plain"
+    return "timescaledb"
+
+
+def recorded_backend(conn: psycopg.Connection) -> str | None:
+    """The backend recorded by an earlier migrate, or ``None`` in a fresh database."""
+    if conn.execute("SELECT to_regclass('stationlab_info') IS NOT NULL AS ok").fetchone()["ok"]:
+        row = conn.execute(queries()["info_get"], {"key": "backend"}).fetchone()
+        return row["value"] if row else None
+    return None
+
+
+@dataclass(frozen=True)
+class MigrateResult:
+    backend: str
+    applied: list[str]
+    version: int
+
+
+def migrate(conn: psycopg.Connection, *, backend: str | None = None) -> MigrateResult:
+    """Create or upgrade the schema; detect the backend once and record it.
+
+    Parameters
+    ----------
+    backend
+        Force ``"plain"`` or ``"timescaledb"`` on a fresh database; by default detected.
+    """
+    if backend is not None and backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('stationlab.migrate'))")
+        recorded = recorded_backend(conn)
+        if recorded and backend and recorded != backend:
+            raise ConfigError(f"this database was set up for {recorded}, not {backend}")
+        chosen = recorded or backend or detect_backend(conn)
+        if chosen == "timescaledb":
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        conn.execute(queries()["create_schema_migrations"])
+        done = {r["version"] for r in conn.execute("SELECT version FROM schema_migrations")}
+        applied = []
+        for migration in migrations():
+            if migration.version in done:
+                continue
+            for text in (migration.common, migration.backend.get(chosen)):
+                if text:
+                    conn.execute(text)
+            conn.execute(queries()["record_migration"],
+                         {"version": migration.version, "name": migration.name})
+            applied.append(f"{migration.version:04d}_{migration.name}")
+        conn.execute(queries()["info_set"], {"key": "backend", "value": chosen})
+        version = conn.execute("SELECT max(version) AS v FROM schema_migrations").fetchone()["v"]
+    for name in applied:
+        logger.info("applied migration %s (%s)", name, chosen)
+    return MigrateResult(chosen, applied, version)
+
+
+def apply_declared_schema(conn: psycopg.Connection, backend: str = "plain") -> None:
+    """Create the declared schema (``schema.sql`` + ``schema.<backend>.sql``) in an empty database.
+
+    Used by the test that proves migrations and the declared schema agree.
+    """
+    with conn.transaction():
+        if backend == "timescaledb":
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        conn.execute(queries()["create_schema_migrations"])
+        conn.execute(sql_file("schema.sql"))
+        conn.execute(sql_file(f"schema.{backend}.sql"))
+
+
+def describe_schema(conn: psycopg.Connection) -> dict[str, list]:
+    """A comparable description of the public schema: tables, columns, constraints, indexes,
+    functions and triggers, in a stable order."""
+    return {name: [tuple(r.values()) for r in conn.execute(text)]
+            for name, text in queries().items() if name.startswith("describe_")}

