@@ -95,7 +95,7 @@ def db_status() -> None:
         click.echo(f"dsn: {status.dsn}")
     if not status.running:
         sys.exit(3)
-    with storage.connect(status.dsn or "") as conn:
+    with storage.connect(status.dsn or "", check=False) as conn:
         backend = storage.db.recorded_backend(conn)
         if backend is None:
             click.echo("schema: not migrated (run `stationlab db migrate`)")
@@ -124,7 +124,7 @@ def db_migrate(backend: str | None) -> None:
 def _migrate(backend: str | None = None) -> None:
     from stationlab import storage
 
-    with storage.connect() as conn:
+    with storage.connect(check=False) as conn:
         result = _run(storage.migrate, conn, backend=backend)
     names = {"plain": "plain PostgreSQL (range partitions)", "timescaledb": "TimescaleDB"}
     applied = ", ".join(result.applied) if result.applied else "none (up to date)"

@@ -53,6 +53,7 @@ STATISTIC_SUFFIXES = (
     (r"_?(tmn)$", "time_of_min"),
 )
 
+ARRAY_INDEX = re.compile(r"^(.*?)(\(\d+\))?$")
 #: ``80m``, ``80.5m`` in a column name: the height. [m]
 HEIGHT = re.compile(r"(\d+(?:\.\d+)?)m(?![a-z]{2})", re.IGNORECASE)
 #: A compass point right after the height: ``Spd80mN`` -> 0 deg. [deg]
@@ -65,11 +66,14 @@ ORIENTATION = re.compile(r"\d(?:\.\d+)?m(N|NNE|NE|ENE|E|ESE|SE|SSE|S|SSW|SW|WSW|
 
 def describe_column(column: Column) -> ChannelSpec:
     """Guess the measurement point and statistic of a column from its name and header."""
-    point_name, statistic = column.name, column.statistic
+    statistic = column.statistic
+    # Campbell array elements carry their index last: RelHumid_Avg(3) -> RelHumid(3).
+    base, index = ARRAY_INDEX.match(column.name).groups(default="")
+    point_name = column.name
     for pattern, stat in STATISTIC_SUFFIXES:
-        stripped = re.sub(pattern, "", column.name, flags=re.IGNORECASE)
-        if stripped != column.name and stripped:
-            point_name = stripped
+        stripped = re.sub(pattern, "", base, flags=re.IGNORECASE)
+        if stripped != base and stripped:
+            point_name = stripped + index
             statistic = statistic or stat
             break
     measurement_type = next((kind for pattern, kind in MEASUREMENT_TYPES

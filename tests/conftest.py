@@ -67,7 +67,7 @@ def _drop_database(admin_dsn: str, name: str) -> None:
 def template_db(pg_server) -> str:
     """The migrated template database (plain backend) that every test database copies."""
     dsn = _create_database(pg_server, TEMPLATE)
-    with storage.connect(dsn, autocommit=True) as conn:
+    with storage.connect(dsn, autocommit=True, check=False) as conn:
         storage.migrate(conn, backend="plain")
     yield TEMPLATE
     _drop_database(pg_server, TEMPLATE)

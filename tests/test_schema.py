@@ -11,12 +11,12 @@ from stationlab.errors import ConfigError, StorageError
 def test_fresh_migrate_equals_declared_schema(pg_server, empty_db):
     from tests.conftest import _create_database, _drop_database
 
-    with storage.connect(empty_db, autocommit=True) as conn:
+    with storage.connect(empty_db, autocommit=True, check=False) as conn:
         result = storage.migrate(conn, backend="plain")
         migrated = storage.describe_schema(conn)
     declared_dsn = _create_database(pg_server, "stationlab_declared")
     try:
-        with storage.connect(declared_dsn, autocommit=True) as conn:
+        with storage.connect(declared_dsn, autocommit=True, check=False) as conn:
             storage.db.apply_declared_schema(conn, "plain")
             declared = storage.describe_schema(conn)
     finally:
@@ -50,7 +50,7 @@ def test_migrate_twice_is_a_no_op_and_backend_is_recorded(conn):
 
 
 def test_detect_backend_without_timescaledb_is_plain(empty_db):
-    with storage.connect(empty_db, autocommit=True) as conn:
+    with storage.connect(empty_db, autocommit=True, check=False) as conn:
         assert storage.db.detect_backend(conn) == "plain"
 
 

@@ -76,9 +76,12 @@ def _label(row: dict) -> tuple[str, str, str]:
     unit_part = f" [{unit}]" if unit else ""
     if row["point_name"] is None:  # unassigned: the file's own column name
         return row["column_name"], "", unit_part
-    parts = [TYPE_LABELS.get(row["measurement_type"], row["point_name"])]
+    label = TYPE_LABELS.get(row["measurement_type"])
+    parts = [label or row["point_name"]]
     if row["height_m"] is not None:
         parts.append(f"{row['height_m']:g}m")
+    elif label:  # no height to tell points of a type apart: name the point
+        parts.append(f"({row['point_name']})")
     if row["orientation_deg"] is not None:
         parts.append(f"{row['orientation_deg']:g}deg")
     statistic = row["statistic"] or ""
@@ -101,15 +104,16 @@ def order_channels(channels: pl.DataFrame) -> pl.DataFrame:
 def column_names(channels: pl.DataFrame) -> list[str]:
     """Export column names from channel metadata: type, height, orientation, statistic, unit.
 
-    ``Speed 80m 0deg Mean [m/s]``; an unassigned channel keeps its file column name. Names are
-    unique: where two would clash, the measurement point's name is added.
+    ``Speed 80m 0deg Mean [m/s]``; ``Voltage (BattV) Min [V]`` where there is no height; an
+    unassigned channel keeps its file column name. Names are unique: where two would clash, the
+    measurement point's name is added.
     """
     rows = list(channels.iter_rows(named=True))
     labels = [_label(row) for row in rows]
     clashes = Counter(base + stat for base, stat, _ in labels)
     names = []
     for row, (base, stat, unit) in zip(rows, labels, strict=True):
-        if clashes[base + stat] > 1 and row["point_name"] not in (None, base):
+        if clashes[base + stat] > 1 and row["point_name"] and row["point_name"] not in base:
             base = f"{base} ({row['point_name']})"
         names.append(base + stat + unit)
     return names

@@ -37,10 +37,12 @@ def sql_file(name: str) -> str:
 
 
 @contextlib.contextmanager
-def connect(dsn: str | None = None, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+def connect(dsn: str | None = None, *, autocommit: bool = False,
+            check: bool = True) -> Iterator[psycopg.Connection]:
     """Open a connection (to the server of :func:`stationlab.storage.server.dsn` by default).
 
-    Sessions run in UTC. Driver errors become :class:`StorageError`.
+    Sessions run in UTC. Driver errors become :class:`StorageError`. With ``check``, a database
+    whose schema is missing or of another version raises :class:`ConfigError` naming the fix.
     """
     if dsn is None:
         from stationlab.storage import server
@@ -52,9 +54,31 @@ def connect(dsn: str | None = None, *, autocommit: bool = False) -> Iterator[psy
         raise ConfigError(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
     try:
         with conn:
+            if check:
+                check_schema(conn)
+                if not autocommit:
+                    conn.commit()
             yield conn
     except psycopg.Error as exc:
         raise StorageError(str(exc).strip()) from exc
+
+
+def check_schema(conn: psycopg.Connection) -> None:
+    """Raise :class:`ConfigError` unless the database's schema is this stationlab's."""
+    latest = migrations()[-1].version
+    row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL AS ok").fetchone()
+    current = None
+    if row["ok"]:
+        current = conn.execute("SELECT max(version) AS v FROM schema_migrations").fetchone()["v"]
+    if current is None:
+        raise ConfigError(f"database {conn.info.dbname!r} has no stationlab schema yet; "
+                          "run `stationlab db migrate`")
+    if current < latest:
+        raise ConfigError(f"database {conn.info.dbname!r} has schema version {current}, this "
+                          f"stationlab needs {latest}; run `stationlab db migrate`")
+    if current > latest:
+        raise ConfigError(f"database {conn.info.dbname!r} has schema version {current}, newer "
+                          f"than this stationlab ({latest}); upgrade stationlab")
 
 
 @contextlib.contextmanager

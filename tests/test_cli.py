@@ -1,0 +1,147 @@
+"""The ``stationlab`` command line, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stationlab.config import PG_SERVER_VARIABLES
+
+from .conftest import REPO
+
+
+def stationlab(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stationlab", *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+
+
+def test_import_prints_a_line_per_file_and_fails_if_any_file_failed(db, shared_data, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat", folder)
+    shutil.copy(shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_Bad05.dat", folder)
+    shutil.copy(shared_data / "windographer/windographer_flagging_log.txt", folder)
+    run = stationlab("import", folder)
+    assert run.returncode == 1, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == f"{folder}/TestLogger_Hourly_1.dat: imported 15 readings into station " \
+                       "'TestLogger'"
+    assert lines[1].startswith(f"{folder}/TestLogger_Hourly_Bad05.dat: failed: "
+                               "TestLogger_Hourly_Bad05.dat, line 1")
+    assert lines[2].startswith(f"{folder}/windographer_flagging_log.txt: failed: "
+                               "windographer_flagging_log.txt, line 1: not a format stationlab "
+                               "knows; known formats: toa5 (Campbell Scientific TOA5), "
+                               "windographer")
+    assert lines[3] == "3 files: 1 ok, 2 failed"
+    again = stationlab("import", folder / "TestLogger_Hourly_1.dat", "--station", "TestLogger")
+    assert again.returncode == 0
+    assert again.stdout.splitlines()[0].endswith("TestLogger_Hourly_1.dat: already imported")
+
+
+def test_export_writes_the_file_and_says_what_it_holds(db, shared_data, tmp_path):
+    stationlab("import", shared_data / "campbell_toa5/campbell_scientific_demo_data1.csv")
+    out = tmp_path / "exports" / "site.txt"
+    run = stationlab("export", "--station", "some_site", "--format", "windographer",
+                     "--out", out, "--start", "2016-01-10", "--end", "2016-01-10T12:00+00:00")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == (
+        f"{out}: station some_site, windographer, 30 channels, 72 rows, 2,160 readings, "
+        "2016-01-10 00:00 to 2016-01-10 11:50 UTC")
+    assert out.read_text().count("\n") == 13 + 72
+
+
+def test_bad_options_get_a_clear_message(db, tmp_path):
+    run = stationlab("export", "--station", "x", "--out", tmp_path / "x", "--start", "yesterday")
+    assert run.returncode == 2
+    assert "'yesterday' is not an ISO 8601 date or time" in run.stderr
+    run = stationlab("export", "--station", "x", "--out", tmp_path / "x")
+    assert run.returncode == 1
+    assert run.stderr.strip() == "Error: no station called 'x'; stations: none yet"
+
+
+def test_formats_lists_the_parsers():
+    run = stationlab("formats")
+    assert run.returncode == 0
+    names = [line.split()[0] for line in run.stdout.splitlines()]
+    assert {"toa5", "windographer"} <= set(names)
+
+
+def test_db_status_on_an_external_server(db, shared_data):
+    stationlab("import", shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat")
+    run = stationlab("db", "status")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "server: external, running"
+    assert "backend: plain" in run.stdout
+    assert ("station TestLogger: 5 channels, 1 files, 15 readings, 2021-06-18 20:00 to "
+            "2021-06-18 22:00 UTC") in run.stdout
+    assert stationlab("db", "up").stdout.startswith("using the external server")
+
+
+def test_commands_on_an_unmigrated_database_say_how_to_fix_it(empty_db, monkeypatch, shared_data):
+    monkeypatch.setenv("STATIONLAB_DSN", empty_db)
+    run = stationlab("import", shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat")
+    assert run.returncode == 1
+    assert "has no stationlab schema yet; run `stationlab db migrate`" in run.stderr
+    migrate = stationlab("db", "migrate")
+    assert migrate.stdout.strip() == ("backend: plain PostgreSQL (range partitions); schema "
+                                      "version 1; applied: 0001_initial")
+    assert stationlab("db", "migrate").stdout.strip().endswith("applied: none (up to date)")
+
+
+@pytest.fixture
+def embedded_env(tmp_path):
+    """An environment naming no server, with its own STATIONLAB_HOME."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("STATIONLAB_DSN", *PG_SERVER_VARIABLES)}
+    env["STATIONLAB_HOME"] = str(tmp_path / "home")
+    yield env
+    stationlab("db", "down", env=env)
+
+
+def test_embedded_server_up_status_down(embedded_env, tmp_path):
+    home = Path(embedded_env["STATIONLAB_HOME"])
+    down = stationlab("db", "status", env=embedded_env)
+    assert down.returncode == 3
+    assert down.stdout.splitlines()[0] == "server: embedded, not running"
+    up = stationlab("db", "up", env=embedded_env)
+    assert up.returncode == 0, up.stderr
+    assert up.stdout.splitlines()[0] == f"embedded PostgreSQL running in {home / 'pgdata'}"
+    status = stationlab("db", "status", env=embedded_env)
+    assert status.returncode == 0
+    assert "server: embedded, running" in status.stdout
+    assert "schema: not migrated (run `stationlab db migrate`)" in status.stdout
+    assert stationlab("db", "down", env=embedded_env).stdout.strip() == \
+        "embedded PostgreSQL stopped"
+    assert stationlab("db", "down", env=embedded_env).stdout.strip() == \
+        "embedded PostgreSQL was not running"
+
+
+def test_demo_imports_the_samples_and_writes_windographer_files(embedded_env, tmp_path):
+    run = stationlab("demo", env=embedded_env)
+    assert run.returncode == 0, run.stderr
+    home = Path(embedded_env["STATIONLAB_HOME"])
+    out = run.stdout
+    assert f"database: embedded PostgreSQL in {home / 'pgdata'}" in out
+    assert "campbell_scientific_demo_data1.csv: imported 5,640 readings into station " \
+           "'some_site'" in out
+    assert (f"{home / 'exports' / 'some_site.windographer.txt'}: station some_site, "
+            "windographer, 30 channels, 188 rows, 5,640 readings, 2016-01-09 15:20 to "
+            "2016-01-10 23:40 UTC") in out
+    assert (home / "exports" / "TestLogger.windographer.txt").is_file()
+    again = stationlab("demo", env=embedded_env)
+    assert again.returncode == 0
+    assert "campbell_scientific_demo_data1.csv: already imported" in again.stdout
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (REPO / "README.md").read_text()
+    blocks = readme.split("```")
+    assert blocks[1].strip().splitlines()[-1] == "scripts/demo"
+    assert blocks[3].strip().splitlines()[-1] == "scripts/test"
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "\nscripts/test" in ci

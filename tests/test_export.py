@@ -1,0 +1,109 @@
+"""Windographer export: golden output, exact round trip through the Windographer parser."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from stationlab import ingest
+from stationlab.errors import StationlabError
+from stationlab.export import column_names, export_station
+from stationlab.parse.windographer import read_windographer
+
+CLOCK = lambda: datetime(2026, 11, 28, 9, 15, tzinfo=UTC)  # noqa: E731
+
+GOLDEN = (
+    "Created 28-11-2026 09:15 by stationlab 0.1.0\r\n"
+    "\r\n"
+    "Latitude = N 0.000000\r\n"
+    "Longitude = E 0.000000\r\n"
+    "Elevation = 0 m\r\n"
+    "Calm threshold = 0 m/s\r\n"
+    "\r\n"
+    "Included flags: <Unflagged data>\r\n"
+    "Excluded flags: <None>\r\n"
+    "\r\n"
+    "Time stamps indicate the beginning of the time step.\r\n"
+    "\r\n"
+    "Date/Time\tTemperature (AirT_C(42)) Sample [C]\tHumidity (RelHumid(3)) Mean [%]\t"
+    "Temperature (PTemp_C) Min [C]\tTemperature (PTemp_C) Max [C]\tVoltage (BattV) Mean [V]\r\n"
+    "2021-06-18 20:00\t26.29\t49.31\t28.62\t30.82\t13.23\r\n"
+    "2021-06-18 21:00\t25.14\t54.85\t27.14\t28.62\t13.31\r\n"
+    "2021-06-18 22:00\t23.64\t63.28\t25.62\t27.14\t13.36\r\n"
+)
+
+
+def test_windographer_export_is_golden(db, shared_data, tmp_path):
+    ingest.import_paths([shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"], dsn=db)
+    result = export_station("TestLogger", tmp_path / "out.txt", clock=CLOCK)
+    assert (tmp_path / "out.txt").read_bytes().decode() == GOLDEN
+    assert (result.rows, result.channels, result.readings) == (3, 5, 15)
+    assert result.ts_first == datetime(2021, 6, 18, 20, tzinfo=UTC)
+    assert not (tmp_path / "out.txt.partial").exists()
+
+
+def stored_wide(conn, station: str) -> pl.DataFrame:
+    rows = conn.execute(
+        "SELECT r.channel_id, r.ts, r.value FROM readings r JOIN channels c USING (channel_id) "
+        "JOIN stations s USING (station_id) WHERE s.name = %s AND c.kind = 'number'",
+        (station,)).fetchall()
+    return pl.DataFrame(rows).pivot(on="channel_id", index="ts", values="value").sort("ts")
+
+
+def test_reading_the_export_back_gives_exactly_the_stored_values(conn, db, shared_data,
+                                                                   tmp_path):
+    ingest.import_paths([shared_data / "campbell_toa5/campbell_scientific_demo_data1.csv"],
+                        dsn=db)
+    export_station("some_site", tmp_path / "demo.txt", clock=CLOCK)
+    back = read_windographer(tmp_path / "demo.txt")
+    stored = stored_wide(conn, "some_site")
+    channels = conn.execute(
+        "SELECT c.channel_id, c.statistic, c.kind, c.unit, c.column_name, p.name AS point_name, "
+        "p.measurement_type, p.height_m, p.orientation_deg FROM channels c "
+        "LEFT JOIN measurement_points p USING (measurement_point_id) ORDER BY channel_id"
+    ).fetchall()
+    names = dict(zip([str(c["channel_id"]) for c in channels],
+                     column_names(pl.DataFrame(channels)), strict=True))
+    expected = stored.rename(names).with_columns(pl.col("ts").dt.cast_time_unit("us"))
+    assert back.data.height == 188
+    assert_frame_equal(back.data.select(expected.columns), expected)
+    assert back.columns[0].name == "Speed 80m 0deg Mean [m/s]"
+    assert back.columns[0].unit == "m/s"
+    assert back.columns[0].statistic == "avg"
+
+
+def test_export_a_period_only(db, shared_data, tmp_path):
+    ingest.import_paths([shared_data / "campbell_toa5/campbell_scientific_demo_data1.csv"],
+                        dsn=db)
+    result = export_station("some_site", tmp_path / "day.txt", clock=CLOCK,
+                            start=datetime(2016, 1, 10, tzinfo=UTC),
+                            end=datetime(2016, 1, 10, 12, tzinfo=UTC))
+    back = read_windographer(tmp_path / "day.txt")
+    assert result.rows == back.data.height == 72
+    assert back.data["ts"].min() == datetime(2016, 1, 10, tzinfo=UTC)
+    assert back.data["ts"].max() == datetime(2016, 1, 10, 11, 50, tzinfo=UTC)
+
+
+def test_export_of_an_unknown_station_names_the_known_ones(db, shared_data, tmp_path):
+    ingest.import_paths([shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"], dsn=db)
+    with pytest.raises(StationlabError, match="no station called 'north'; stations: TestLogger"):
+        export_station("north", tmp_path / "x.txt")
+
+
+def test_column_names_are_unique_and_say_what_they_hold():
+    channels = pl.DataFrame({
+        "channel_id": [1, 2, 3, 4, 5],
+        "statistic": ["avg", "avg", "sd", "min", None],
+        "unit": ["Metres/Second", "m/s", "m/s", "Volts", None],
+        "column_name": [None, None, None, None, "Mystery"],
+        "point_name": ["Spd80mN", "Spd80mN_2", "Spd80mN", "BattV", None],
+        "measurement_type": ["wind_speed", "wind_speed", "wind_speed", "voltage", None],
+        "height_m": [80.0, 80.0, 80.0, None, None],
+        "orientation_deg": [0.0, 0.0, 0.0, None, None],
+    })
+    assert column_names(channels) == [
+        "Speed 80m 0deg (Spd80mN) Mean [m/s]", "Speed 80m 0deg (Spd80mN_2) Mean [m/s]",
+        "Speed 80m 0deg SD [m/s]", "Voltage (BattV) Min [V]", "Mystery"]
