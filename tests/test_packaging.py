@@ -19,7 +19,8 @@ def _requirement(text: str) -> tuple[str, str]:
 
 def test_environment_yml_lists_what_pyproject_lists():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = dict(map(_requirement, project["dependencies"] + project["optional-dependencies"]["dev"]))
+    listed_in_pyproject = project["dependencies"] + project["optional-dependencies"]["dev"]
+    wanted = dict(map(_requirement, listed_in_pyproject))
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     conda, pip = [], []
     for dep in env["dependencies"]:
