@@ -153,10 +153,9 @@ def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, path: P
     station = station or header.get("station_name") or path.stem
     with storage.transaction(conn):
         ref = catalog.resolve_logger(
-            conn, station=station,
-            name=header.get("table_name") or header.get("station_name") or station,
+            conn, station=station, name=header.get("station_name") or station,
             model=header.get("logger_model", ""), serial_number=header.get("logger_serial", ""),
-            source=path.name)
+            table_name=header.get("table_name"), source=path.name)
     if ref.utc_offset:
         # The logger's clock runs at a fixed offset: read its naive stamps again with it.
         parsed = parse.parse_bytes(data, format=parsed.format, source=path.name,
@@ -166,14 +165,14 @@ def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, path: P
     with storage.transaction(conn):
         if catalog.lock_file(conn, file_id) == "imported":
             return Outcome(str(path), "already imported")
-        configs = catalog.logger_configs(conn, ref.logger_id)
+        configs = catalog.logger_configs(conn, ref)
         if (configs["source"] == "file_header").all():
             # No curated metadata: describe the columns no earlier file header described.
             known = set(configs["column_name"])
             new = [s for s in standardise.describe_columns(parsed) if s.column_name not in known]
             if new:
                 catalog.create_channels(conn, ref, new)
-                configs = catalog.logger_configs(conn, ref.logger_id)
+                configs = catalog.logger_configs(conn, ref)
         long, unmatched = standardise.to_long(parsed, configs)
         if unmatched:
             columns = {c.name: c for c in parsed.columns}
@@ -186,7 +185,7 @@ def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, path: P
                                                  file_id=file_id)
         catalog.mark_imported(
             conn, file_id, format=parsed.format, station_id=ref.station_id,
-            logger_id=ref.logger_id, n_rows=parsed.data.height, n_readings=long.height,
+            logger_id=ref.logger_id, table_name=ref.table_name, n_rows=parsed.data.height, n_readings=long.height,
             n_inserted=stored.inserted, n_duplicates=stored.duplicates,
             n_conflicts=stored.conflicts,
             ts_first=parsed.data["ts"].min(), ts_last=parsed.data["ts"].max(),

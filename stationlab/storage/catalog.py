@@ -20,12 +20,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LoggerRef:
-    """The station and logger a file belongs to."""
+    """The station, logger and logger table a file belongs to."""
 
     station_id: int
     station_name: str
     logger_id: int
-    logger_name: str
+    table_name: str | None
     utc_offset: timedelta
     created: bool
 
@@ -39,7 +39,7 @@ def ensure_station(conn: psycopg.Connection, name: str) -> int:
 
 
 def resolve_logger(conn: psycopg.Connection, *, station: str, name: str, model: str,
-                   serial_number: str, source: str) -> LoggerRef:
+                   serial_number: str, table_name: str | None, source: str) -> LoggerRef:
     """Find or create the logger that wrote a file, under ``station``.
 
     Raises
@@ -63,14 +63,16 @@ def resolve_logger(conn: psycopg.Connection, *, station: str, name: str, model: 
     created = row is None
     if created:
         row = conn.execute(queries()["logger_insert"], params).fetchone()
-    return LoggerRef(station_id, station, row["logger_id"], name, row["utc_offset"], created)
+    return LoggerRef(station_id, station, row["logger_id"], table_name, row["utc_offset"],
+                     created)
 
 
-def logger_configs(conn: psycopg.Connection, logger_id: int) -> pl.DataFrame:
-    """The logger's column-to-channel configuration: column_name, channel_id, source, valid_from,
-    valid_to. Open ends (-infinity, infinity) come back as nulls. ``source`` is ``file_header``
-    for configurations guessed from file headers, anything else for curated metadata."""
-    rows = conn.execute(queries()["logger_configs"], {"logger_id": logger_id}).fetchall()
+def logger_configs(conn: psycopg.Connection, ref: LoggerRef) -> pl.DataFrame:
+    """The column-to-channel configuration of a logger's table: column_name, channel_id, source,
+    valid_from, valid_to. Open ends (-infinity, infinity) come back as nulls. ``source`` is
+    ``file_header`` for configurations guessed from file headers, else curated metadata."""
+    rows = conn.execute(queries()["logger_configs"], {
+        "logger_id": ref.logger_id, "table_name": ref.table_name}).fetchall()
     return pl.DataFrame(
         rows,
         schema={"column_name": pl.String, "channel_id": pl.Int32, "source": pl.String,
@@ -82,14 +84,14 @@ def create_channels(conn: psycopg.Connection, ref: LoggerRef, specs: list[Channe
     """Create measurement points, channels and open-ended logger configurations from specs.
 
     A point name another logger (or another table of the same logger) already uses gets this
-    logger's name added, so that, say, hourly and daily minima never share a channel.
+    table's name added, so that, say, hourly and daily minima never share a channel.
     """
     for spec in specs:
         name = spec.point_name
         if conn.execute(queries()["point_owned_elsewhere"], {
-                "station_id": ref.station_id, "name": name,
-                "logger_id": ref.logger_id}).fetchone()["elsewhere"]:
-            name = f"{name} ({ref.logger_name})"
+                "station_id": ref.station_id, "name": name, "logger_id": ref.logger_id,
+                "table_name": ref.table_name}).fetchone()["elsewhere"]:
+            name = f"{name} ({ref.table_name})" if ref.table_name else f"{name} (2)"
         point_id = conn.execute(queries()["point_upsert"], {
             "station_id": ref.station_id, "name": name,
             "measurement_type": spec.measurement_type, "height_m": spec.height_m,
@@ -100,7 +102,8 @@ def create_channels(conn: psycopg.Connection, ref: LoggerRef, specs: list[Channe
             "statistic": spec.statistic, "kind": spec.kind, "unit": spec.unit,
         }).fetchone()["channel_id"]
         conn.execute(queries()["config_insert"], {
-            "logger_id": ref.logger_id, "column_name": spec.column_name, "channel_id": channel_id,
+            "logger_id": ref.logger_id, "table_name": ref.table_name,
+            "column_name": spec.column_name, "channel_id": channel_id,
             "valid_from": "-infinity", "valid_to": "infinity", "source": "file_header"})
 
 
@@ -111,7 +114,8 @@ def unassigned_channels(conn: psycopg.Connection, ref: LoggerRef,
     result = {}
     for name, statistic, kind, unit in columns:
         result[name] = conn.execute(queries()["channel_unassigned"], {
-            "station_id": ref.station_id, "logger_id": ref.logger_id, "column_name": name,
+            "station_id": ref.station_id, "logger_id": ref.logger_id,
+            "table_name": ref.table_name, "column_name": name,
             "statistic": statistic, "kind": kind, "unit": unit}).fetchone()["channel_id"]
     return result
 

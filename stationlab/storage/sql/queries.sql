@@ -82,7 +82,8 @@ ORDER BY l.logger_id
 -- name: logger_by_name
 SELECT logger_id, station_id, utc_offset FROM loggers
 WHERE station_id = %(station_id)s AND model = %(model)s AND serial_number = %(serial_number)s
-  AND name = %(name)s
+  AND (serial_number <> '' OR name = %(name)s)
+ORDER BY logger_id LIMIT 1
 
 -- name: logger_insert
 INSERT INTO loggers (station_id, name, model, serial_number)
@@ -92,19 +93,17 @@ RETURNING logger_id, station_id, utc_offset
 -- name: logger_configs
 SELECT column_name, channel_id, source, nullif(valid_from, '-infinity') AS valid_from,
        nullif(valid_to, 'infinity') AS valid_to
-FROM logger_configs WHERE logger_id = %(logger_id)s
+FROM logger_configs
+WHERE logger_id = %(logger_id)s AND (table_name IS NULL OR table_name = %(table_name)s)
 ORDER BY column_name, valid_from
-
--- name: unassigned_channels
-SELECT column_name, channel_id FROM channels
-WHERE logger_id = %(logger_id)s AND measurement_point_id IS NULL
 
 -- name: point_owned_elsewhere
 SELECT EXISTS (
     SELECT 1 FROM measurement_points p
     JOIN channels c USING (measurement_point_id)
     JOIN logger_configs lc USING (channel_id)
-    WHERE p.station_id = %(station_id)s AND p.name = %(name)s AND lc.logger_id <> %(logger_id)s
+    WHERE p.station_id = %(station_id)s AND p.name = %(name)s
+      AND (lc.logger_id <> %(logger_id)s OR lc.table_name IS DISTINCT FROM %(table_name)s)
 ) AS elsewhere
 
 -- name: point_upsert
@@ -121,15 +120,18 @@ DO UPDATE SET unit = coalesce(channels.unit, EXCLUDED.unit)
 RETURNING channel_id
 
 -- name: channel_unassigned
-INSERT INTO channels (station_id, logger_id, column_name, statistic, kind, unit)
-VALUES (%(station_id)s, %(logger_id)s, %(column_name)s, %(statistic)s, %(kind)s, %(unit)s)
-ON CONFLICT (logger_id, column_name) WHERE measurement_point_id IS NULL
+INSERT INTO channels (station_id, logger_id, table_name, column_name, statistic, kind, unit)
+VALUES (%(station_id)s, %(logger_id)s, %(table_name)s, %(column_name)s, %(statistic)s, %(kind)s,
+        %(unit)s)
+ON CONFLICT (logger_id, table_name, column_name) WHERE measurement_point_id IS NULL
 DO UPDATE SET unit = coalesce(channels.unit, EXCLUDED.unit)
 RETURNING channel_id
 
 -- name: config_insert
-INSERT INTO logger_configs (logger_id, column_name, channel_id, valid_from, valid_to, source)
-VALUES (%(logger_id)s, %(column_name)s, %(channel_id)s, %(valid_from)s, %(valid_to)s, %(source)s)
+INSERT INTO logger_configs (logger_id, table_name, column_name, channel_id, valid_from, valid_to,
+                            source)
+VALUES (%(logger_id)s, %(table_name)s, %(column_name)s, %(channel_id)s, %(valid_from)s,
+        %(valid_to)s, %(source)s)
 
 -- name: file_by_sha
 SELECT file_id, name, status, error, n_readings FROM files WHERE sha256 = %(sha256)s
@@ -146,6 +148,7 @@ SELECT file_id, status FROM files WHERE file_id = %(file_id)s FOR UPDATE
 -- name: file_imported
 UPDATE files SET status = 'imported', error = NULL, error_line = NULL, error_column = NULL,
     format = %(format)s, station_id = %(station_id)s, logger_id = %(logger_id)s,
+    table_name = %(table_name)s,
     n_rows = %(n_rows)s, n_readings = %(n_readings)s, n_inserted = %(n_inserted)s,
     n_duplicates = %(n_duplicates)s, n_conflicts = %(n_conflicts)s,
     ts_first = %(ts_first)s, ts_last = %(ts_last)s, header = %(header)s,

@@ -15,7 +15,8 @@ CREATE TABLE stations (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
--- A data logger. Its clock runs at a fixed offset from UTC (no daylight saving).
+-- A data logger (one physical logger; its files may come from several tables, such as Campbell's
+-- Hourly and Daily). Its clock runs at a fixed offset from UTC (no daylight saving).
 CREATE TABLE loggers (
     logger_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     station_id integer NOT NULL REFERENCES stations,
@@ -52,21 +53,23 @@ CREATE TABLE channels (
     kind text NOT NULL DEFAULT 'number' CHECK (kind IN ('number', 'timestamp')),
     unit text,
     logger_id integer REFERENCES loggers,
+    table_name text,
     column_name text,
     created_at timestamptz NOT NULL DEFAULT now(),
     CHECK (measurement_point_id IS NOT NULL OR (logger_id IS NOT NULL AND column_name IS NOT NULL))
 );
 CREATE UNIQUE INDEX channels_point_statistic ON channels (measurement_point_id, statistic)
     NULLS NOT DISTINCT WHERE measurement_point_id IS NOT NULL;
-CREATE UNIQUE INDEX channels_unassigned ON channels (logger_id, column_name)
-    WHERE measurement_point_id IS NULL;
+CREATE UNIQUE INDEX channels_unassigned ON channels (logger_id, table_name, column_name)
+    NULLS NOT DISTINCT WHERE measurement_point_id IS NULL;
 CREATE INDEX channels_station ON channels (station_id);
 
 -- Which column of which logger's files holds which channel, with the slope and offset the
--- logger applied, valid over [valid_from, valid_to).
+-- logger applied, valid over [valid_from, valid_to). table_name NULL: the column in any table.
 CREATE TABLE logger_configs (
     logger_config_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     logger_id integer NOT NULL REFERENCES loggers,
+    table_name text,
     column_name text NOT NULL,
     channel_id integer NOT NULL REFERENCES channels,
     slope double precision NOT NULL DEFAULT 1 CHECK (slope <> 0),
@@ -83,6 +86,7 @@ BEGIN
     IF EXISTS (
         SELECT 1 FROM logger_configs c
         WHERE c.logger_id = NEW.logger_id AND c.column_name = NEW.column_name
+          AND (c.table_name IS NULL OR NEW.table_name IS NULL OR c.table_name = NEW.table_name)
           AND c.logger_config_id <> NEW.logger_config_id
           AND c.valid_from < NEW.valid_to AND NEW.valid_from < c.valid_to
     ) THEN
@@ -105,6 +109,7 @@ CREATE TABLE files (
     format text,
     station_id integer REFERENCES stations,
     logger_id integer REFERENCES loggers,
+    table_name text,
     status text NOT NULL DEFAULT 'pending'
         CHECK (status IN ('pending', 'imported', 'failed')),
     error text,
