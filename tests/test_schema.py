@@ -94,3 +94,20 @@ def test_flag_codes_are_append_only(conn):
         conn.execute("UPDATE flag_codes SET description = 'changed' WHERE code = 'bad'")
     with pytest.raises(StorageError, match="append-only"), storage.transaction(conn):
         conn.execute("DELETE FROM flag_codes WHERE code = 'new'")
+
+
+def test_calibration_periods_of_a_sensor_may_not_overlap_and_slope_is_not_zero(conn):
+    conn.execute("INSERT INTO sensors (sensor_type, serial_number) VALUES ('anemometer', 'A1')")
+    conn.execute("INSERT INTO calibrations (sensor_id, slope, \"offset\", valid_to) "
+                 "VALUES (1, 0.046, 0.21, '2020-01-01')")
+    with pytest.raises(StorageError, match=r"calibrations \[2019-06-01 00:00:00\+00, infinity\) "
+                       r"overlaps \[-infinity, 2020-01-01 00:00:00\+00\) of the same sensor_id"), \
+            storage.transaction(conn):
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.execute("INSERT INTO calibrations (sensor_id, slope, valid_from) "
+                     "VALUES (1, 0.05, '2019-06-01')")
+    with pytest.raises(StorageError, match="calibrations_slope_check"), storage.transaction(conn):
+        conn.execute("INSERT INTO calibrations (sensor_id, slope, valid_from) "
+                     "VALUES (1, 0, '2020-01-01')")
+    conn.execute("INSERT INTO calibrations (sensor_id, slope, valid_from) "
+                 "VALUES (1, 0.05, '2020-01-01')")

@@ -9,6 +9,7 @@ CREATE TABLE stationlab_info (
 CREATE TABLE stations (
     station_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name text NOT NULL UNIQUE CHECK (name <> ''),
+    station_type text NOT NULL DEFAULT 'mast',
     latitude double precision CHECK (latitude BETWEEN -90 AND 90),
     longitude double precision CHECK (longitude BETWEEN -180 AND 180),
     elevation_m double precision,
@@ -98,6 +99,90 @@ BEGIN
 END $$;
 CREATE TRIGGER logger_configs_no_overlap BEFORE INSERT OR UPDATE ON logger_configs
     FOR EACH ROW EXECUTE FUNCTION logger_configs_no_overlap();
+
+-- Sensors (IEA Task 43 sensor), where they were installed, and their calibration certificates.
+CREATE TABLE sensors (
+    sensor_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sensor_type text NOT NULL DEFAULT 'other',
+    oem text NOT NULL DEFAULT '',
+    model text NOT NULL DEFAULT '',
+    serial_number text NOT NULL DEFAULT '',
+    notes text,
+    UNIQUE (oem, model, serial_number)
+);
+
+-- A sensor mounted on a measurement point over [valid_from, valid_to).
+CREATE TABLE sensor_installations (
+    sensor_installation_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sensor_id integer NOT NULL REFERENCES sensors,
+    measurement_point_id integer NOT NULL REFERENCES measurement_points,
+    valid_from timestamptz NOT NULL DEFAULT '-infinity',
+    valid_to timestamptz NOT NULL DEFAULT 'infinity',
+    CHECK (valid_from < valid_to)
+);
+CREATE INDEX sensor_installations_point ON sensor_installations (measurement_point_id, valid_from);
+
+-- A calibration certificate of a sensor: value = raw * slope + offset, applied to readings in
+-- [valid_from, valid_to) (by default from the calibration's use onwards).
+CREATE TABLE calibrations (
+    calibration_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sensor_id integer NOT NULL REFERENCES sensors,
+    slope double precision NOT NULL CHECK (slope <> 0),
+    "offset" double precision NOT NULL DEFAULT 0,
+    calibration_date date,
+    place_of_calibration text,
+    certificate text,
+    uncertainty double precision,
+    valid_from timestamptz NOT NULL DEFAULT '-infinity',
+    valid_to timestamptz NOT NULL DEFAULT 'infinity',
+    author text NOT NULL DEFAULT current_user,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (valid_from < valid_to)
+);
+CREATE INDEX calibrations_sensor ON calibrations (sensor_id, valid_from);
+
+-- How a measurement point's sensor is mounted over [valid_from, valid_to): boom orientation and,
+-- for a wind vane, where its dead band points. [deg]
+CREATE TABLE mounting_arrangements (
+    mounting_arrangement_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    measurement_point_id integer NOT NULL REFERENCES measurement_points,
+    boom_orientation_deg double precision,
+    vane_dead_band_orientation_deg double precision,
+    orientation_reference text,
+    valid_from timestamptz NOT NULL DEFAULT '-infinity',
+    valid_to timestamptz NOT NULL DEFAULT 'infinity',
+    CHECK (valid_from < valid_to)
+);
+CREATE INDEX mounting_arrangements_point ON mounting_arrangements (measurement_point_id, valid_from);
+
+-- No two periods of the same thing may overlap: one trigger function serves every such table,
+-- told by its arguments which column holds the thing.
+CREATE FUNCTION no_overlapping_periods() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    key_column text := TG_ARGV[0];
+    id_column text := TG_ARGV[1];
+    clash record;
+BEGIN
+    EXECUTE format(
+        'SELECT valid_from, valid_to FROM %I.%I WHERE %I = $1.%I AND %I <> $1.%I '
+        'AND valid_from < $1.valid_to AND $1.valid_from < valid_to LIMIT 1',
+        TG_TABLE_SCHEMA, TG_TABLE_NAME, key_column, key_column, id_column, id_column)
+    INTO clash USING NEW;
+    IF FOUND THEN
+        RAISE EXCEPTION '% [%, %) overlaps [%, %) of the same %', TG_TABLE_NAME,
+            NEW.valid_from, NEW.valid_to, clash.valid_from, clash.valid_to, key_column
+            USING ERRCODE = 'exclusion_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER no_overlap BEFORE INSERT OR UPDATE ON sensor_installations
+    FOR EACH ROW EXECUTE FUNCTION no_overlapping_periods('measurement_point_id',
+                                                         'sensor_installation_id');
+CREATE TRIGGER no_overlap BEFORE INSERT OR UPDATE ON calibrations
+    FOR EACH ROW EXECUTE FUNCTION no_overlapping_periods('sensor_id', 'calibration_id');
+CREATE TRIGGER no_overlap BEFORE INSERT OR UPDATE ON mounting_arrangements
+    FOR EACH ROW EXECUTE FUNCTION no_overlapping_periods('measurement_point_id',
+                                                         'mounting_arrangement_id');
 
 -- One row per file received; the same bytes (sha256) are one file.
 CREATE TABLE files (
