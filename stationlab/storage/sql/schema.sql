@@ -162,13 +162,15 @@ DECLARE
     key_column text := TG_ARGV[0];
     id_column text := TG_ARGV[1];
     clash record;
+    clashes integer;
 BEGIN
     EXECUTE format(
         'SELECT valid_from, valid_to FROM %I.%I WHERE %I = $1.%I AND %I <> $1.%I '
         'AND valid_from < $1.valid_to AND $1.valid_from < valid_to LIMIT 1',
         TG_TABLE_SCHEMA, TG_TABLE_NAME, key_column, key_column, id_column, id_column)
     INTO clash USING NEW;
-    IF FOUND THEN
+    GET DIAGNOSTICS clashes = ROW_COUNT;  -- EXECUTE does not set FOUND
+    IF clashes > 0 THEN
         RAISE EXCEPTION '% [%, %) overlaps [%, %) of the same %', TG_TABLE_NAME,
             NEW.valid_from, NEW.valid_to, clash.valid_from, clash.valid_to, key_column
             USING ERRCODE = 'exclusion_violation';
