@@ -183,6 +183,10 @@ def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, path: P
                 pl.col("column_name").replace_strict(ids, default=None, return_dtype=pl.Int32)))
         stored = storage.readings.store_readings(conn, [long.select("channel_id", "ts", "value")],
                                                  file_id=file_id)
+        if long.height:
+            storage.quality.after_import(
+                conn, long["channel_id"].unique().to_list(), long["ts"].min(), long["ts"].max(),
+                int(parsed.interval.total_seconds()) if parsed.interval else None)
         catalog.mark_imported(
             conn, file_id, format=parsed.format, station_id=ref.station_id,
             logger_id=ref.logger_id, table_name=ref.table_name, n_rows=parsed.data.height, n_readings=long.height,

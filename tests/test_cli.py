@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from stationlab.config import PG_SERVER_VARIABLES
+from stationlab.storage.db import migrations
 
 from .conftest import REPO
 
@@ -88,8 +89,11 @@ def test_commands_on_an_unmigrated_database_say_how_to_fix_it(empty_db, monkeypa
     assert run.returncode == 1
     assert "has no stationlab schema yet; run `stationlab db migrate`" in run.stderr
     migrate = stationlab("db", "migrate")
+    applied = [f"{m.version:04d}_{m.name}" for m in migrations()]
     assert migrate.stdout.strip() == ("backend: plain PostgreSQL (range partitions); schema "
-                                      "version 1; applied: 0001_initial")
+                                      f"version {migrations()[-1].version}; applied: "
+                                      + ", ".join(applied))
+    assert applied[0] == "0001_initial"
     assert stationlab("db", "migrate").stdout.strip().endswith("applied: none (up to date)")
 
 

@@ -107,6 +107,12 @@ def create_channels(conn: psycopg.Connection, ref: LoggerRef, specs: list[Channe
             "valid_from": "-infinity", "valid_to": "infinity", "source": "file_header"})
 
 
+def station_columns(conn: psycopg.Connection, station_id: int) -> list[tuple[str, int]]:
+    """``(column name, channel id)`` for every file column the station's loggers map."""
+    rows = conn.execute(queries()["station_columns"], {"station_id": station_id}).fetchall()
+    return [(r["column_name"], r["channel_id"]) for r in rows]
+
+
 def unassigned_channels(conn: psycopg.Connection, ref: LoggerRef,
                         columns: list[tuple[str, str | None, str, str | None]]) -> dict[str, int]:
     """Channels for file columns no configuration explains: ``(name, statistic, kind, unit)``

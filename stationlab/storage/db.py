@@ -190,6 +190,8 @@ def apply_declared_schema(conn: psycopg.Connection, backend: str = "plain") -> N
     Used by the test that proves migrations and the declared schema agree.
     """
     with conn.transaction():
+        # schema.sql's functions may name tables the backend part creates (as pg_dump does).
+        conn.execute("SET LOCAL check_function_bodies = false")
         if backend == "timescaledb":
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         conn.execute(queries()["create_schema_migrations"])

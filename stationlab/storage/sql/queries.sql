@@ -215,3 +215,123 @@ LEFT JOIN LATERAL (
                                        WHERE c.station_id = s.station_id)
 ) r ON true
 ORDER BY s.name
+
+-- name: channel_table
+SELECT c.channel_id, c.station_id, c.measurement_point_id, c.statistic, c.kind,
+       coalesce(c.unit, p.unit) AS unit, c.interval_s, c.logger_id, c.table_name, c.column_name,
+       p.name AS point_name, p.measurement_type, p.height_m, p.orientation_deg
+FROM channels c
+JOIN stations s USING (station_id)
+LEFT JOIN measurement_points p USING (measurement_point_id)
+WHERE s.name = %(station)s
+ORDER BY c.channel_id
+
+-- name: clean_readings
+SELECT channel_id, ts, raw, value, flags, excluded
+FROM clean_readings(%(channel_ids)s, %(start)s, %(end)s, %(excluded_codes)s, %(include_flagged)s)
+ORDER BY ts, channel_id
+
+-- name: channel_interval
+UPDATE channels SET interval_s = %(interval_s)s
+WHERE channel_id = ANY(%(channel_ids)s) AND interval_s IS NULL
+
+-- name: refresh_monthly
+SELECT refresh_readings_monthly(%(channel_ids)s, %(ts_first)s, %(ts_last)s)
+
+-- name: monthly
+SELECT m.channel_id, m.month, m.n, m.total / m.n AS mean, m.minimum, m.maximum,
+       m.n::double precision / nullif(
+           extract(epoch FROM (m.month + interval '1 month') - m.month) / c.interval_s, 0
+       ) AS recovery
+FROM readings_monthly m JOIN channels c USING (channel_id)
+WHERE m.channel_id = ANY(%(channel_ids)s)
+  AND m.month >= coalesce(%(start)s::timestamptz, '-infinity')
+  AND m.month < coalesce(%(end)s::timestamptz, 'infinity')
+ORDER BY m.channel_id, m.month
+
+-- name: monthly_clean
+SELECT r.channel_id, date_trunc('month', r.ts, 'UTC') AS month, count(*) AS n,
+       avg(r.value) AS mean, min(r.value) AS minimum, max(r.value) AS maximum,
+       count(*)::double precision / nullif(extract(epoch FROM
+           (date_trunc('month', r.ts, 'UTC') + interval '1 month')
+           - date_trunc('month', r.ts, 'UTC')) / max(c.interval_s), 0) AS recovery
+FROM clean_readings(%(channel_ids)s, coalesce(%(start)s::timestamptz, '-infinity'),
+                    coalesce(%(end)s::timestamptz, 'infinity'), %(excluded_codes)s, false) r
+JOIN channels c USING (channel_id)
+GROUP BY 1, 2
+ORDER BY 1, 2
+
+-- name: flag_code_exists
+SELECT code FROM flag_codes WHERE code = %(code)s
+
+-- name: flag_code_insert
+INSERT INTO flag_codes (code, description, excluded_by_default)
+VALUES (%(code)s, %(description)s, %(excluded_by_default)s)
+ON CONFLICT (code) DO NOTHING
+
+-- name: flag_codes
+SELECT code, version, description, excluded_by_default FROM flag_codes ORDER BY code
+
+-- name: flag_insert
+INSERT INTO flags (station_id, measurement_point_id, channel_id, ts_from, ts_to, code, reason,
+                   author, source, rule_name, rule_version, supersedes)
+VALUES (%(station_id)s, %(measurement_point_id)s, %(channel_id)s, %(ts_from)s, %(ts_to)s,
+        %(code)s, %(reason)s, %(author)s, %(source)s, %(rule_name)s, %(rule_version)s,
+        %(supersedes)s)
+RETURNING flag_id
+
+-- name: flag_get
+SELECT * FROM flags WHERE flag_id = %(flag_id)s FOR UPDATE
+
+-- name: flag_delete
+UPDATE flags SET deleted_at = now(), deleted_by = %(author)s
+WHERE flag_id = %(flag_id)s AND deleted_at IS NULL
+
+-- name: flags_list
+SELECT f.flag_id, f.ts_from, f.ts_to, f.code, f.reason, f.author, f.source, f.rule_name,
+       f.rule_version, f.created_at, f.deleted_at, f.deleted_by, f.supersedes,
+       f.channel_id, f.measurement_point_id, p.name AS point_name, c.column_name,
+       cp.name AS channel_point_name, c.statistic
+FROM flags f
+JOIN stations s USING (station_id)
+LEFT JOIN measurement_points p ON p.measurement_point_id = f.measurement_point_id
+LEFT JOIN channels c ON c.channel_id = f.channel_id
+LEFT JOIN measurement_points cp ON cp.measurement_point_id = c.measurement_point_id
+WHERE s.name = %(station)s AND (%(include_deleted)s OR f.deleted_at IS NULL)
+  AND f.ts_to > coalesce(%(start)s::timestamptz, '-infinity')
+  AND f.ts_from < coalesce(%(end)s::timestamptz, 'infinity')
+ORDER BY f.ts_from, f.flag_id
+
+-- name: rule_flags_in_period
+DELETE FROM flags
+WHERE station_id = %(station_id)s AND source = 'rule' AND rule_name = %(rule_name)s
+  AND ts_to > %(start)s AND ts_from < %(end)s
+RETURNING measurement_point_id, channel_id, ts_from, ts_to, code, reason, author, rule_name,
+          rule_version
+
+-- name: qc_settings
+SELECT rule, measurement_type, params, enabled FROM qc_settings q
+JOIN stations s USING (station_id) WHERE s.name = %(station)s
+
+-- name: qc_setting_upsert
+INSERT INTO qc_settings (station_id, rule, measurement_type, params, enabled)
+VALUES (%(station_id)s, %(rule)s, %(measurement_type)s, %(params)s, %(enabled)s)
+ON CONFLICT (station_id, rule, measurement_type) DO UPDATE
+SET params = EXCLUDED.params, enabled = EXCLUDED.enabled, updated_at = now()
+
+-- name: station_columns
+SELECT DISTINCT lc.column_name, lc.channel_id
+FROM logger_configs lc JOIN loggers l USING (logger_id)
+WHERE l.station_id = %(station_id)s
+UNION
+SELECT column_name, channel_id FROM channels
+WHERE station_id = %(station_id)s AND measurement_point_id IS NULL
+ORDER BY 1, 2
+
+-- name: flag_coverage
+SELECT channel_id, ts_from, ts_to, code, reason, source, flag_id
+FROM flag_coverage
+WHERE channel_id = ANY(%(channel_ids)s)
+  AND ts_to > coalesce(%(start)s::timestamptz, '-infinity')
+  AND ts_from < coalesce(%(end)s::timestamptz, 'infinity')
+ORDER BY ts_from, channel_id, flag_id
