@@ -16,5 +16,13 @@ from stationlab.errors import (
 
 __version__ = "0.1.0"
 
+
+def connect(dsn: str | None = None):
+    """Connect to the stationlab database named by the environment; see :mod:`stationlab.api`."""
+    from stationlab.api import connect as _connect
+
+    return _connect(dsn)
+
+
 __all__ = ["ConfigError", "ImportRejected", "ParseError", "StationlabError", "StorageError",
-           "UnknownFormatError", "__version__"]
+           "UnknownFormatError", "__version__", "connect"]

@@ -189,7 +189,8 @@ def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, path: P
                 int(parsed.interval.total_seconds()) if parsed.interval else None)
         catalog.mark_imported(
             conn, file_id, format=parsed.format, station_id=ref.station_id,
-            logger_id=ref.logger_id, table_name=ref.table_name, n_rows=parsed.data.height, n_readings=long.height,
+            logger_id=ref.logger_id, table_name=ref.table_name, n_rows=parsed.data.height,
+            n_readings=long.height,
             n_inserted=stored.inserted, n_duplicates=stored.duplicates,
             n_conflicts=stored.conflicts,
             ts_first=parsed.data["ts"].min(), ts_last=parsed.data["ts"].max(),

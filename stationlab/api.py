@@ -1,0 +1,209 @@
+"""The clean-data API for notebooks, widgets and pipelines.
+
+>>> import stationlab
+>>> with stationlab.connect() as db:                                    # doctest: +SKIP
+...     mast = db.station("demo_mast")
+...     speeds = mast.readings(types=["wind_speed"], start="2016-01-01", clean=True)
+
+Readings come back as polars DataFrames, long (one row per channel and time) or wide (one column
+per channel, named as in exports). Calibration and flags are applied in SQL; raw readings are
+never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import polars as pl
+
+from stationlab import storage
+from stationlab.errors import StationlabError
+
+#: Time bounds used when a period end is not given.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _ts(value: str | datetime | None) -> datetime | None:
+    """An ISO 8601 string or datetime; naive means UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def connect(dsn: str | None = None) -> Client:
+    """Connect to the stationlab database named by the environment (``STATIONLAB_DSN``, the
+    libpq ``PG*`` variables, or the embedded server)."""
+    manager = storage.connect(dsn, autocommit=True)
+    conn = manager.__enter__()
+    return Client(conn, manager)
+
+
+class Client:
+    """An open connection to the stationlab database; use :func:`connect`."""
+
+    def __init__(self, conn, manager=None) -> None:
+        self.conn = conn
+        self._manager = manager
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._manager is not None:
+            self._manager.__exit__(None, None, None)
+            self._manager = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def stations(self) -> list[str]:
+        """Station names."""
+        return [row["station"] for row in storage.catalog.summary(self.conn)]
+
+    def station(self, name: str) -> Station:
+        """A station by name."""
+        if storage.catalog.station(self.conn, name) is None:
+            known = ", ".join(self.stations()) or "none yet"
+            raise StationlabError(f"no station called {name!r}; stations: {known}")
+        return Station(self, name)
+
+
+class Station:
+    """One station's data and metadata."""
+
+    def __init__(self, client: Client, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    @property
+    def conn(self):
+        return self.client.conn
+
+    def channels(self, *, types: Iterable[str] | None = None,
+                 statistics: Iterable[str] | None = None) -> pl.DataFrame:
+        """The station's channels with metadata and the name exports give each (``name``)."""
+        from stationlab.export import column_names, order_channels
+
+        table = order_channels(storage.quality.channel_table(self.conn, self.name))
+        table = table.with_columns(pl.Series("name", column_names(table), dtype=pl.String))
+        if types is not None:
+            table = table.filter(pl.col("measurement_type").is_in(list(types)))
+        if statistics is not None:
+            table = table.filter(pl.col("statistic").is_in(list(statistics)))
+        return table
+
+    def _select(self, types, statistics, channels) -> pl.DataFrame:
+        table = self.channels(types=types, statistics=statistics)
+        if channels is not None:
+            wanted = list(channels)
+            table = table.filter(pl.col("channel_id").is_in([c for c in wanted
+                                                             if isinstance(c, int)])
+                                 | pl.col("name").is_in([c for c in wanted
+                                                         if isinstance(c, str)]))
+        return table.filter(pl.col("kind") == "number")
+
+    def readings(self, *, types: Iterable[str] | None = None,
+                 statistics: Iterable[str] | None = None,
+                 channels: Iterable[int | str] | None = None,
+                 start: str | datetime | None = None, end: str | datetime | None = None,
+                 clean: bool = True, include_flagged: bool = False,
+                 excluded_codes: Iterable[str] | None = None,
+                 wide: bool = False) -> pl.DataFrame:
+        """Readings of the station in ``[start, end)``.
+
+        Parameters
+        ----------
+        types
+            IEA Task 43 measurement types, e.g. ``["wind_speed"]``; default all.
+        statistics
+            e.g. ``["avg"]``; default all.
+        channels
+            Channel ids or export names, to narrow further.
+        clean
+            Calibrated values with excluded flagged readings left out; ``False``: the raw values
+            as the logger wrote them, nothing left out.
+        include_flagged
+            With ``clean``, keep excluded readings too (``excluded`` says which) to see what was
+            removed and why (``flags`` lists the codes covering each reading).
+        excluded_codes
+            Flag codes that exclude a reading; default each code's ``excluded_by_default``.
+        wide
+            One column per channel (named as in exports) instead of long rows.
+
+        Returns
+        -------
+        Long: ``ts, channel_id, name, measurement_type, height_m, statistic, value, raw, flags,
+        excluded``; wide: ``ts`` and one column per channel.
+        """
+        table = self._select(types, statistics, channels)
+        ids = table["channel_id"].to_list()
+        rows = storage.quality.clean_readings(
+            self.conn, ids, _ts(start) or EARLIEST, _ts(end) or LATEST,
+            excluded_codes=None if excluded_codes is None else list(excluded_codes),
+            include_flagged=include_flagged or not clean)
+        if not clean:
+            rows = rows.with_columns(pl.col("raw").alias("value"))
+        long = rows.join(table.select("channel_id", "name", "measurement_type", "height_m",
+                                      "statistic"), on="channel_id", how="left")
+        long = long.select("ts", "channel_id", "name", "measurement_type", "height_m",
+                           "statistic", "value", "raw", "flags", "excluded")
+        if not wide:
+            return long
+        wide_frame = long.pivot(on="name", index="ts", values="value").sort("ts")
+        missing = [pl.lit(None, dtype=pl.Float64).alias(n) for n in table["name"]
+                   if n not in wide_frame.columns]
+        return wide_frame.with_columns(missing).select("ts", *table["name"].to_list())
+
+    def monthly(self, *, types: Iterable[str] | None = None,
+                statistics: Iterable[str] | None = None, start: str | datetime | None = None,
+                end: str | datetime | None = None, clean: bool = False) -> pl.DataFrame:
+        """Per channel and month: ``n``, ``mean``, ``minimum``, ``maximum`` and ``recovery``
+        (readings over expected, 0..1; null where the channel's interval is unknown)."""
+        table = self._select(types, statistics, None)
+        result = storage.quality.monthly(self.conn, table["channel_id"].to_list(), _ts(start),
+                                         _ts(end), clean=clean)
+        return result.join(table.select("channel_id", "name"), on="channel_id", how="left")
+
+    def recovery(self, **kwargs) -> pl.DataFrame:
+        """Data recovery per channel (rows) and month (columns), 0..1."""
+        monthly = self.monthly(**kwargs)
+        return (monthly.with_columns(pl.col("month").dt.strftime("%Y-%m"))
+                .pivot(on="month", index="name", values="recovery", sort_columns=True))
+
+    def statistics(self, **kwargs) -> pl.DataFrame:
+        """Per channel: count, mean, standard deviation, min and max of the readings (clean by
+        default; arguments as for :meth:`readings`)."""
+        long = self.readings(**kwargs)
+        return (long.group_by("channel_id", "name", maintain_order=True)
+                .agg(pl.len().alias("n"), pl.col("value").mean().alias("mean"),
+                     pl.col("value").std().alias("sd"), pl.col("value").min().alias("minimum"),
+                     pl.col("value").max().alias("maximum")))
+
+    def flags(self, *, start: str | datetime | None = None, end: str | datetime | None = None,
+              include_removed: bool = False) -> pl.DataFrame:
+        """The station's flags, oldest first (who, what, when)."""
+        from stationlab import flags
+
+        return flags.list_flags(self.conn, self.name, start=_ts(start), end=_ts(end),
+                                include_removed=include_removed)
+
+    def add_flag(self, start: str | datetime, end: str | datetime, code: str, *,
+                 reason: str = "", channel: int | str | None = None, point: str | None = None,
+                 author: str | None = None) -> int:
+        """Flag ``[start, end)`` on a channel (id or export name), a measurement point or the
+        whole station; returns the flag's id."""
+        from stationlab import flags
+
+        channel_id = channel
+        if isinstance(channel, str):
+            match = self.channels().filter(pl.col("name") == channel)
+            if match.is_empty():
+                raise StationlabError(f"station {self.name!r} has no channel named {channel!r}")
+            channel_id = match["channel_id"][0]
+        return flags.add_flag(self.conn, self.name, _ts(start), _ts(end), code, reason=reason,
+                              author=author, channel_id=channel_id, point=point)
