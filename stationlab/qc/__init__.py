@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from stationlab import storage
+from stationlab.api import EARLIEST, LATEST
 from stationlab.errors import StationlabError
 from stationlab.qc import checks
 from stationlab.storage import catalog, quality
@@ -109,9 +110,11 @@ def _interval(group: pl.DataFrame, interval_s: int | None) -> timedelta:
 
 
 def evaluate(channels: pl.DataFrame, data: pl.DataFrame, settings: list[dict],
-             rules: list[str]) -> list[Finding]:
+             rules: list[str], *, period: tuple[datetime | None, datetime | None] = (None, None)
+             ) -> list[Finding]:
     """What the rules flag in calibrated readings (``channel_id, ts, value``), without touching
-    the database: the pure part of :func:`run`."""
+    the database: the pure part of :func:`run`. ``period`` bounds, where given, count as
+    readings for the missing-data rule (data missing at the start or end of it is flagged)."""
     meta = {row["channel_id"]: row for row in channels.iter_rows(named=True)}
     by_channel = {key[0]: g.sort("ts") for key, g in data.group_by("channel_id")}
     findings: list[Finding] = []
@@ -121,13 +124,13 @@ def evaluate(channels: pl.DataFrame, data: pl.DataFrame, settings: list[dict],
             points.setdefault(info["measurement_point_id"], {})[info["statistic"]] = cid
     for cid, group in by_channel.items():
         findings.extend(_channel_findings(cid, group, meta, points, by_channel, channels,
-                                          settings, rules))
+                                          settings, rules, period))
     return findings
 
 
 def _channel_findings(cid: int, group: pl.DataFrame, meta: dict, points: dict, by_channel: dict,
-                      channels: pl.DataFrame, settings: list[dict], rules: list[str]
-                      ) -> list[Finding]:
+                      channels: pl.DataFrame, settings: list[dict], rules: list[str],
+                      period: tuple[datetime | None, datetime | None]) -> list[Finding]:
     findings: list[Finding] = []
     info = meta[cid]
     kind, stat = info["measurement_type"], info["statistic"]
@@ -157,7 +160,8 @@ def _channel_findings(cid: int, group: pl.DataFrame, meta: dict, points: dict, b
                 f"jump of more than {p['threshold']}")
         if "missing" in rules and (p := effective_params(RULES["missing"], kind, settings)):
             for start, stop in checks.missing_runs(
-                    group["ts"], interval=step, min_intervals=int(p["min_intervals"])):
+                    group["ts"], interval=step, min_intervals=int(p["min_intervals"]),
+                    period=period):
                 findings.append(Finding("missing", start, stop, channel_id=cid,
                                         reason="no readings"))
     if stat == "avg" and info["measurement_point_id"] is not None:
@@ -224,12 +228,15 @@ def run(conn, station: str, *, start: datetime | None = None, end: datetime | No
         (pl.col("kind") == "number") & pl.col("measurement_point_id").is_not_null())
     ids = channels["channel_id"].to_list()
     span = storage.readings.readings_range(conn, ids, start, end)
-    start = start or span["ts_first"]
-    end = end or (span["ts_last"] + timedelta(microseconds=1) if span["ts_last"] else None)
-    if start is None or end is None:
-        return QCResult(station, start, end, {r: 0 for r in rules})
+    if span["ts_first"] is None:
+        return QCResult(station, start, end, dict.fromkeys(rules, 0))
+    shown = (start or span["ts_first"], end or span["ts_last"])
+    # An open end means "everything before/after": earlier rule flags there are replaced too.
+    start, end = start or EARLIEST, end or LATEST
     data = quality.clean_readings(conn, ids, start, end, include_flagged=True)
-    findings = evaluate(channels, data, quality.qc_settings(conn, station), rules)
+    findings = evaluate(channels, data, quality.qc_settings(conn, station), rules,
+                        period=(None if start == EARLIEST else start,
+                                None if end == LATEST else end))
     counts = dict.fromkeys(rules, 0)
     with storage.transaction(conn):
         for name in rules:
@@ -248,5 +255,5 @@ def run(conn, station: str, *, start: datetime | None = None, end: datetime | No
                         ts_to=f.ts_to, code=rule.code, reason=f.reason, author="stationlab qc",
                         source="rule", rule_name=name, rule_version=rule.version)
                     counts[name] += 1
-    logger.info("QC %s [%s, %s): %s", station, start, end, counts)
-    return QCResult(station, start, end, counts)
+    logger.info("QC %s [%s, %s): %s", station, *shown, counts)
+    return QCResult(station, *shown, counts)

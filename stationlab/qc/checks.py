@@ -6,7 +6,7 @@ time matters, and returns a Boolean Series of the same length.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -60,13 +60,22 @@ def flag_icing(temperature: pl.Series, stalled: pl.Series, *, max_temperature: f
     return ((temperature <= max_temperature) & stalled).fill_null(False).rename(stalled.name)
 
 
-def missing_runs(ts: pl.Series, *, interval: timedelta, min_intervals: int
+def missing_runs(ts: pl.Series, *, interval: timedelta, min_intervals: int,
+                 period: tuple[datetime | None, datetime | None] = (None, None)
                  ) -> list[tuple]:
     """Gaps of at least ``min_intervals`` missing intervals between readings, as
-    ``[first missing stamp, next reading)`` periods."""
+    ``[first missing stamp, next reading)`` periods; with ``period`` bounds, also the gaps
+    between the period's start and the first reading and between the last reading and its end.
+    """
     frame = pl.DataFrame({"ts": ts}).with_columns(pl.col("ts").shift(-1).alias("next"))
     gaps = frame.filter(pl.col("next") - pl.col("ts") >= interval * (min_intervals + 1))
-    return [(start + interval, nxt) for start, nxt in gaps.select("ts", "next").iter_rows()]
+    runs = [(start + interval, nxt) for start, nxt in gaps.select("ts", "next").iter_rows()]
+    start, end = period
+    if len(ts) and start is not None and ts[0] - start >= interval * min_intervals:
+        runs.insert(0, (start, ts[0]))
+    if len(ts) and end is not None and end - (ts[-1] + interval) >= interval * min_intervals:
+        runs.append((ts[-1] + interval, end))
+    return runs
 
 
 def mask_to_periods(ts: pl.Series, mask: pl.Series, interval: timedelta) -> list[tuple]:

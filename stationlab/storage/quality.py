@@ -20,6 +20,13 @@ CHANNEL_SCHEMA = {
 }
 CLEAN_SCHEMA = {"channel_id": pl.Int32, "ts": pl.Datetime("us", "UTC"), "raw": pl.Float64,
                 "value": pl.Float64, "flags": pl.List(pl.String), "excluded": pl.Boolean}
+FLAG_LIST_SCHEMA = {
+    "flag_id": pl.Int64, "ts_from": pl.Datetime("us", "UTC"), "ts_to": pl.Datetime("us", "UTC"),
+    "code": pl.String, "reason": pl.String, "author": pl.String, "source": pl.String,
+    "rule_name": pl.String, "rule_version": pl.Int32, "created_at": pl.Datetime("us", "UTC"),
+    "deleted_at": pl.Datetime("us", "UTC"), "deleted_by": pl.String, "supersedes": pl.Int64,
+    "channel_id": pl.Int32, "measurement_point_id": pl.Int32, "point_name": pl.String,
+    "column_name": pl.String, "channel_point_name": pl.String, "statistic": pl.String}
 MONTHLY_SCHEMA = {"channel_id": pl.Int32, "month": pl.Datetime("us", "UTC"), "n": pl.Int64,
                   "mean": pl.Float64, "minimum": pl.Float64, "maximum": pl.Float64,
                   "recovery": pl.Float64}
@@ -121,10 +128,7 @@ def list_flags(conn: psycopg.Connection, station: str, *, start: datetime | None
     rows = conn.execute(queries()["flags_list"], {
         "station": station, "start": start, "end": end,
         "include_deleted": include_deleted}).fetchall()
-    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame(schema={
-        "flag_id": pl.Int64, "ts_from": pl.Datetime("us", "UTC"),
-        "ts_to": pl.Datetime("us", "UTC"), "code": pl.String, "reason": pl.String,
-        "author": pl.String, "source": pl.String})
+    return pl.DataFrame(rows, schema=FLAG_LIST_SCHEMA, orient="row")
 
 
 def take_rule_flags(conn: psycopg.Connection, station_id: int, rule_name: str,

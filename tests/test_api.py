@@ -1,0 +1,94 @@
+"""The clean-data API on the brightwind demo mast, checked against the file itself."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+
+import stationlab
+from stationlab import ingest
+from stationlab.errors import StationlabError
+
+DEMO = "campbell_toa5/campbell_scientific_demo_data1.csv"
+SPEED = "Speed 80m 0deg Mean [m/s]"
+
+
+def file_column(shared_data, name) -> list[float]:
+    """A column of the demo file, read with the csv module (independently of stationlab)."""
+    with open(shared_data / DEMO, encoding="utf-8-sig", newline="") as handle:
+        rows = [r for r in csv.reader(handle) if r]
+    header = rows[1]
+    return [float(r[header.index(name)]) for r in rows[4:]]
+
+
+@pytest.fixture
+def mast(db, shared_data):
+    ingest.import_paths([shared_data / DEMO], dsn=db)
+    with stationlab.connect() as client:  # STATIONLAB_DSN names the test database
+        yield client.station("some_site")
+
+
+def test_connect_and_stations(mast):
+    assert mast.client.stations() == ["some_site"]
+    with pytest.raises(StationlabError, match="no station called 'x'; stations: some_site"):
+        mast.client.station("x")
+
+
+def test_readings_long_and_wide(mast, shared_data):
+    long = mast.readings(types=["wind_speed"], statistics=["avg"])
+    assert long.columns == ["ts", "channel_id", "name", "measurement_type", "height_m",
+                            "statistic", "value", "raw", "flags", "excluded"]
+    assert long.height == 6 * 188
+    assert set(long["height_m"]) == {40.0, 60.0, 80.0}
+    wide = mast.readings(types=["wind_speed"], statistics=["avg"], wide=True)
+    assert wide.columns[:3] == ["ts", SPEED, "Speed 80m 180deg Mean [m/s]"]
+    assert wide.height == 188
+    assert wide[SPEED].to_list() == file_column(shared_data, "Spd80mN")
+    assert wide["ts"][0] == datetime(2016, 1, 9, 15, 20, tzinfo=UTC)
+    day = mast.readings(channels=[SPEED], start="2016-01-10", end="2016-01-10T01:00")
+    assert day["ts"].to_list() == [datetime(2016, 1, 10, 0, m, tzinfo=UTC)
+                                   for m in range(0, 60, 10)]
+
+
+def test_monthly_summaries_raw_and_clean(mast, shared_data):
+    speeds = file_column(shared_data, "Spd80mN")
+    raw = mast.monthly(types=["wind_speed"], statistics=["avg"])
+    row = raw.filter(pl.col("name") == SPEED).row(0, named=True)
+    assert row["month"] == datetime(2016, 1, 1, tzinfo=UTC)
+    assert row["n"] == 188
+    assert row["mean"] == pytest.approx(sum(speeds) / len(speeds), rel=1e-12)
+    assert (row["minimum"], row["maximum"]) == (min(speeds), max(speeds))
+    # January has 31 x 144 ten-minute intervals
+    assert row["recovery"] == pytest.approx(188 / (31 * 144))
+    mast.add_flag("2016-01-10", "2016-01-11", "bad", channel=SPEED)
+    clean = mast.monthly(types=["wind_speed"], statistics=["avg"], clean=True)
+    kept = [v for v, ts in zip(speeds, mast.readings(channels=[SPEED], clean=False)["ts"],
+                               strict=True) if ts < datetime(2016, 1, 10, tzinfo=UTC)]
+    row = clean.filter(pl.col("name") == SPEED).row(0, named=True)
+    assert row["n"] == len(kept) == 45
+    assert row["mean"] == pytest.approx(sum(kept) / len(kept), rel=1e-12)
+    assert row["recovery"] == pytest.approx(45 / (31 * 144))
+    recovery = mast.recovery(types=["wind_speed"], statistics=["avg"])
+    assert recovery.columns == ["name", "2016-01"]
+
+
+def test_statistics(mast, shared_data):
+    temperatures = file_column(shared_data, "T2m")
+    stats = mast.statistics(types=["air_temperature"]).row(0, named=True)
+    assert stats["n"] == 188
+    assert stats["mean"] == pytest.approx(sum(temperatures) / 188, rel=1e-12)
+    assert stats["minimum"] == min(temperatures)
+
+
+def test_the_channel_month_query_uses_an_index(conn, mast):
+    channel = mast.channels().filter(pl.col("name") == SPEED)["channel_id"][0]
+    conn.execute("ANALYZE readings")
+    for query in ("SELECT ts, value FROM readings WHERE channel_id = %(c)s "
+                  "AND ts >= '2016-01-01' AND ts < '2016-02-01'",
+                  "SELECT * FROM clean_readings(ARRAY[%(c)s], '2016-01-01', '2016-02-01')"):
+        plan = "\n".join(r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + query, {"c": channel}))
+        assert "readings_y2016m01_pkey" in plan, plan
+        assert "readings_y2016m02" not in plan  # pruned to the month's partition
