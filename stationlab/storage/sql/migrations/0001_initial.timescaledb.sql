@@ -1,4 +1,4 @@
--- 0001, TimescaleDB: readings is a hypertable with monthly chunks, compressed per channel.
+-- 0001, TimescaleDB: readings is a hypertable with 30-day chunks, compressed per channel.
 
 CREATE TABLE readings (
     channel_id integer NOT NULL,
