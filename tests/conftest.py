@@ -120,3 +120,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"the real sample files are missing: {SHARED_DATA}")
     return SHARED_DATA
+
+
+#: The brightwind demo mast as a TOA5 file (re-saved by a spreadsheet): station ``some_site``.
+DEMO = "campbell_toa5/campbell_scientific_demo_data1.csv"
+
+
+@pytest.fixture
+def mast(db, shared_data):
+    """The demo mast imported into the test's database, as a :class:`stationlab.api.Station`
+    (connected through ``STATIONLAB_DSN``, as a notebook would be)."""
+    import stationlab
+    from stationlab import ingest
+
+    ingest.import_paths([shared_data / DEMO], dsn=db)
+    with stationlab.connect() as client:
+        yield client.station("some_site")

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-import stationlab
-from stationlab import ingest
 from stationlab.errors import StationlabError
 
-DEMO = "campbell_toa5/campbell_scientific_demo_data1.csv"
+from .conftest import DEMO
+
 SPEED = "Speed 80m 0deg Mean [m/s]"
 
 
@@ -23,12 +22,6 @@ def file_column(shared_data, name) -> list[float]:
     header = rows[1]
     return [float(r[header.index(name)]) for r in rows[4:]]
 
-
-@pytest.fixture
-def mast(db, shared_data):
-    ingest.import_paths([shared_data / DEMO], dsn=db)
-    with stationlab.connect() as client:  # STATIONLAB_DSN names the test database
-        yield client.station("some_site")
 
 
 def test_connect_and_stations(mast):

@@ -10,19 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-import stationlab
-from stationlab import ingest
-
-DEMO = "campbell_toa5/campbell_scientific_demo_data1.csv"
 FIRST = datetime(2016, 1, 9, 15, 20, tzinfo=UTC)  # file row "09/01/2016 15:30" (end stamp)
 LAST = datetime(2016, 1, 10, 23, 40, tzinfo=UTC)  # file row "10/01/2016 23:50"
 
-
-@pytest.fixture
-def mast(conn, db, shared_data):
-    ingest.import_paths([shared_data / DEMO], dsn=db)
-    with stationlab.connect(db) as client:
-        yield client.station("some_site")
 
 
 def point_id(conn, name):

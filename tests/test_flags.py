@@ -9,23 +9,17 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-import stationlab
-from stationlab import flags, ingest
+from stationlab import flags
 from stationlab.errors import ParseError, StationlabError
 
-DEMO = "campbell_toa5/campbell_scientific_demo_data1.csv"
+from .conftest import DEMO
+
 SPEED = "Speed 80m 0deg Mean [m/s]"
 
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
-
-@pytest.fixture
-def mast(conn, db, shared_data):
-    ingest.import_paths([shared_data / DEMO], dsn=db)
-    with stationlab.connect(db) as client:
-        yield client.station("some_site")
 
 
 def test_manual_flag_edit_and_remove_keep_history(conn, mast):

@@ -9,13 +9,11 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-import stationlab
-from stationlab import ingest, qc
+from stationlab import qc
 from stationlab.errors import StationlabError
 from stationlab.qc import checks
 
 TEN = timedelta(minutes=10)
-DEMO = "campbell_toa5/campbell_scientific_demo_data1.csv"
 
 
 def stamps(n, start=datetime(2020, 1, 1, tzinfo=UTC)):
@@ -63,12 +61,6 @@ def test_missing_runs_and_periods():
     assert checks.mask_to_periods(stamps(6), mask, TEN) == [
         (stamps(6)[0], stamps(6)[2]), (stamps(6)[3], stamps(6)[5] + TEN)]
 
-
-@pytest.fixture
-def mast(conn, db, shared_data):
-    ingest.import_paths([shared_data / DEMO], dsn=db)
-    with stationlab.connect(db) as client:
-        yield client.station("some_site")
 
 
 def rule_flags(mast, rule):
