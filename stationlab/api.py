@@ -175,14 +175,18 @@ class Station:
         return (monthly.with_columns(pl.col("month").dt.strftime("%Y-%m"))
                 .pivot(on="month", index="name", values="recovery", sort_columns=True))
 
-    def statistics(self, **kwargs) -> pl.DataFrame:
-        """Per channel: count, mean, standard deviation, min and max of the readings (clean by
-        default; arguments as for :meth:`readings`)."""
-        long = self.readings(**kwargs)
-        return (long.group_by("channel_id", "name", maintain_order=True)
-                .agg(pl.len().alias("n"), pl.col("value").mean().alias("mean"),
-                     pl.col("value").std().alias("sd"), pl.col("value").min().alias("minimum"),
-                     pl.col("value").max().alias("maximum")))
+    def statistics(self, *, types: Iterable[str] | None = None,
+                   statistics: Iterable[str] | None = None, start: str | datetime | None = None,
+                   end: str | datetime | None = None, clean: bool = True,
+                   excluded_codes: Iterable[str] | None = None) -> pl.DataFrame:
+        """Per channel: ``n``, ``mean``, ``sd``, ``minimum``, ``maximum`` of the readings in
+        ``[start, end)``, computed in the database (clean by default)."""
+        table = self._select(types, statistics, None)
+        result = storage.quality.statistics(
+            self.conn, table["channel_id"].to_list(), _ts(start) or EARLIEST,
+            _ts(end) or LATEST, clean=clean,
+            excluded_codes=None if excluded_codes is None else list(excluded_codes))
+        return table.select("channel_id", "name").join(result, on="channel_id", how="inner")
 
     def flags(self, *, start: str | datetime | None = None, end: str | datetime | None = None,
               include_removed: bool = False) -> pl.DataFrame:

@@ -74,6 +74,11 @@ def test_statistics(mast, shared_data):
     assert stats["n"] == 188
     assert stats["mean"] == pytest.approx(sum(temperatures) / 188, rel=1e-12)
     assert stats["minimum"] == min(temperatures)
+    mean = sum(temperatures) / 188
+    sd = (sum((t - mean) ** 2 for t in temperatures) / 187) ** 0.5
+    assert stats["sd"] == pytest.approx(sd, rel=1e-9)
+    raw = mast.statistics(types=["air_temperature"], clean=False).row(0, named=True)
+    assert raw["n"] == 188 and raw["maximum"] == max(temperatures)
 
 
 def test_the_channel_month_query_uses_an_index(conn, mast):

@@ -73,6 +73,18 @@ def monthly(conn: psycopg.Connection, channel_ids: list[int], start: datetime | 
     return pl.DataFrame(rows, schema=MONTHLY_SCHEMA, orient="row")
 
 
+def statistics(conn: psycopg.Connection, channel_ids: list[int], start: datetime,
+               end: datetime, *, clean: bool,
+               excluded_codes: list[str] | None = None) -> pl.DataFrame:
+    """Per channel: n, mean, sd, minimum, maximum of the readings in ``[start, end)``."""
+    rows = conn.execute(queries()["statistics_clean" if clean else "statistics_raw"], {
+        "channel_ids": channel_ids, "start": start, "end": end,
+        "excluded_codes": excluded_codes}).fetchall()
+    return pl.DataFrame(rows, schema={
+        "channel_id": pl.Int32, "n": pl.Int64, "mean": pl.Float64, "sd": pl.Float64,
+        "minimum": pl.Float64, "maximum": pl.Float64}, orient="row")
+
+
 def flag_codes(conn: psycopg.Connection) -> pl.DataFrame:
     """The flag codes: code, version, description, excluded_by_default."""
     return pl.DataFrame(conn.execute(queries()["flag_codes"]).fetchall(), schema={

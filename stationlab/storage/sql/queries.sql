@@ -335,3 +335,18 @@ WHERE channel_id = ANY(%(channel_ids)s)
   AND ts_to > coalesce(%(start)s::timestamptz, '-infinity')
   AND ts_from < coalesce(%(end)s::timestamptz, 'infinity')
 ORDER BY ts_from, channel_id, flag_id
+
+-- name: statistics_clean
+SELECT channel_id, count(*) AS n, avg(value) AS mean, stddev_samp(value) AS sd,
+       min(value) AS minimum, max(value) AS maximum
+FROM clean_readings(%(channel_ids)s, %(start)s, %(end)s, %(excluded_codes)s, false)
+GROUP BY channel_id
+ORDER BY channel_id
+
+-- name: statistics_raw
+SELECT channel_id, count(*) AS n, avg(value) AS mean, stddev_samp(value) AS sd,
+       min(value) AS minimum, max(value) AS maximum
+FROM readings
+WHERE channel_id = ANY(%(channel_ids)s) AND ts >= %(start)s AND ts < %(end)s
+GROUP BY channel_id
+ORDER BY channel_id
