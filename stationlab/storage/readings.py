@@ -124,18 +124,29 @@ def readings_range(conn: psycopg.Connection, channel_ids: list[int], start: date
         "channel_ids": channel_ids, "start": start, "end": end}).fetchone()
 
 
+#: What :func:`iter_readings` reads: raw readings, or calibrated readings without those an
+#: excluding flag covers (``clean_readings()``, see migration 0006).
+WINDOW_QUERIES = {
+    "raw": "COPY (SELECT channel_id, ts, value FROM readings "
+           "WHERE channel_id = ANY(%s) AND ts >= %s AND ts < %s) TO STDOUT (FORMAT binary)",
+    "clean": "COPY (SELECT channel_id, ts, value FROM clean_readings(%s, %s, %s, %s)) "
+             "TO STDOUT (FORMAT binary)",
+}
+
+
 def iter_readings(conn: psycopg.Connection, channel_ids: list[int], start: datetime,
-                  end: datetime, *, window: timedelta = timedelta(days=31)
-                  ) -> Iterator[pl.DataFrame]:
+                  end: datetime, *, window: timedelta = timedelta(days=31), clean: bool = False,
+                  excluded_codes: list[str] | None = None) -> Iterator[pl.DataFrame]:
     """Yield the readings of some channels in ``[start, end)`` as long frames, one per window,
-    in time order (and by channel within a time)."""
-    query = ("COPY (SELECT channel_id, ts, value FROM readings "
-             "WHERE channel_id = ANY(%s) AND ts >= %s AND ts < %s) TO STDOUT (FORMAT binary)")
+    in time order (and by channel within a time); ``clean``: calibrated, excluded flagged
+    readings left out."""
+    query = WINDOW_QUERIES["clean" if clean else "raw"]
     lower = start
     while lower < end:
         upper = min(lower + window, end)
         buffer = bytearray()
-        with conn.cursor().copy(query, (channel_ids, lower, upper)) as copy:
+        params = (channel_ids, lower, upper) + ((excluded_codes,) if clean else ())
+        with conn.cursor().copy(query, params) as copy:
             for block in copy:
                 buffer += block
         if len(buffer) > len(COPY_HEADER) + len(COPY_TRAILER):
