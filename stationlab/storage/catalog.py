@@ -180,3 +180,22 @@ def station(conn: psycopg.Connection, name: str) -> dict | None:
 def summary(conn: psycopg.Connection) -> list[dict]:
     """Per station: channels, imported files, readings and their time range."""
     return conn.execute(queries()["summary"]).fetchall()
+
+
+def logger_health(conn: psycopg.Connection) -> pl.DataFrame:
+    """Per logger: newest reading and file, files imported and failed."""
+    rows = conn.execute(queries()["logger_health"]).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "logger_id": pl.Int32, "logger": pl.String, "model": pl.String,
+        "serial_number": pl.String, "last_reading": pl.Datetime("us", "UTC"),
+        "last_file_at": pl.Datetime("us", "UTC"), "files_imported": pl.Int64,
+        "files_failed": pl.Int64}, orient="row")
+
+
+def failed_files(conn: psycopg.Connection) -> pl.DataFrame:
+    """Files whose import failed, with the reason."""
+    rows = conn.execute(queries()["failed_files"]).fetchall()
+    return pl.DataFrame(rows, schema={
+        "file_id": pl.Int64, "name": pl.String, "source": pl.String, "format": pl.String,
+        "error": pl.String, "error_line": pl.Int32, "error_column": pl.String,
+        "attempts": pl.Int32, "received_at": pl.Datetime("us", "UTC")}, orient="row")

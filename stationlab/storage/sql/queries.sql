@@ -350,3 +350,19 @@ FROM readings
 WHERE channel_id = ANY(%(channel_ids)s) AND ts >= %(start)s AND ts < %(end)s
 GROUP BY channel_id
 ORDER BY channel_id
+
+-- name: logger_health
+SELECT s.name AS station, l.logger_id, l.name AS logger, l.model, l.serial_number,
+       max(f.ts_last) FILTER (WHERE f.status = 'imported') AS last_reading,
+       max(f.received_at) AS last_file_at,
+       count(f.file_id) FILTER (WHERE f.status = 'imported') AS files_imported,
+       count(f.file_id) FILTER (WHERE f.status = 'failed') AS files_failed
+FROM loggers l
+JOIN stations s USING (station_id)
+LEFT JOIN files f USING (logger_id)
+GROUP BY s.name, l.logger_id, l.name, l.model, l.serial_number
+ORDER BY s.name, l.logger_id
+
+-- name: failed_files
+SELECT file_id, name, source, format, error, error_line, error_column, attempts, received_at
+FROM files WHERE status = 'failed' ORDER BY received_at, file_id

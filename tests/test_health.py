@@ -1,0 +1,27 @@
+"""Station health from the files and readings of real logger files."""
+
+from datetime import UTC, datetime, timedelta
+
+from stationlab import health, ingest
+
+
+def test_logger_health_and_quiet_loggers(conn, db, shared_data):
+    ingest.import_paths([shared_data / "campbell_toa5/campbell_scientific_demo_data1.csv",
+                         shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat",
+                         shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_Bad05.dat"],
+                        dsn=db)
+    now = datetime(2021, 6, 19, 12, tzinfo=UTC)
+    table = health.logger_health(conn, now).sort("station")
+    assert table["station"].to_list() == ["TestLogger", "some_site"]
+    test_logger = table.row(0, named=True)
+    # the hourly file's last row is stamped 23:00 (end), stored as 22:00 (start of the hour)
+    assert test_logger["last_reading"] == datetime(2021, 6, 18, 22, tzinfo=UTC)
+    assert test_logger["late_by"] == timedelta(hours=14)
+    assert not test_logger["quiet"]
+    assert table.row(1, named=True)["quiet"]  # the demo mast stopped in 2016
+    assert health.quiet_loggers(conn, now)["station"].to_list() == ["some_site"]
+    assert health.quiet_loggers(conn, now, quiet_after=timedelta(hours=12))["station"].to_list() \
+        == ["TestLogger", "some_site"]
+    failed = health.failed_files(conn)
+    assert failed["name"].to_list() == ["TestLogger_Hourly_Bad05.dat"]
+    assert failed["error_line"].to_list() == [1]
