@@ -20,7 +20,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,7 +94,7 @@ def receive(conn, data: bytes, *, name: str, source: str, station: str | None = 
                 item = Received(member.name, "failed", row["file_id"], "failed", error=error)
             else:
                 item = Received(member.name, "queued", row["file_id"], "pending")
-            results.append(Received(**{**item.__dict__, "arrival_id": arrival_id}))
+            results.append(replace(item, arrival_id=arrival_id))
     return results
 
 
@@ -146,7 +146,7 @@ def fetch_sources(sources: list[Source], *, dsn: str | None = None,
     with storage.connect(dsn, autocommit=True) as conn:
         for source in sources:
             for item in _fetch_source(conn, source):
-                item = Received(**{**item.__dict__, "source": source.name})
+                item = replace(item, source=source.name)
                 results.append(item)
                 if on_received:
                     on_received(item)

@@ -13,9 +13,8 @@ import functools
 import http.server
 import logging
 import threading
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import asyncssh
 
