@@ -135,10 +135,16 @@ def _migrate(backend: str | None = None) -> None:
 @main.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--station", help="Station for every file (default: from each file's header).")
-def import_(paths: tuple[str, ...], station: str | None) -> None:
-    """Import logger files and folders (recursively). Exits 1 if any file failed."""
+@click.option("--parallel", type=click.IntRange(min=1), metavar="N",
+              help="Store and queue the files, then import the queue with N workers.")
+def import_(paths: tuple[str, ...], station: str | None, parallel: int | None) -> None:
+    """Import logger files, folders (recursively) and archives (zip, gz, 7z, tar: one line per
+    file inside, named archive.zip!member.dat). Exits 1 if any file failed."""
     from stationlab import ingest
 
+    if parallel:
+        _import_parallel(paths, station, parallel)
+        return
     outcomes = _run(ingest.import_paths, paths, station=station,
                     on_outcome=lambda o: click.echo(o.describe()))
     failed = sum(o.failed for o in outcomes)
@@ -383,3 +389,139 @@ def qc_set(rule: str, params: tuple[str, ...], station: str, measurement_type: s
              enabled=not disable, **values)
     click.echo(f"{station}: {rule} ({measurement_type}) "
                + ("disabled" if disable else f"set {values}"))
+# --- Fetching, uploads and the import queue (issue 6) ---------------------------------------
+
+def _import_parallel(paths: tuple[str, ...], station: str | None, workers: int) -> None:
+    from stationlab import fetch, worker
+
+    received = _run(fetch.upload_paths, paths, station=station, source="cli")
+    failed = 0
+    for item in received:
+        if item.status == "already received" and item.file_status == "imported":
+            click.echo(f"{item.name}: already imported")
+        elif item.failed:
+            failed += 1
+            click.echo(item.describe())
+    report = _run(worker.run_workers, workers, on_outcome=lambda o: click.echo(o.describe()))
+    failed += report.failed
+    click.echo(report.describe())
+    if failed:
+        sys.exit(1)
+
+
+@main.command("upload")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--station", help="Station the files belong to (default: from each file's header).")
+@click.option("--author", help="Who brings the files (default: the system user).")
+def upload(paths: tuple[str, ...], station: str | None, author: str | None) -> None:
+    """Add files by hand: store them in the raw store and queue them for `stationlab worker`.
+
+    Archives queue each file inside them. Exits 1 if any file could not be queued.
+    """
+    from stationlab import fetch
+
+    received = _run(fetch.upload_paths, paths, station=station, author=author,
+                    on_received=lambda r: click.echo(r.describe()))
+    if any(r.failed for r in received):
+        sys.exit(1)
+
+
+@main.command("fetch")
+@click.option("--source", "source_name", metavar="NAME", help="Fetch only this source.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Sources configuration (default: $STATIONLAB_HOME/sources.toml).")
+@click.option("--forever", is_flag=True, help="Keep fetching each source at its `every`.")
+def fetch_(source_name: str | None, config_file: Path | None, forever: bool) -> None:
+    """Copy new files from the configured sources into the raw store and queue them.
+
+    Safe to run at any time: what was fetched before is not fetched again, and everything not
+    fetched yet is. Exits 1 if a source or a file could not be fetched.
+    """
+    import time
+
+    from stationlab import fetch, sources
+
+    chosen = _run(fetch.select, _run(sources.load, config_file), source_name)
+    last: dict[str, datetime] = {}
+    while True:
+        due = fetch.due(chosen, last, datetime.now(UTC)) if forever else chosen
+        for source in due:
+            last[source.name] = datetime.now(UTC)
+        received = _run(fetch.fetch_sources, due,
+                        on_received=lambda r: click.echo(r.describe()))
+        queued = sum(r.status == "queued" for r in received)
+        failed = sum(r.failed for r in received)
+        click.echo(f"fetched {len(due)} sources: {queued} files queued, {failed} failed")
+        if not forever:
+            if failed:
+                sys.exit(1)
+            return
+        time.sleep(min(s.every for s in chosen).total_seconds())
+
+
+@main.command("worker")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker threads; they share at most STATIONLAB_MAX_CONNECTIONS connections.")
+@click.option("--forever", is_flag=True, help="Keep polling for new files instead of stopping "
+              "when the queue is empty.")
+def worker_(concurrency: int, forever: bool) -> None:
+    """Import queued files until none is left; one line per file, then a summary."""
+    from stationlab import worker
+
+    report = _run(worker.run_workers, concurrency, forever=forever,
+                  on_outcome=lambda o: click.echo(o.describe()))
+    click.echo(report.describe())
+
+
+@main.command("files")
+@click.option("--failed", is_flag=True, help="Only failed files, with reason, line and column.")
+@click.option("--status", type=click.Choice(["pending", "imported", "failed"]),
+              help="Only files of this status.")
+def files_(failed: bool, status: str | None) -> None:
+    """List received files: id, status, name, and why a file failed."""
+    from stationlab import storage
+
+    with storage.connect(autocommit=True) as conn:
+        rows = _run(storage.queue.list_files, conn, "failed" if failed else status)
+    for row in rows:
+        click.echo(_describe_file(row))
+    click.echo(f"{len(rows)} files")
+
+
+def _describe_file(row: dict) -> str:
+    text = f"file {row['file_id']}: {row['status']}: {row['name']} (from {row['source']})"
+    if row["status"] == "failed":
+        where = [f"line {row['error_line']}"] if row["error_line"] is not None else []
+        where += [f"column {row['error_column']}"] if row["error_column"] is not None else []
+        text += f": {row['error']}" + (f" [{', '.join(where)}]" if where else "")
+    return text
+
+
+@main.command("retry")
+@click.argument("file_ids", nargs=-1, type=int)
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True)
+def retry(file_ids: tuple[int, ...], concurrency: int) -> None:
+    """Put failed files (all, or those named) back in the queue, then import the queue."""
+    from stationlab import storage, worker
+
+    with storage.connect(autocommit=True) as conn:
+        queued = _run(storage.queue.retry_failed, conn, list(file_ids) or None)
+        named = _run(storage.queue.files_by_id, conn, list(file_ids)) if file_ids else []
+    found = {r["file_id"] for r in named}
+    problems = [f"file {i}: no such file" for i in file_ids if i not in found]
+    for row in named:
+        if row["file_id"] in queued:
+            continue
+        if row["status"] != "failed":
+            problems.append(f"file {row['file_id']}: {row['status']}, not failed; nothing to "
+                            "retry")
+        else:
+            problems.append(f"file {row['file_id']}: no copy in the raw store (imported by "
+                            f"path); import {row['name']} again with `stationlab import`")
+    for line in problems:
+        click.echo(line)
+    click.echo(f"{len(queued)} failed files queued again")
+    report = _run(worker.run_workers, concurrency, on_outcome=lambda o: click.echo(o.describe()))
+    click.echo(report.describe())
+    if problems or report.failed:
+        sys.exit(1)

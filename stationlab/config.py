@@ -8,7 +8,8 @@
     ``PG*`` variables naming a server (``PGHOST``, ``PGDATABASE``, ``PGSERVICE``, ``PGPORT``), is
     set, stationlab uses that server and starts nothing.
 ``STATIONLAB_MAX_CONNECTIONS``
-    The most database connections one stationlab process opens. Default 4.
+    The most database connections one stationlab process opens: the connection pool that
+    `stationlab worker` threads share is this big. Default 4.
 """
 
 from __future__ import annotations

@@ -60,3 +60,19 @@ class StorageError(StationlabError):
 
 class ConfigError(StationlabError):
     """The configuration or environment is not usable (no server, bad DSN, ...)."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be reached or went away; the same work may succeed later."""
+
+
+class StorageConflict(StorageError):
+    """A transaction lost a race (deadlock, serialisation failure); retrying it is safe."""
+
+
+class ArchiveError(StationlabError):
+    """A compressed file (zip, gz, 7z, tar) could not be opened."""
+
+
+class FetchError(StationlabError):
+    """A source could not be listed or read, or its decrypt command failed."""

@@ -15,8 +15,16 @@ from pathlib import Path
 
 import polars as pl
 
-from stationlab import parse, standardise, storage
-from stationlab.errors import ImportRejected, ParseError, StationlabError, StorageError
+from stationlab import archives, parse, standardise, storage
+from stationlab.errors import (
+    ArchiveError,
+    DatabaseUnavailable,
+    ImportRejected,
+    ParseError,
+    StationlabError,
+    StorageConflict,
+    StorageError,
+)
 from stationlab.storage import catalog
 
 logger = logging.getLogger(__name__)
@@ -86,6 +94,9 @@ def import_paths(paths: Iterable[str | os.PathLike], *, station: str | None = No
                  progress: bool | None = None) -> list[Outcome]:
     """Import files and folders (recursively) on one connection.
 
+    An archive (zip, gz, 7z, tar; see :mod:`stationlab.archives`) imports each file inside it,
+    named ``archive.zip!member.dat``, with one outcome each.
+
     Parameters
     ----------
     station
@@ -103,41 +114,138 @@ def import_paths(paths: Iterable[str | os.PathLike], *, station: str | None = No
         bar = tqdm(files, desc="importing", unit="file", disable=None if progress is None
                    else not progress, leave=False)
         for path in bar:
-            outcome = import_file(conn, path, station=station, source=source)
-            outcomes.append(outcome)
-            if on_outcome:
-                on_outcome(outcome)
+            for outcome in import_archive_or_file(conn, path, station=station, source=source):
+                outcomes.append(outcome)
+                if on_outcome:
+                    on_outcome(outcome)
     return outcomes
+
+
+def import_archive_or_file(conn, path: str | os.PathLike, *, station: str | None = None,
+                           source: str = "cli") -> list[Outcome]:
+    """Import a file, or each file inside an archive; one outcome per file."""
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        members = archives.expand(path.name, data)
+    except ArchiveError as exc:
+        return [_archive_failed(conn, path, data, str(exc), source)]
+    return [import_bytes(conn, m.data, name=m.name, label=str(path.parent / m.name),
+                         station=station, source=source) for m in members]
 
 
 def import_file(conn, path: str | os.PathLike, *, station: str | None = None,
                 source: str = "cli") -> Outcome:
     """Import one file on an autocommit connection; never raises for a bad file."""
     path = Path(path)
-    data = path.read_bytes()
+    return import_bytes(conn, path.read_bytes(), name=path.name, label=str(path),
+                        station=station, source=source)
+
+
+def import_bytes(conn, data: bytes, *, name: str, label: str | None = None,
+                 station: str | None = None, source: str = "cli") -> Outcome:
+    """Import one file's bytes on an autocommit connection; never raises for a bad file.
+
+    Parameters
+    ----------
+    name
+        The file's name, recorded in the files row and used in messages.
+    label
+        How the outcome names the file (default ``name``), e.g. its full path.
+    """
+    label = label or name
     digest = catalog.sha256(data)
     with storage.transaction(conn):
         known = catalog.file_by_sha(conn, digest)
         if known and known["status"] == "imported":
-            return Outcome(str(path), "already imported")
-        file_id = catalog.register_file(conn, digest=digest, name=path.name, size=len(data),
+            return Outcome(label, "already imported")
+        file_id = catalog.register_file(conn, digest=digest, name=name, size=len(data),
                                         source=source)
     fmt = None
     try:
-        fmt = parse.sniff(data[:parse.SNIFF_BYTES], source=path.name)
-        parsed = parse.parse_bytes(data, format=fmt, source=path.name)
-        return _store(conn, parsed, data, file_id=file_id, path=path, station=station)
+        fmt = parse.sniff(data[:parse.SNIFF_BYTES], source=name)
+        parsed = parse.parse_bytes(data, format=fmt, source=name)
+        return _store(conn, parsed, data, file_id=file_id, name=name, label=label,
+                      station=station)
     except ParseError as exc:
         _fail(conn, file_id, str(exc), fmt, exc.line, exc.column)
-        return Outcome(str(path), "failed", error=str(exc))
+        return Outcome(label, "failed", error=str(exc))
     except (ImportRejected, StorageError) as exc:
         _fail(conn, file_id, str(exc), fmt)
-        return Outcome(str(path), "failed", error=str(exc))
+        return Outcome(label, "failed", error=str(exc))
     except Exception as exc:  # a bug must not stop the other files; it is logged in full
-        logger.exception("unexpected error importing %s", path)
-        error = f"internal error ({type(exc).__name__}: {exc}); please report it"
+        logger.exception("unexpected error importing %s", label)
+        error = _internal_error(exc)
         _fail(conn, file_id, error, fmt)
-        return Outcome(str(path), "failed", error=error)
+        return Outcome(label, "failed", error=error)
+
+
+def _archive_failed(conn, path: Path, data: bytes, error: str, source: str) -> Outcome:
+    """Record an archive that cannot be opened as a failed file."""
+    with storage.transaction(conn):
+        file_id = catalog.register_file(conn, digest=catalog.sha256(data), name=path.name,
+                                        size=len(data), source=source)
+    _fail(conn, file_id, error, None)
+    return Outcome(str(path), "failed", error=error)
+
+
+def _internal_error(exc: Exception) -> str:
+    return f"internal error ({type(exc).__name__}: {exc}); please report it"
+
+
+class PartitionsNeeded(Exception):  # noqa: N818 - a signal to the worker, not an error
+    """Raised inside a worker's transaction when the file needs partitions that do not exist.
+
+    Creating a partition locks ``readings``; the worker rolls back, creates them in a short
+    transaction of its own and claims again.
+    """
+
+    def __init__(self, ts_first, ts_last) -> None:
+        super().__init__(f"partitions needed for {ts_first} to {ts_last}")
+        self.ts_first = ts_first
+        self.ts_last = ts_last
+
+
+def import_claimed(conn, data: bytes, *, file_id: int, name: str,
+                   station: str | None = None) -> Outcome:
+    """Import a file a worker has claimed, inside the worker's transaction (which holds the
+    claim). A bad file is marked failed in that transaction; nothing of it is stored.
+
+    Raises
+    ------
+    PartitionsNeeded
+        If the readings need partitions first (the caller rolls back, creates them, retries).
+    DatabaseUnavailable, StorageConflict
+        If the server went away or the transaction lost a race: the caller rolls back and the
+        file stays pending.
+    """
+    fmt = None
+    try:
+        with storage.transaction(conn):  # a savepoint: a failure undoes only this file's work
+            fmt = parse.sniff(data[:parse.SNIFF_BYTES], source=name)
+            parsed = parse.parse_bytes(data, format=fmt, source=name)
+            station = _station_for(parsed, name, station)
+            catalog.lock_station(conn, station)
+            ref = _resolve(conn, parsed, name, station)
+            parsed = _with_offset(parsed, data, ref, name)
+            if parsed.data.height:
+                first, last = parsed.data["ts"].min(), parsed.data["ts"].max()
+                if storage.readings.partitions_missing(conn, first, last):
+                    raise PartitionsNeeded(first, last)
+            return _store_readings(conn, parsed, ref, file_id=file_id, label=name,
+                                   station=station)
+    except (PartitionsNeeded, DatabaseUnavailable, StorageConflict):
+        raise
+    except ParseError as exc:
+        error, line, column = str(exc), exc.line, exc.column
+    except (ImportRejected, StorageError) as exc:
+        error, line, column = str(exc), None, None
+    except Exception as exc:  # a bug must not stop the other files; it is logged in full
+        logger.exception("unexpected error importing %s", name)
+        error, line, column = _internal_error(exc), None, None
+    logger.info("import failed: %s", error)
+    catalog.mark_failed(conn, file_id, error=error, format=fmt, line=line, column=column)
+    return Outcome(name, "failed", error=error)
 
 
 def _fail(conn, file_id: int, error: str, fmt: str | None, line: int | None = None,
@@ -147,57 +255,78 @@ def _fail(conn, file_id: int, error: str, fmt: str | None, line: int | None = No
         catalog.mark_failed(conn, file_id, error=error, format=fmt, line=line, column=column)
 
 
-def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, path: Path,
-           station: str | None) -> Outcome:
+def _station_for(parsed: parse.ParsedFile, name: str, station: str | None) -> str:
+    stem = Path(name.rsplit(archives.MEMBER_SEPARATOR, 1)[-1]).stem
+    return station or parsed.header.get("station_name") or stem
+
+
+def _resolve(conn, parsed: parse.ParsedFile, name: str, station: str) -> catalog.LoggerRef:
     header = parsed.header
-    station = station or header.get("station_name") or path.stem
-    with storage.transaction(conn):
-        ref = catalog.resolve_logger(
-            conn, station=station, name=header.get("station_name") or station,
-            model=header.get("logger_model", ""), serial_number=header.get("logger_serial", ""),
-            table_name=header.get("table_name"), source=path.name)
+    return catalog.resolve_logger(
+        conn, station=station, name=header.get("station_name") or station,
+        model=header.get("logger_model", ""), serial_number=header.get("logger_serial", ""),
+        table_name=header.get("table_name"), source=name)
+
+
+def _with_offset(parsed: parse.ParsedFile, data: bytes, ref: catalog.LoggerRef,
+                 name: str) -> parse.ParsedFile:
     if ref.utc_offset:
         # The logger's clock runs at a fixed offset: read its naive stamps again with it.
-        parsed = parse.parse_bytes(data, format=parsed.format, source=path.name,
-                                   utc_offset=ref.utc_offset)
+        return parse.parse_bytes(data, format=parsed.format, source=name,
+                                 utc_offset=ref.utc_offset)
+    return parsed
+
+
+def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, name: str, label: str,
+           station: str | None) -> Outcome:
+    station = _station_for(parsed, name, station)
+    with storage.transaction(conn):
+        ref = _resolve(conn, parsed, name, station)
+    parsed = _with_offset(parsed, data, ref, name)
     if parsed.data.height:
         storage.readings.ensure_partitions(conn, parsed.data["ts"].min(), parsed.data["ts"].max())
     with storage.transaction(conn):
+        catalog.lock_station(conn, station)
         if catalog.lock_file(conn, file_id) == "imported":
-            return Outcome(str(path), "already imported")
-        configs = catalog.logger_configs(conn, ref)
-        if (configs["source"] == "file_header").all():
-            # No curated metadata: describe the columns no earlier file header described.
-            known = set(configs["column_name"])
-            new = [s for s in standardise.describe_columns(parsed) if s.column_name not in known]
-            if new:
-                catalog.create_channels(conn, ref, new)
-                configs = catalog.logger_configs(conn, ref)
-        long, unmatched = standardise.to_long(parsed, configs)
-        if unmatched:
-            columns = {c.name: c for c in parsed.columns}
-            ids = catalog.unassigned_channels(conn, ref, [
-                (name, columns[name].statistic, _kind(columns[name]), columns[name].unit)
-                for name in unmatched])
-            long = long.with_columns(pl.col("channel_id").fill_null(
-                pl.col("column_name").replace_strict(ids, default=None, return_dtype=pl.Int32)))
-        stored = storage.readings.store_readings(conn, [long.select("channel_id", "ts", "value")],
-                                                 file_id=file_id)
-        if long.height:
-            storage.quality.after_import(
-                conn, long["channel_id"].unique().to_list(), long["ts"].min(), long["ts"].max(),
-                int(parsed.interval.total_seconds()) if parsed.interval else None)
-        catalog.mark_imported(
-            conn, file_id, format=parsed.format, station_id=ref.station_id,
-            logger_id=ref.logger_id, table_name=ref.table_name, n_rows=parsed.data.height,
-            n_readings=long.height,
-            n_inserted=stored.inserted, n_duplicates=stored.duplicates,
-            n_conflicts=stored.conflicts,
-            ts_first=parsed.data["ts"].min(), ts_last=parsed.data["ts"].max(),
-            header=_header_record(parsed))
-    logger.info("%s: %d readings, %d inserted (%s)", path.name, long.height, stored.inserted,
+            return Outcome(label, "already imported")
+        return _store_readings(conn, parsed, ref, file_id=file_id, label=label, station=station)
+
+
+def _store_readings(conn, parsed: parse.ParsedFile, ref: catalog.LoggerRef, *, file_id: int,
+                    label: str, station: str) -> Outcome:
+    """Channels, readings and the files row of one file, inside the caller's transaction."""
+    configs = catalog.logger_configs(conn, ref)
+    if (configs["source"] == "file_header").all():
+        # No curated metadata: describe the columns no earlier file header described.
+        known = set(configs["column_name"])
+        new = [s for s in standardise.describe_columns(parsed) if s.column_name not in known]
+        if new:
+            catalog.create_channels(conn, ref, new)
+            configs = catalog.logger_configs(conn, ref)
+    long, unmatched = standardise.to_long(parsed, configs)
+    if unmatched:
+        columns = {c.name: c for c in parsed.columns}
+        ids = catalog.unassigned_channels(conn, ref, [
+            (name, columns[name].statistic, _kind(columns[name]), columns[name].unit)
+            for name in unmatched])
+        long = long.with_columns(pl.col("channel_id").fill_null(
+            pl.col("column_name").replace_strict(ids, default=None, return_dtype=pl.Int32)))
+    stored = storage.readings.store_readings(conn, [long.select("channel_id", "ts", "value")],
+                                             file_id=file_id)
+    if long.height:
+        storage.quality.after_import(
+            conn, long["channel_id"].unique().to_list(), long["ts"].min(), long["ts"].max(),
+            int(parsed.interval.total_seconds()) if parsed.interval else None)
+    catalog.mark_imported(
+        conn, file_id, format=parsed.format, station_id=ref.station_id,
+        logger_id=ref.logger_id, table_name=ref.table_name, n_rows=parsed.data.height,
+        n_readings=long.height, n_inserted=stored.inserted, n_duplicates=stored.duplicates,
+        n_conflicts=stored.conflicts,
+        ts_first=parsed.data["ts"].min(), ts_last=parsed.data["ts"].max(),
+        header=_header_record(parsed))
+    logger.info("%s: %d readings, %d inserted (%s)", label, long.height, stored.inserted,
                 stored.path)
-    return Outcome(str(path), "imported", station=station, readings=stored.inserted,
+    return Outcome(label, "imported", station=station, readings=stored.inserted,
                    duplicates=stored.duplicates, conflicts=stored.conflicts,
                    unassigned=tuple(unmatched))
 

@@ -1,12 +1,12 @@
 """Storage: the only package that talks to PostgreSQL (and imports psycopg).
 
 ``server`` runs the embedded PostgreSQL, ``db`` connects and migrates, ``catalog`` holds stations,
-loggers, channels, configurations and files, ``readings`` moves readings in and out at speed.
+loggers, channels, configurations and files, ``readings`` moves readings in and out at speed,
+``queue`` records arrivals and hands pending files to workers, ``pool`` bounds connections.
 """
 
-from stationlab.storage import catalog, db, quality, readings, server
+from stationlab.storage import catalog, db, pool, quality, queue, readings, server
 from stationlab.storage.db import connect, describe_schema, migrate, transaction
 
-__all__ = ["catalog", "connect", "db", "describe_schema", "migrate", "quality", "readings",
-           "server",
-           "transaction"]
+__all__ = ["catalog", "connect", "db", "describe_schema", "migrate", "pool", "quality", "queue",
+           "readings", "server", "transaction"]

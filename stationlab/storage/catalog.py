@@ -38,6 +38,15 @@ def ensure_station(conn: psycopg.Connection, name: str) -> int:
     return conn.execute(queries()["station_insert"], {"name": name}).fetchone()["station_id"]
 
 
+def lock_station(conn: psycopg.Connection, name: str) -> None:
+    """Serialise imports into one station until the caller's transaction ends.
+
+    Two files of a station may overlap; importing them one after the other keeps the overlap
+    check, the conflict report and the creation of channels exact.
+    """
+    conn.execute(queries()["station_lock"], {"name": name})
+
+
 def resolve_logger(conn: psycopg.Connection, *, station: str, name: str, model: str,
                    serial_number: str, table_name: str | None, source: str) -> LoggerRef:
     """Find or create the logger that wrote a file, under ``station``.

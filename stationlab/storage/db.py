@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import dict_row
 
-from stationlab.errors import ConfigError, StorageError
+from stationlab.errors import ConfigError, DatabaseUnavailable, StorageConflict, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,21 @@ def connect(dsn: str | None = None, *, autocommit: bool = False,
                     conn.commit()
             yield conn
     except psycopg.Error as exc:
-        raise StorageError(str(exc).strip()) from exc
+        raise storage_error(exc, conn) from exc
+
+
+def storage_error(exc: psycopg.Error, conn: psycopg.Connection | None = None) -> StorageError:
+    """The stationlab error for a driver error: :class:`DatabaseUnavailable` when the server went
+    away, :class:`StorageConflict` for a lost race, else :class:`StorageError`."""
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)):
+        return StorageConflict(text)
+    gone = (psycopg.errors.AdminShutdown, psycopg.errors.CrashShutdown,
+            psycopg.errors.CannotConnectNow, psycopg.errors.ConnectionException)
+    if isinstance(exc, gone) or (isinstance(exc, psycopg.OperationalError)
+                                 and (conn is None or conn.broken or conn.closed)):
+        return DatabaseUnavailable(f"the database is unavailable: {text}")
+    return StorageError(text)
 
 
 def check_schema(conn: psycopg.Connection) -> None:
@@ -88,7 +102,7 @@ def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
         with conn.transaction():
             yield conn
     except psycopg.Error as exc:
-        raise StorageError(str(exc).strip()) from exc
+        raise storage_error(exc, conn) from exc
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,12 @@ def ensure_partitions(conn: psycopg.Connection, ts_first: datetime, ts_last: dat
     return row["n"]
 
 
+def partitions_missing(conn: psycopg.Connection, ts_first: datetime, ts_last: datetime) -> int:
+    """How many partitions covering a time range do not exist yet (0 on TimescaleDB)."""
+    return conn.execute(queries()["partitions_missing"],
+                        {"ts_first": ts_first, "ts_last": ts_last}).fetchone()["missing"]
+
+
 def store_readings(conn: psycopg.Connection, chunks: list[pl.DataFrame], *, file_id: int,
                    chunk_rows: int = 2_000_000) -> StoreResult:
     """Store long frames in ``readings`` inside the caller's transaction.

@@ -1,0 +1,177 @@
+"""Import workers: pending files from the queue (the ``files`` table) into readings; no broker.
+
+A worker claims one pending file with ``FOR UPDATE SKIP LOCKED`` and imports it in that same
+transaction, so the claim, the readings and the file's new status commit together. A worker
+killed at any point leaves the file pending with nothing of it stored; the next worker imports
+it. A file that fails is marked failed with its reason and the worker moves on.
+
+``stationlab worker --concurrency N`` runs N worker threads in one process; they share one pool
+of at most :func:`stationlab.config.max_connections` connections. When the database goes away,
+each worker reports it and tries again with exponential backoff
+(:data:`BACKOFF_FIRST_S` doubling up to :data:`BACKOFF_MAX_S`); its open transaction is lost
+with the connection, so nothing is stored twice or lost.
+
+Test hook: with ``STATIONLAB_WORKER_PAUSE_S`` set, a worker sleeps that many seconds after
+storing a file's readings and before committing, after logging ``pausing before commit``; the
+reliability tests kill it there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from stationlab import ingest, rawstore, storage
+from stationlab.errors import DatabaseUnavailable, StationlabError, StorageConflict
+from stationlab.ingest import Outcome
+from stationlab.storage import catalog, queue
+
+logger = logging.getLogger(__name__)
+
+#: First wait after the database went away, doubled on each failure up to the maximum. [s]
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+#: How often ``--forever`` workers look for new files when the queue is empty. [s]
+POLL_S = 5.0
+#: Test hook: seconds to sleep after storing a file's readings, before committing.
+PAUSE_VARIABLE = "STATIONLAB_WORKER_PAUSE_S"
+
+
+@dataclass
+class WorkerReport:
+    """What a run of workers did."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    database_errors: int = 0
+    conflicts: int = 0
+
+    @property
+    def failed(self) -> int:
+        return sum(o.failed for o in self.outcomes)
+
+    def describe(self) -> str:
+        """The summary line ``stationlab worker`` prints."""
+        imported = sum(o.status == "imported" for o in self.outcomes)
+        text = f"{len(self.outcomes)} files: {imported} imported, {self.failed} failed"
+        if self.database_errors:
+            text += (f"; the database was unavailable {self.database_errors} times "
+                     "(retried with backoff)")
+        return text
+
+
+def run_workers(concurrency: int = 1, *, forever: bool = False, dsn: str | None = None,
+                on_outcome: Callable[[Outcome], None] | None = None,
+                stop: threading.Event | None = None, poll_s: float = POLL_S,
+                progress: bool | None = None) -> WorkerReport:
+    """Import pending files with ``concurrency`` workers until none is left (or, with
+    ``forever``, until ``stop`` is set), sharing a bounded pool of connections.
+
+    Raises
+    ------
+    ConfigError
+        If the database's schema is not this stationlab's.
+    """
+    from tqdm.auto import tqdm
+
+    if concurrency < 1:
+        raise StationlabError(f"--concurrency must be at least 1, not {concurrency}")
+    stop = stop or threading.Event()
+    report = WorkerReport()
+    lock = threading.Lock()
+    pool = storage.pool.open_pool(dsn)
+    try:
+        with storage.pool.pooled(pool, check=True) as conn:
+            pending = queue.counts(conn).get("pending", 0)
+        bar = tqdm(total=pending, desc="importing", unit="file", leave=False,
+                   disable=None if progress is None else not progress)
+
+        def done(outcome: Outcome) -> None:
+            with lock:
+                report.outcomes.append(outcome)
+                bar.update()
+                if on_outcome:
+                    on_outcome(outcome)
+
+        name = f"{socket.gethostname()}:{os.getpid()}"
+        threads = [threading.Thread(target=_work, name=f"worker-{i}", daemon=True,
+                                    args=(pool, f"{name}/{i}", forever, stop, poll_s, done,
+                                          report, lock))
+                   for i in range(concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        bar.close()
+    finally:
+        pool.close()
+    return report
+
+
+def _work(pool, name: str, forever: bool, stop: threading.Event, poll_s: float,
+          done: Callable[[Outcome], None], report: WorkerReport, lock: threading.Lock) -> None:
+    delay = BACKOFF_FIRST_S
+    while not stop.is_set():
+        try:
+            outcome = import_next(pool, worker=name)
+        except DatabaseUnavailable as exc:
+            with lock:
+                report.database_errors += 1
+            logger.warning("%s: %s; retrying in %.1f s", name, exc, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, BACKOFF_MAX_S)
+            continue
+        except StorageConflict as exc:
+            with lock:
+                report.conflicts += 1
+            logger.info("%s: %s; retrying", name, exc)
+            continue
+        delay = BACKOFF_FIRST_S
+        if outcome is None:
+            if not forever:
+                return
+            stop.wait(poll_s)
+            continue
+        done(outcome)
+
+
+def import_next(pool, *, worker: str = "worker") -> Outcome | None:
+    """Claim the next pending file and import it in the claim's transaction; ``None`` if no
+    file is waiting (or every waiting one is claimed by another worker)."""
+    while True:
+        try:
+            with storage.pool.pooled(pool) as conn, storage.transaction(conn):
+                claim = queue.claim_next(conn)
+                if claim is None:
+                    return None
+                outcome = _import_claim(conn, claim, worker)
+                _pause_hook(claim)
+            return outcome
+        except ingest.PartitionsNeeded as need:
+            with storage.pool.pooled(pool) as conn:
+                storage.readings.ensure_partitions(conn, need.ts_first, need.ts_last)
+
+
+def _import_claim(conn, claim: queue.Claim, worker: str) -> Outcome:
+    try:
+        data = rawstore.read(claim.stored_path, digest=claim.sha256)
+    except StationlabError as exc:
+        catalog.mark_failed(conn, claim.file_id, error=str(exc))
+        return Outcome(claim.name, "failed", error=str(exc))
+    outcome = ingest.import_claimed(conn, data, file_id=claim.file_id, name=claim.name,
+                                    station=claim.station_name)
+    if not outcome.failed:
+        queue.set_imported_by(conn, claim.file_id, worker)
+    return outcome
+
+
+def _pause_hook(claim: queue.Claim) -> None:
+    pause = os.environ.get(PAUSE_VARIABLE)
+    if pause:
+        logger.warning("file %d (%s) stored, pausing before commit for %s s (%s)",
+                       claim.file_id, claim.name, pause, PAUSE_VARIABLE)
+        time.sleep(float(pause))
