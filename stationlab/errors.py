@@ -60,3 +60,26 @@ class StorageError(StationlabError):
 
 class ConfigError(StationlabError):
     """The configuration or environment is not usable (no server, bad DSN, ...)."""
+
+
+class MetadataError(StationlabError):
+    """Station metadata (an IEA Task 43 document) is invalid or cannot be stored.
+
+    Parameters
+    ----------
+    message
+        What is wrong, in words a person can act on.
+    violations
+        Every problem found, as ``(JSON path, what is wrong)``, listed after the message.
+    """
+
+    def __init__(self, message: str, violations: list[tuple[str, str]] | None = None) -> None:
+        self.message = message
+        self.violations = list(violations or [])
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join([self.message] + [f"  {path}: {what}" for path, what in self.violations])
+
+    def __reduce__(self):
+        return (MetadataError, (self.message, self.violations))
