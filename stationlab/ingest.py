@@ -150,12 +150,14 @@ def _fail(conn, file_id: int, error: str, fmt: str | None, line: int | None = No
 def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, path: Path,
            station: str | None) -> Outcome:
     header = parsed.header
+    station_given = station is not None
     station = station or header.get("station_name") or path.stem
     with storage.transaction(conn):
         ref = catalog.resolve_logger(
             conn, station=station, name=header.get("station_name") or station,
             model=header.get("logger_model", ""), serial_number=header.get("logger_serial", ""),
-            table_name=header.get("table_name"), source=path.name)
+            table_name=header.get("table_name"), source=path.name, station_given=station_given)
+    station = ref.station_name
     if ref.utc_offset:
         # The logger's clock runs at a fixed offset: read its naive stamps again with it.
         parsed = parse.parse_bytes(data, format=parsed.format, source=path.name,

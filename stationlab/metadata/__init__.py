@@ -36,10 +36,15 @@ class MetaOutcome:
         """The line ``stationlab meta import`` prints for this location."""
         if self.status == "unchanged":
             return f"station {self.station!r}: metadata unchanged (already imported)"
-        c = self.counts
-        return (f"station {self.station!r}: metadata imported ({c['points']} measurement points, "
-                f"{c['loggers']} loggers, {c['logger_configs']} column configurations, "
-                f"{c['sensors']} sensors, {c['calibrations']} calibrations)")
+        parts = [_count(self.counts[key], what) for key, what in (
+            ("points", "measurement point"), ("loggers", "logger"),
+            ("logger_configs", "column configuration"), ("sensors", "sensor"),
+            ("calibrations", "calibration"))]
+        return f"station {self.station!r}: metadata imported ({', '.join(parts)})"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
 
 
 def import_document(path: str | os.PathLike, *, dsn: str | None = None) -> list[MetaOutcome]:

@@ -242,8 +242,24 @@ def _loggers(main_configs: list[dict], dates: _Dates, path: str) -> list[dict]:
         row, extra = _split(config, LOGGER_FIELDS, dates, f"{path}[{i}]")
         if config.get("offset_from_utc_hrs") is not None:
             logger["utc_offset"] = timedelta(hours=config["offset_from_utc_hrs"])
+        logger["stamp_shift"] = _stamp_shift(config)
         logger["configs"].append({**row, "iea43": extra})
     return list(loggers.values())
+
+
+def _stamp_shift(config: dict) -> timedelta:
+    """How far the logger's stamps lie after the start of their interval.
+
+    Document dates refer to the stamps as the logger writes them; stationlab stores the start
+    of each interval. A logger that stamps the end (``timestamp_is_end_of_period``, or a
+    Campbell Scientific logger that does not say, as they all do) has its column periods moved
+    back by its averaging period.
+    """
+    end = config.get("timestamp_is_end_of_period")
+    if end is None:
+        end = config.get("logger_oem_id") == "Campbell Scientific"
+    minutes = config.get("averaging_period_minutes")
+    return timedelta(minutes=minutes) if end and minutes else timedelta(0)
 
 
 def _point(point: dict, dates: _Dates, path: str, sensors: dict, seen: dict) -> dict:
@@ -343,7 +359,8 @@ def _overlapping_columns(points: list[dict]) -> list[tuple[str, str]]:
 def _period(config: dict) -> str:
     def show(stamp, open_end):
         return open_end if stamp is None else f"{stamp:%Y-%m-%d %H:%M} UTC"
-    return f"[{show(config['valid_from'], 'the beginning')}, {show(config['valid_to'], 'open end')})"
+    start, end = show(config["valid_from"], "the beginning"), show(config["valid_to"], "open end")
+    return f"[{start}, {end})"
 
 
 def location_document(meta: dict) -> dict:

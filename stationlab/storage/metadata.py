@@ -96,8 +96,9 @@ def replace_station(conn: psycopg.Connection, rows: dict) -> dict[str, int]:
     return counts
 
 
-def _write_loggers(conn, station_id: int, loggers: list[dict]) -> list[tuple[int, list]]:
-    """Find (by serial number) or create each logger; its main-configuration periods."""
+def _write_loggers(conn, station_id: int, loggers: list[dict]) -> list[tuple]:
+    """Find (by serial number) or create each logger; returns (logger id, its main-configuration
+    periods, how far its stamps lie after the start of their interval)."""
     q = queries()
     written = []
     for logger in loggers:
@@ -111,7 +112,8 @@ def _write_loggers(conn, station_id: int, loggers: list[dict]) -> list[tuple[int
         for config in logger["configs"]:
             conn.execute(q["meta_logger_main_config_insert"], {
                 **config, "logger_id": logger_id, "iea43": Jsonb(config["iea43"])})
-        written.append((logger_id, [(c["valid_from"], c["valid_to"]) for c in logger["configs"]]))
+        written.append((logger_id, [(c["valid_from"], c["valid_to"]) for c in logger["configs"]],
+                        logger["stamp_shift"]))
     if written:  # curated metadata replaces what earlier file headers guessed
         conn.execute(q["meta_drop_header_configs"], {"logger_ids": [w[0] for w in written]})
     return written
@@ -133,16 +135,16 @@ def _write_sensors(conn, sensors: list[dict], old_sensors: list[int]) -> list[in
 
 
 def _write_config(conn, station_id: int, point_id: int, point: dict, config: dict,
-                  loggers: list[tuple[int, list]]) -> int:
+                  loggers: list[tuple]) -> int:
     """One logger measurement configuration and its logger_configs rows: one per column and
-    logger whose documented periods meet the configuration's. Ignored columns get none (their
-    readings become unassigned channels)."""
+    logger whose documented periods meet the configuration's, moved to stored stamps (start of
+    interval). Ignored columns get none (their readings become unassigned channels)."""
     q = queries()
     config_id = conn.execute(q["meta_measurement_config_insert"], {
         **config, "measurement_point_id": point_id, "columns": Jsonb(config["columns"]),
         "iea43": Jsonb(config["iea43"])}).fetchone()["measurement_config_id"]
     start, end = _iso(config["valid_from"], _LOW), _iso(config["valid_to"], _HIGH)
-    meeting = [logger_id for logger_id, periods in loggers
+    meeting = [(logger_id, shift) for logger_id, periods, shift in loggers
                if any(_iso(a, _LOW) < end and start < _iso(b, _HIGH) for a, b in periods)]
     n = 0
     for column in config["columns"]:
@@ -152,13 +154,15 @@ def _write_config(conn, station_id: int, point_id: int, point: dict, config: dic
             "station_id": station_id, "measurement_point_id": point_id,
             "statistic": column.get("statistic_type_id"), "kind": "number",
             "unit": config["unit"] or point["unit"]}).fetchone()["channel_id"]
-        for logger_id in meeting:
+        for logger_id, shift in meeting:  # periods in stored stamps: start of interval
             conn.execute(q["meta_logger_config_insert"], {
                 "logger_id": logger_id, "column_name": column["column_name"],
                 "channel_id": channel_id,
                 "slope": 1.0 if config["slope"] is None else config["slope"],
-                "offset": config["offset"] or 0.0, "valid_from": config["valid_from"],
-                "valid_to": config["valid_to"], "measurement_config_id": config_id})
+                "offset": config["offset"] or 0.0,
+                "valid_from": config["valid_from"] and config["valid_from"] - shift,
+                "valid_to": config["valid_to"] and config["valid_to"] - shift,
+                "measurement_config_id": config_id})
             n += 1
     return n
 

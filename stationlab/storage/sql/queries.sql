@@ -74,10 +74,10 @@ ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
 RETURNING station_id
 
 -- name: logger_by_serial
-SELECT l.logger_id, l.station_id, s.name AS station_name, l.utc_offset
+SELECT l.logger_id, l.station_id, s.name AS station_name, l.model, l.utc_offset
 FROM loggers l JOIN stations s USING (station_id)
-WHERE l.model = %(model)s AND l.serial_number = %(serial_number)s AND l.serial_number <> ''
-ORDER BY l.logger_id
+WHERE l.serial_number = %(serial_number)s AND l.serial_number <> ''
+ORDER BY (l.model = %(model)s) DESC, l.logger_id
 
 -- name: logger_by_name
 SELECT logger_id, station_id, utc_offset FROM loggers
