@@ -76,3 +76,26 @@ class ArchiveError(StationlabError):
 
 class FetchError(StationlabError):
     """A source could not be listed or read, or its decrypt command failed."""
+
+
+class MetadataError(StationlabError):
+    """Station metadata (an IEA Task 43 document) is invalid or cannot be stored.
+
+    Parameters
+    ----------
+    message
+        What is wrong, in words a person can act on.
+    violations
+        Every problem found, as ``(JSON path, what is wrong)``, listed after the message.
+    """
+
+    def __init__(self, message: str, violations: list[tuple[str, str]] | None = None) -> None:
+        self.message = message
+        self.violations = list(violations or [])
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join([self.message] + [f"  {path}: {what}" for path, what in self.violations])
+
+    def __reduce__(self):
+        return (MetadataError, (self.message, self.violations))

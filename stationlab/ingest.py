@@ -224,9 +224,11 @@ def import_claimed(conn, data: bytes, *, file_id: int, name: str,
         with storage.transaction(conn):  # a savepoint: a failure undoes only this file's work
             fmt = parse.sniff(data[:parse.SNIFF_BYTES], source=name)
             parsed = parse.parse_bytes(data, format=fmt, source=name)
+            given = station is not None
             station = _station_for(parsed, name, station)
             catalog.lock_station(conn, station)
-            ref = _resolve(conn, parsed, name, station)
+            ref = _resolve(conn, parsed, name, station, station_given=given)
+            station = ref.station_name
             parsed = _with_offset(parsed, data, ref, name)
             if parsed.data.height:
                 first, last = parsed.data["ts"].min(), parsed.data["ts"].max()
@@ -260,12 +262,15 @@ def _station_for(parsed: parse.ParsedFile, name: str, station: str | None) -> st
     return station or parsed.header.get("station_name") or stem
 
 
-def _resolve(conn, parsed: parse.ParsedFile, name: str, station: str) -> catalog.LoggerRef:
+def _resolve(conn, parsed: parse.ParsedFile, name: str, station: str, *,
+             station_given: bool) -> catalog.LoggerRef:
+    """The logger of a file; it may belong to another station than the header names (its
+    serial number is registered there), unless the station was given."""
     header = parsed.header
     return catalog.resolve_logger(
         conn, station=station, name=header.get("station_name") or station,
         model=header.get("logger_model", ""), serial_number=header.get("logger_serial", ""),
-        table_name=header.get("table_name"), source=name)
+        table_name=header.get("table_name"), source=name, station_given=station_given)
 
 
 def _with_offset(parsed: parse.ParsedFile, data: bytes, ref: catalog.LoggerRef,
@@ -279,9 +284,11 @@ def _with_offset(parsed: parse.ParsedFile, data: bytes, ref: catalog.LoggerRef,
 
 def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, name: str, label: str,
            station: str | None) -> Outcome:
+    given = station is not None
     station = _station_for(parsed, name, station)
     with storage.transaction(conn):
-        ref = _resolve(conn, parsed, name, station)
+        ref = _resolve(conn, parsed, name, station, station_given=given)
+    station = ref.station_name
     parsed = _with_offset(parsed, data, ref, name)
     if parsed.data.height:
         storage.readings.ensure_partitions(conn, parsed.data["ts"].min(), parsed.data["ts"].max())

@@ -89,11 +89,13 @@ def test_commands_on_an_unmigrated_database_say_how_to_fix_it(empty_db, monkeypa
     assert run.returncode == 1
     assert "has no stationlab schema yet; run `stationlab db migrate`" in run.stderr
     migrate = stationlab("db", "migrate")
-    applied = [f"{m.version:04d}_{m.name}" for m in migrations()]
+    # Every migration is applied (their list grows with the schema).
+
+    names = [f"{m.version:04d}_{m.name}" for m in migrations()]
+    assert names[0] == "0001_initial" and "0004_iea43_metadata" in names
     assert migrate.stdout.strip() == ("backend: plain PostgreSQL (range partitions); schema "
                                       f"version {migrations()[-1].version}; applied: "
-                                      + ", ".join(applied))
-    assert applied[0] == "0001_initial"
+                                      + ", ".join(names))
     assert stationlab("db", "migrate").stdout.strip().endswith("applied: none (up to date)")
 
 
@@ -149,3 +151,35 @@ def test_readme_starts_with_the_two_commands():
     assert blocks[3].strip().splitlines()[-1] == "scripts/test"
     ci = (REPO / ".ci" / "run").read_text()
     assert "\nscripts/test" in ci
+
+
+def test_meta_import_and_export(db, shared_data, tmp_path):
+    import json
+
+    document = shared_data / "iea43/demo_data_iea43_wra_data_model.json"
+    run = stationlab("meta", "import", document)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == ("station 'Demo Mast': metadata imported (14 measurement points, "
+                          "1 logger, 34 column configurations, 15 sensors, 6 calibrations)\n")
+    assert stationlab("meta", "import", document).stdout == (
+        "station 'Demo Mast': metadata unchanged (already imported)\n")
+    run = stationlab("meta", "export", "--station", "Demo Mast")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == json.loads(document.read_text())
+    out = tmp_path / "demo.json"
+    run = stationlab("meta", "export", "--station", "Demo Mast", "--out", out)
+    assert run.returncode == 0 and run.stdout == ""
+    assert json.loads(out.read_text()) == json.loads(document.read_text())
+
+
+def test_meta_import_lists_every_violation(db, shared_data):
+    run = stationlab("meta", "import",
+                     shared_data / "iea43/task43_repo/anemometer_calibration_certificate.json")
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        "Error: anemometer_calibration_certificate.json is not a valid IEA Task 43 WRA data "
+        "model 1.0 document (4 violations)",
+        "  $.author: 'author' is a required property",
+        "  $.date: 'date' is a required property",
+        "  $.measurement_location: 'measurement_location' is a required property",
+        "  $.organisation: 'organisation' is a required property"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -16,6 +18,8 @@ from stationlab.storage.db import queries
 
 if TYPE_CHECKING:
     from stationlab.standardise import ChannelSpec
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,23 +52,57 @@ def lock_station(conn: psycopg.Connection, name: str) -> None:
 
 
 def resolve_logger(conn: psycopg.Connection, *, station: str, name: str, model: str,
-                   serial_number: str, table_name: str | None, source: str) -> LoggerRef:
+                   serial_number: str, table_name: str | None, source: str,
+                   station_given: bool = True) -> LoggerRef:
     """Find or create the logger that wrote a file, under ``station``.
+
+    In order: a logger registered with the file's serial number (the same model preferred, as
+    model strings differ between a file header and a document: ``CR1000`` and ``CR1000X``); else
+    the one logger of the station's curated metadata (IEA Task 43 ``logger_main_config``) of the
+    same model, when the serial numbers disagree; else a new logger of the station.
+
+    Parameters
+    ----------
+    station
+        The station the caller asks for, or the one the file's header names.
+    station_given
+        ``station`` was asked for (``--station``). If not, a logger whose serial number is
+        registered at exactly one station lands there, whatever the file's header calls it.
 
     Raises
     ------
     ImportRejected
-        If a logger with this model and serial number is already registered at another station.
+        If the logger with this serial number is registered at another station than the one
+        asked for.
     """
     known = conn.execute(queries()["logger_by_serial"],
                          {"model": model, "serial_number": serial_number}).fetchall()
-    elsewhere = [r for r in known if r["station_name"] != station]
-    if elsewhere and len(elsewhere) == len(known):
-        other = elsewhere[0]["station_name"]
-        raise ImportRejected(
-            f"{source}: written by logger {model} serial {serial_number}, which belongs to "
-            f"station {other!r}, not {station!r}; import it with --station {other!r}, or move "
-            "the logger in the station metadata first")
+    known = [r for r in known if r["model"] == model] or known
+    here = [r for r in known if r["station_name"] == station]
+    stations = sorted({r["station_name"] for r in known})
+    if known and not here:
+        if station_given or len(stations) > 1:
+            other = known[0]["station_name"]
+            raise ImportRejected(
+                f"{source}: written by logger {model} serial {serial_number}, which belongs to "
+                f"station {other!r}, not {station!r}; import it with --station {other!r}, or "
+                "move the logger in the station metadata first")
+        station, here = stations[0], known
+    if here:
+        row = here[0]
+        return LoggerRef(row["station_id"], station, row["logger_id"], table_name,
+                         row["utc_offset"], False)
+    documented = [r for r in conn.execute(queries()["meta_documented_loggers"],
+                                          {"station": station})
+                  if _model_key(r["model"]) == _model_key(model)]
+    if len(documented) == 1 and (model or serial_number):
+        row = documented[0]
+        logger.warning("%s: logger %s serial %s is not in the metadata of station %r, whose one "
+                       "%s logger has serial %s; using that logger's configuration", source,
+                       model, serial_number or "(none)", station, row["model"],
+                       row["serial_number"] or "(none)")
+        return LoggerRef(ensure_station(conn, station), station, row["logger_id"], table_name,
+                         row["utc_offset"], False)
     station_id = ensure_station(conn, station)
     params = {"station_id": station_id, "name": name, "model": model,
               "serial_number": serial_number}
@@ -74,6 +112,11 @@ def resolve_logger(conn: psycopg.Connection, *, station: str, name: str, model: 
         row = conn.execute(queries()["logger_insert"], params).fetchone()
     return LoggerRef(station_id, station, row["logger_id"], table_name, row["utc_offset"],
                      created)
+
+
+def _model_key(model: str) -> str:
+    """A logger model compared without case, spaces or punctuation."""
+    return re.sub(r"[^a-z0-9]", "", model.lower())
 
 
 def logger_configs(conn: psycopg.Connection, ref: LoggerRef) -> pl.DataFrame:
