@@ -124,6 +124,19 @@ def shared_data() -> Path:
 
 #: The brightwind demo mast as a TOA5 file (re-saved by a spreadsheet): station ``some_site``.
 DEMO = "campbell_toa5/campbell_scientific_demo_data1.csv"
+#: Two tables of one real CR1000X logger (station ``TestLogger``) and a broken file.
+HOURLY = "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"
+DAILY = "campbell_toa5/pytoa5/TestLogger_Daily_1.dat"
+BAD = "campbell_toa5/pytoa5/TestLogger_Hourly_Bad06.dat"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A STATIONLAB_HOME of the test's own (the raw store and exports live there)."""
+    folder = tmp_path / "home"
+    folder.mkdir()
+    monkeypatch.setenv("STATIONLAB_HOME", str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -10,21 +10,15 @@ import pytest
 from stationlab import fetch, sources, worker
 from stationlab.errors import ConfigError, FetchError
 
+from .conftest import DAILY, DEMO, HOURLY
 from .servers import PASSWORD, USER, ftp_server, http_server, sftp_server
 from .test_cli import stationlab
 
-HOURLY = "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"
-DAILY = "campbell_toa5/pytoa5/TestLogger_Daily_1.dat"
-DEMO = "campbell_toa5/campbell_scientific_demo_data1.csv"
 
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    folder = tmp_path / "home"
-    folder.mkdir()
-    monkeypatch.setenv("STATIONLAB_HOME", str(folder))
+@pytest.fixture(autouse=True)
+def ftp_password(monkeypatch):
+    """The FTP source's password comes from the environment, as a real one would."""
     monkeypatch.setenv("TEST_FTP_PASSWORD", PASSWORD)
-    return folder
 
 
 def served(tmp_path, shared_data, name, files):

@@ -13,20 +13,8 @@ import pytest
 from stationlab import archives, fetch, ingest, rawstore, worker
 from stationlab.errors import ArchiveError
 
+from .conftest import BAD, DAILY, DEMO, HOURLY
 from .test_cli import stationlab
-
-DEMO = "campbell_toa5/campbell_scientific_demo_data1.csv"
-HOURLY = "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"
-DAILY = "campbell_toa5/pytoa5/TestLogger_Daily_1.dat"
-BAD = "campbell_toa5/pytoa5/TestLogger_Hourly_Bad06.dat"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    """A STATIONLAB_HOME of the test's own (the raw store lives there)."""
-    folder = tmp_path / "home"
-    monkeypatch.setenv("STATIONLAB_HOME", str(folder))
-    return folder
 
 
 def count(conn, sql):

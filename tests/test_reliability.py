@@ -19,18 +19,10 @@ import pytest
 
 from stationlab import fetch, storage
 
-DEMO = "campbell_toa5/campbell_scientific_demo_data1.csv"
-HOURLY = "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"
-DAILY = "campbell_toa5/pytoa5/TestLogger_Daily_1.dat"
-BAD = "campbell_toa5/pytoa5/TestLogger_Hourly_Bad06.dat"
+from .conftest import BAD, DAILY, DEMO, HOURLY
+
 APP = "stationlab-worker"
 
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    folder = tmp_path / "home"
-    monkeypatch.setenv("STATIONLAB_HOME", str(folder))
-    return folder
 
 
 def start_worker(*args, **env) -> subprocess.Popen:
