@@ -135,11 +135,15 @@ def _migrate(backend: str | None = None) -> None:
 @main.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--station", help="Station for every file (default: from each file's header).")
-def import_(paths: tuple[str, ...], station: str | None) -> None:
+@click.option("--mapping", "mappings", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="Mapping file (TOML) for generic CSV files; may be repeated. See "
+                   "stationlab.parse.generic_csv for the format.")
+def import_(paths: tuple[str, ...], station: str | None, mappings: tuple[str, ...]) -> None:
     """Import logger files and folders (recursively). Exits 1 if any file failed."""
     from stationlab import ingest
 
-    outcomes = _run(ingest.import_paths, paths, station=station,
+    outcomes = _run(ingest.import_paths, paths, station=station, mappings=mappings,
                     on_outcome=lambda o: click.echo(o.describe()))
     failed = sum(o.failed for o in outcomes)
     click.echo(f"{len(outcomes)} files: {len(outcomes) - failed} ok, {failed} failed")

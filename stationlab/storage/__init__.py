@@ -1,11 +1,12 @@
 """Storage: the only package that talks to PostgreSQL (and imports psycopg).
 
 ``server`` runs the embedded PostgreSQL, ``db`` connects and migrates, ``catalog`` holds stations,
-loggers, channels, configurations and files, ``readings`` moves readings in and out at speed.
+loggers, channels, configurations and files, ``readings`` moves readings in and out at speed,
+``health`` holds loggers' events and diagnostics.
 """
 
-from stationlab.storage import catalog, db, readings, server
+from stationlab.storage import catalog, db, health, readings, server
 from stationlab.storage.db import connect, describe_schema, migrate, transaction
 
-__all__ = ["catalog", "connect", "db", "describe_schema", "migrate", "readings", "server",
+__all__ = ["catalog", "connect", "db", "health", "describe_schema", "migrate", "readings", "server",
            "transaction"]
