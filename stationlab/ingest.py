@@ -213,7 +213,8 @@ def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, path: P
                                                  file_id=file_id)
         catalog.mark_imported(
             conn, file_id, format=parsed.format, station_id=ref.station_id,
-            logger_id=ref.logger_id, table_name=ref.table_name, n_rows=parsed.data.height, n_readings=long.height,
+            logger_id=ref.logger_id, table_name=ref.table_name, n_rows=parsed.data.height,
+            n_readings=long.height,
             n_inserted=stored.inserted, n_duplicates=stored.duplicates,
             n_conflicts=stored.conflicts,
             ts_first=parsed.data["ts"].min(), ts_last=parsed.data["ts"].max(),

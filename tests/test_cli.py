@@ -35,8 +35,10 @@ def test_import_prints_a_line_per_file_and_fails_if_any_file_failed(db, shared_d
                                "TestLogger_Hourly_Bad05.dat, line 1")
     assert lines[2].startswith(f"{folder}/windographer_flagging_log.txt: failed: "
                                "windographer_flagging_log.txt, line 1: not a format stationlab "
-                               "knows; known formats: toa5 (Campbell Scientific TOA5), "
-                               "windographer")
+                               "knows; known formats: ammonit (")
+    for name in ("nrg_symphoniepro", "nrg_logr", "toa5 (Campbell Scientific TOA5)",
+                 "windographer", "generic_csv", "windcube", "zx_lidar", "triton", "kintech"):
+        assert name in lines[2]
     assert lines[3] == "3 files: 1 ok, 2 failed"
     again = stationlab("import", folder / "TestLogger_Hourly_1.dat", "--station", "TestLogger")
     assert again.returncode == 0
@@ -88,8 +90,11 @@ def test_commands_on_an_unmigrated_database_say_how_to_fix_it(empty_db, monkeypa
     assert run.returncode == 1
     assert "has no stationlab schema yet; run `stationlab db migrate`" in run.stderr
     migrate = stationlab("db", "migrate")
+    from stationlab.storage.db import migrations
+
+    applied = ", ".join(f"{m.version:04d}_{m.name}" for m in migrations())
     assert migrate.stdout.strip() == ("backend: plain PostgreSQL (range partitions); schema "
-                                      "version 1; applied: 0001_initial")
+                                      f"version {migrations()[-1].version}; applied: {applied}")
     assert stationlab("db", "migrate").stdout.strip().endswith("applied: none (up to date)")
 
 

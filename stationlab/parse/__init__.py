@@ -254,7 +254,8 @@ def sniff(head: bytes, *, source: str = "<buffer>") -> str:
     for fmt in sorted(FORMATS.values(), key=lambda f: f.fallback):
         if fmt.sniff(text):
             return fmt.name
-    known = ", ".join(f"{f.name} ({f.description})" for f in FORMATS.values())
+    known = ", ".join(f"{f.name} ({f.description})"
+                      for f in sorted(FORMATS.values(), key=lambda f: f.name))
     raise UnknownFormatError(f"not a format stationlab knows; known formats: {known}",
                              source=source, line=1)
 
