@@ -137,15 +137,23 @@ def _migrate(backend: str | None = None) -> None:
 @click.option("--station", help="Station for every file (default: from each file's header).")
 @click.option("--parallel", type=click.IntRange(min=1), metavar="N",
               help="Store and queue the files, then import the queue with N workers.")
-def import_(paths: tuple[str, ...], station: str | None, parallel: int | None) -> None:
+@click.option("--mapping", "mappings", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="Mapping file (TOML) for generic CSV files; may be repeated. See "
+                   "stationlab.parse.generic_csv for the format.")
+def import_(paths: tuple[str, ...], station: str | None, parallel: int | None,
+            mappings: tuple[str, ...]) -> None:
     """Import logger files, folders (recursively) and archives (zip, gz, 7z, tar: one line per
     file inside, named archive.zip!member.dat). Exits 1 if any file failed."""
     from stationlab import ingest
 
     if parallel:
+        if mappings:
+            raise click.UsageError("--mapping cannot be combined with --parallel yet: the "
+                                   "queue's workers read vendor formats only")
         _import_parallel(paths, station, parallel)
         return
-    outcomes = _run(ingest.import_paths, paths, station=station,
+    outcomes = _run(ingest.import_paths, paths, station=station, mappings=mappings,
                     on_outcome=lambda o: click.echo(o.describe()))
     failed = sum(o.failed for o in outcomes)
     click.echo(f"{len(outcomes)} files: {len(outcomes) - failed} ok, {failed} failed")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,6 +45,7 @@ class Outcome:
     conflicts: int = 0
     unassigned: tuple[str, ...] = field(default=())
     error: str | None = None
+    what: str = "readings"  # or "logger events", "diagnostic values"
 
     @property
     def failed(self) -> bool:
@@ -56,7 +57,8 @@ class Outcome:
             return f"{self.path}: failed: {self.error}"
         if self.status == "already imported":
             return f"{self.path}: already imported"
-        text = f"{self.path}: imported {self.readings:,} readings into station {self.station!r}"
+        text = (f"{self.path}: imported {self.readings:,} {self.what} into station "
+                f"{self.station!r}")
         extra = []
         if self.duplicates:
             extra.append(f"{self.duplicates:,} already stored")
@@ -90,6 +92,7 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
 
 def import_paths(paths: Iterable[str | os.PathLike], *, station: str | None = None,
                  dsn: str | None = None, source: str = "cli",
+                 mappings: Iterable[str | os.PathLike] = (),
                  on_outcome: Callable[[Outcome], None] | None = None,
                  progress: bool | None = None) -> list[Outcome]:
     """Import files and folders (recursively) on one connection.
@@ -101,6 +104,10 @@ def import_paths(paths: Iterable[str | os.PathLike], *, station: str | None = No
     ----------
     station
         Station name for every file; by default the station name the file's header gives.
+    mappings
+        Mapping files for generic CSV files (see :mod:`stationlab.parse.generic_csv`); a CSV
+        file no vendor format recognises is read with the first mapping whose ``files`` pattern
+        matches its name.
     on_outcome
         Called with each file's outcome as soon as it is known.
     progress
@@ -108,13 +115,17 @@ def import_paths(paths: Iterable[str | os.PathLike], *, station: str | None = No
     """
     from tqdm.auto import tqdm
 
+    from stationlab.parse import generic_csv
+
     files = expand_paths(paths)
+    loaded = [generic_csv.read_mapping(m) for m in mappings]
     outcomes = []
     with storage.connect(dsn, autocommit=True) as conn:
         bar = tqdm(files, desc="importing", unit="file", disable=None if progress is None
                    else not progress, leave=False)
         for path in bar:
-            for outcome in import_archive_or_file(conn, path, station=station, source=source):
+            for outcome in import_archive_or_file(conn, path, station=station, source=source,
+                                                  mappings=loaded):
                 outcomes.append(outcome)
                 if on_outcome:
                     on_outcome(outcome)
@@ -122,7 +133,7 @@ def import_paths(paths: Iterable[str | os.PathLike], *, station: str | None = No
 
 
 def import_archive_or_file(conn, path: str | os.PathLike, *, station: str | None = None,
-                           source: str = "cli") -> list[Outcome]:
+                           source: str = "cli", mappings: Iterable = ()) -> list[Outcome]:
     """Import a file, or each file inside an archive; one outcome per file."""
     path = Path(path)
     data = path.read_bytes()
@@ -131,19 +142,23 @@ def import_archive_or_file(conn, path: str | os.PathLike, *, station: str | None
     except ArchiveError as exc:
         return [_archive_failed(conn, path, data, str(exc), source)]
     return [import_bytes(conn, m.data, name=m.name, label=str(path.parent / m.name),
-                         station=station, source=source) for m in members]
+                         station=station, source=source, mappings=mappings) for m in members]
 
 
 def import_file(conn, path: str | os.PathLike, *, station: str | None = None,
-                source: str = "cli") -> Outcome:
-    """Import one file on an autocommit connection; never raises for a bad file."""
+                source: str = "cli", mappings: Iterable = ()) -> Outcome:
+    """Import one file on an autocommit connection; never raises for a bad file.
+
+    ``mappings`` are :class:`~stationlab.parse.generic_csv.Mapping` objects for generic CSV
+    files."""
     path = Path(path)
     return import_bytes(conn, path.read_bytes(), name=path.name, label=str(path),
-                        station=station, source=source)
+                        station=station, source=source, mappings=mappings)
 
 
 def import_bytes(conn, data: bytes, *, name: str, label: str | None = None,
-                 station: str | None = None, source: str = "cli") -> Outcome:
+                 station: str | None = None, source: str = "cli",
+                 mappings: Iterable = ()) -> Outcome:
     """Import one file's bytes on an autocommit connection; never raises for a bad file.
 
     Parameters
@@ -164,9 +179,10 @@ def import_bytes(conn, data: bytes, *, name: str, label: str | None = None,
     fmt = None
     try:
         fmt = parse.sniff(data[:parse.SNIFF_BYTES], source=name)
-        parsed = parse.parse_bytes(data, format=fmt, source=name)
+        options = _options(fmt, name, mappings)
+        parsed = parse.parse_bytes(data, format=fmt, source=name, **options)
         return _store(conn, parsed, data, file_id=file_id, name=name, label=label,
-                      station=station)
+                      station=station, options=options)
     except ParseError as exc:
         _fail(conn, file_id, str(exc), fmt, exc.line, exc.column)
         return Outcome(label, "failed", error=str(exc))
@@ -229,7 +245,9 @@ def import_claimed(conn, data: bytes, *, file_id: int, name: str,
             catalog.lock_station(conn, station)
             ref = _resolve(conn, parsed, name, station, station_given=given)
             station = ref.station_name
-            parsed = _with_offset(parsed, data, ref, name)
+            parsed = _with_offset(parsed, data, ref, name, {})
+            if parsed.records != "readings":
+                return _store_health(conn, parsed, file_id=file_id, label=name, ref=ref)
             if parsed.data.height:
                 first, last = parsed.data["ts"].min(), parsed.data["ts"].max()
                 if storage.readings.partitions_missing(conn, first, last):
@@ -274,22 +292,24 @@ def _resolve(conn, parsed: parse.ParsedFile, name: str, station: str, *,
 
 
 def _with_offset(parsed: parse.ParsedFile, data: bytes, ref: catalog.LoggerRef,
-                 name: str) -> parse.ParsedFile:
+                 name: str, options: dict) -> parse.ParsedFile:
     if ref.utc_offset:
         # The logger's clock runs at a fixed offset: read its naive stamps again with it.
         return parse.parse_bytes(data, format=parsed.format, source=name,
-                                 utc_offset=ref.utc_offset)
+                                 **{**options, "utc_offset": ref.utc_offset})
     return parsed
 
 
 def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, name: str, label: str,
-           station: str | None) -> Outcome:
+           station: str | None, options: dict) -> Outcome:
     given = station is not None
     station = _station_for(parsed, name, station)
     with storage.transaction(conn):
         ref = _resolve(conn, parsed, name, station, station_given=given)
     station = ref.station_name
-    parsed = _with_offset(parsed, data, ref, name)
+    parsed = _with_offset(parsed, data, ref, name, options)
+    if parsed.records != "readings":
+        return _store_health(conn, parsed, file_id=file_id, label=label, ref=ref)
     if parsed.data.height:
         storage.readings.ensure_partitions(conn, parsed.data["ts"].min(), parsed.data["ts"].max())
     with storage.transaction(conn):
@@ -303,6 +323,8 @@ def _store_readings(conn, parsed: parse.ParsedFile, ref: catalog.LoggerRef, *, f
                     label: str, station: str) -> Outcome:
     """Channels, readings and the files row of one file, inside the caller's transaction."""
     configs = catalog.logger_configs(conn, ref)
+    if parsed.channel_history:
+        configs = _history_configs(conn, parsed, ref, configs)
     if (configs["source"] == "file_header").all():
         # No curated metadata: describe the columns no earlier file header described.
         known = set(configs["column_name"])
@@ -336,6 +358,70 @@ def _store_readings(conn, parsed: parse.ParsedFile, ref: catalog.LoggerRef, *, f
     return Outcome(label, "imported", station=station, readings=stored.inserted,
                    duplicates=stored.duplicates, conflicts=stored.conflicts,
                    unassigned=tuple(unmatched))
+
+
+def _options(fmt: str, name: str, mappings: Iterable) -> dict:
+    """Parser options for a file: a generic CSV gets the mapping whose pattern matches it."""
+    if fmt != "generic_csv":
+        return {}
+    from stationlab.parse import generic_csv
+
+    path = Path(name.rsplit(archives.MEMBER_SEPARATOR, 1)[-1])
+    return {"mapping": generic_csv.mapping_for(path, list(mappings))}
+
+
+def _history_configs(conn, parsed: parse.ParsedFile, ref, configs: pl.DataFrame) -> pl.DataFrame:
+    """Configurations from the logger's own sensor history, for columns that have none yet."""
+    configured = set(configs["column_name"])
+    entries = [replace(e, columns=tuple(c for c in e.columns if c not in configured))
+               for e in parsed.channel_history]
+    entries = [e for e in entries if e.columns]
+    if not entries:
+        return configs
+    created = catalog.create_history_configs(
+        conn, ref, entries, statistics={c.name: c.statistic for c in parsed.columns},
+        units={c.name: c.unit for c in parsed.columns})
+    logger.info("%s: %d logger configurations from the sensor history", parsed.source, created)
+    return catalog.logger_configs(conn, ref)
+
+
+def _store_health(conn, parsed: parse.ParsedFile, *, file_id: int, label: str,
+                  ref) -> Outcome:
+    """Store a logger's events or diagnostics (not readings) with the file's row."""
+    frame = parsed.data
+    with storage.transaction(conn):
+        if catalog.lock_file(conn, file_id) == "imported":
+            return Outcome(label, "already imported")
+        if parsed.records == "events":
+            what, rows = "logger events", frame
+            inserted = storage.health.store_events(conn, logger_id=ref.logger_id,
+                                                    file_id=file_id, events=frame)
+        else:
+            what, rows = "diagnostic values", _diagnostics_long(parsed)
+            inserted = storage.health.store_diagnostics(conn, logger_id=ref.logger_id,
+                                                         file_id=file_id, values=rows)
+        catalog.mark_imported(
+            conn, file_id, format=parsed.format, station_id=ref.station_id,
+            logger_id=ref.logger_id, table_name=ref.table_name, n_rows=frame.height,
+            n_readings=rows.height, n_inserted=inserted, n_duplicates=rows.height - inserted,
+            n_conflicts=0, ts_first=frame["ts"].min(), ts_last=frame["ts"].max(),
+            header=dict(parsed.header) | {"records": parsed.records})
+    return Outcome(label, "imported", station=ref.station_name, readings=inserted,
+                   duplicates=rows.height - inserted, what=what)
+
+
+def _diagnostics_long(parsed: parse.ParsedFile) -> pl.DataFrame:
+    """``ts, name, statistic, value, unit`` of a diagnostics file, missing values dropped."""
+    parts = [parsed.data.select(
+        "ts", pl.lit(c.processing or c.name).alias("name"),
+        pl.lit(c.statistic or "sample").alias("statistic"), pl.col(c.name).alias("value"),
+        pl.lit(c.unit, dtype=pl.String).alias("unit"))
+        for c in parsed.columns if c.kind == "number"]
+    if not parts:
+        return pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC"), "name": pl.String,
+                                    "statistic": pl.String, "value": pl.Float64,
+                                    "unit": pl.String})
+    return pl.concat(parts).drop_nulls("value").filter(pl.col("value").is_finite())
 
 
 def _kind(column: parse.Column) -> str:

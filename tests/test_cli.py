@@ -36,8 +36,10 @@ def test_import_prints_a_line_per_file_and_fails_if_any_file_failed(db, shared_d
                                "TestLogger_Hourly_Bad05.dat, line 1")
     assert lines[2].startswith(f"{folder}/windographer_flagging_log.txt: failed: "
                                "windographer_flagging_log.txt, line 1: not a format stationlab "
-                               "knows; known formats: toa5 (Campbell Scientific TOA5), "
-                               "windographer")
+                               "knows; known formats: ammonit (")
+    for name in ("nrg_symphoniepro", "nrg_logr", "toa5 (Campbell Scientific TOA5)",
+                 "windographer", "generic_csv", "windcube", "zx_lidar", "triton", "kintech"):
+        assert name in lines[2]
     assert lines[3] == "3 files: 1 ok, 2 failed"
     again = stationlab("import", folder / "TestLogger_Hourly_1.dat", "--station", "TestLogger")
     assert again.returncode == 0

@@ -227,3 +227,23 @@ def test_read_from_bytes_and_file_objects():
     parsed = read_windographer(io.BytesIO(EXPORT.encode()), source="upload.txt")
     assert parsed.source == "upload.txt"
     assert read_windographer(EXPORT.encode()).source == "<buffer>"
+
+
+def test_import_maps_brightwind_column_names_to_points(conn, db, shared_data):
+    from stationlab import ingest
+
+    outcome = ingest.import_file(conn, shared_data / "windographer/windographer_demo_data1.txt")
+    assert (outcome.status, outcome.readings) == ("imported", 5452)
+    rows = conn.execute("""
+        SELECT lc.column_name, p.name, p.measurement_type, p.height_m, p.orientation_deg,
+               c.statistic
+        FROM logger_configs lc JOIN channels c USING (channel_id)
+        JOIN measurement_points p USING (measurement_point_id)
+        WHERE lc.column_name IN ('Spd80mN', 'Spd80mSStd', 'Spd60mNMax', 'Dir78mS', 'T2m')
+        ORDER BY 1""").fetchall()
+    assert [tuple(r.values()) for r in rows] == [
+        ("Dir78mS", "Dir78mS", "wind_direction", 78.0, 180.0, "avg"),
+        ("Spd60mNMax", "Spd60mN", "wind_speed", 60.0, 0.0, "max"),
+        ("Spd80mN", "Spd80mN", "wind_speed", 80.0, 0.0, "avg"),
+        ("Spd80mSStd", "Spd80mS", "wind_speed", 80.0, 180.0, "sd"),
+        ("T2m", "T2m", "air_temperature", 2.0, None, "avg")]

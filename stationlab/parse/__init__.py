@@ -16,7 +16,7 @@ import codecs
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -63,6 +63,56 @@ class Column:
 
 
 @dataclass(frozen=True)
+class ChannelHistory:
+    """One entry of a logger's own configuration history (an NRG ``Sensor History`` block).
+
+    Parameters
+    ----------
+    channel
+        The logger's channel number, e.g. ``"2"``.
+    columns
+        The file columns this channel wrote, in file order.
+    effective_from
+        When this entry took effect (UTC); ``None``: from the beginning.
+    measurement_type
+        IEA Task 43 ``measurement_type_id`` guessed from the vendor's channel type and units.
+    vendor_type
+        The vendor's own word for the channel type, e.g. ``"Anemometer"``.
+    description, serial_number, unit
+        As the logger states them; ``None`` where blank.
+    height_m
+        Sensor height. [m]
+    bearing_deg
+        Boom orientation. [deg]
+    slope, offset
+        The logger's scale factor and offset (value = raw * slope + offset).
+    point_name
+        The measurement point's name; default from channel, height and bearing.
+    source
+        Where the configuration comes from (``logger_configs.source``).
+    """
+
+    channel: str
+    columns: tuple[str, ...]
+    effective_from: datetime | None = None
+    measurement_type: str = "other"
+    vendor_type: str | None = None
+    description: str | None = None
+    serial_number: str | None = None
+    unit: str | None = None
+    height_m: float | None = None
+    bearing_deg: float | None = None
+    slope: float = 1.0
+    offset: float = 0.0
+    point_name: str | None = None
+    source: str = "nrg_sensor_history"
+
+
+#: What the rows of a :class:`ParsedFile` are, i.e. where an import stores them.
+RECORD_KINDS = ("readings", "events", "diagnostics")
+
+
+@dataclass(frozen=True)
 class ParsedFile:
     """What a parser returns.
 
@@ -85,6 +135,14 @@ class ParsedFile:
         The averaging interval, given or inferred from the stamps; ``None`` if unknown.
     first_data_line
         1-based line number in the file of ``data``'s first row, so later stages can name lines.
+    channel_history
+        The logger's own configuration timeline, where the file carries one (NRG ``Sensor
+        History``): an import turns it into measurement points and logger configurations.
+    records
+        One of :data:`RECORD_KINDS`. ``"readings"`` (the default) go to ``readings``;
+        ``"events"`` (a logger's event log: ``data`` has ``ts, kind, code, message``, stamps in
+        order but not necessarily distinct) and ``"diagnostics"`` (a logger's own health values,
+        one column per quantity) go to the logger-health tables.
     """
 
     format: str
@@ -95,6 +153,8 @@ class ParsedFile:
     interval: timedelta | None = None
     first_data_line: int = 1
     notes: tuple[str, ...] = field(default=())
+    channel_history: tuple[ChannelHistory, ...] = field(default=())
+    records: str = "readings"
 
     @property
     def n_readings(self) -> int:
@@ -115,23 +175,25 @@ class Format:
     parse: Callable[..., ParsedFile]
     sniff: Callable[[str], bool]
     extensions: tuple[str, ...] = ()
+    fallback: bool = False
 
 
 FORMATS: dict[str, Format] = {}
 
 
 def register(name: str, *, description: str, sniff: Callable[[str], bool],
-             extensions: tuple[str, ...] = ()) -> Callable:
+             extensions: tuple[str, ...] = (), fallback: bool = False) -> Callable:
     """Register ``parse_*(data: bytes, *, source: str, **options) -> ParsedFile`` under ``name``.
 
     ``sniff`` receives the first :data:`SNIFF_BYTES` of the file decoded as text (BOM removed)
-    and answers whether the file is of this format.
+    and answers whether the file is of this format. A ``fallback`` format (the generic CSV) is
+    asked only after every other format said no.
     """
 
     def decorator(func: Callable[..., ParsedFile]) -> Callable[..., ParsedFile]:
         if name in FORMATS:
             raise ValueError(f"format {name!r} is registered twice")
-        FORMATS[name] = Format(name, description, func, sniff, extensions)
+        FORMATS[name] = Format(name, description, func, sniff, extensions, fallback)
         return func
 
     return decorator
@@ -189,10 +251,11 @@ def sniff(head: bytes, *, source: str = "<buffer>") -> str:
     text = head[:SNIFF_BYTES].decode("utf-8-sig", errors="replace")
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = head[:SNIFF_BYTES].decode("utf-16", errors="replace")
-    for fmt in FORMATS.values():
+    for fmt in sorted(FORMATS.values(), key=lambda f: f.fallback):
         if fmt.sniff(text):
             return fmt.name
-    known = ", ".join(f"{f.name} ({f.description})" for f in FORMATS.values())
+    known = ", ".join(f"{f.name} ({f.description})"
+                      for f in sorted(FORMATS.values(), key=lambda f: f.name))
     raise UnknownFormatError(f"not a format stationlab knows; known formats: {known}",
                              source=source, line=1)
 
@@ -227,8 +290,20 @@ def formats() -> list[Format]:
 
 def _load_builtin_parsers() -> None:
     # Importing the modules runs their @register decorators.
-    from stationlab.parse import toa5, windographer  # noqa: F401
+    from stationlab.parse import (  # noqa: F401
+        ammonit,
+        generic_csv,
+        kintech,
+        nrg_logr,
+        nrg_symphoniepro,
+        toa5,
+        triton,
+        windcube,
+        windographer,
+        zx_lidar,
+    )
 
 
-__all__ = ["Column", "ParsedFile", "Format", "FORMATS", "STATISTICS", "register", "sniff",
-           "read_file", "parse_bytes", "read_bytes", "decode", "formats"]
+__all__ = ["Column", "ChannelHistory", "RECORD_KINDS", "ParsedFile", "Format", "FORMATS",
+           "STATISTICS", "register", "sniff", "read_file", "parse_bytes", "read_bytes", "decode",
+           "formats"]

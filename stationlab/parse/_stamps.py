@@ -232,8 +232,13 @@ def read_rows(body: str, names: list[str], *, separator: str, quote_char: str | 
                 f"{truncated}")
 
     _raise_first(wrong, source, first_line, wrong_count)
-    frame = pl.read_csv(body.encode("utf-8"), has_header=False, separator=separator,
-                        quote_char=quote_char, schema=schema, raise_if_empty=False).head(end)
+    try:
+        frame = pl.read_csv(body.encode("utf-8"), has_header=False, separator=separator,
+                            quote_char=quote_char, schema=schema, raise_if_empty=False).head(end)
+    except pl.exceptions.PolarsError as exc:  # a layout the checks above did not catch
+        detail = str(exc).split("\n")[0]
+        raise ParseError(f"the rows cannot be read as {len(names)} fields separated by "
+                         f"{separator!r}: {detail}", source=source, line=first_line) from None
     if pads:
         filled = frame.select(pl.any_horizontal(pl.col(pads).str.strip_chars() != "")
                               .fill_null(False)).to_series()

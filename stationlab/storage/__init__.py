@@ -2,11 +2,12 @@
 
 ``server`` runs the embedded PostgreSQL, ``db`` connects and migrates, ``catalog`` holds stations,
 loggers, channels, configurations and files, ``readings`` moves readings in and out at speed,
-``queue`` records arrivals and hands pending files to workers, ``pool`` bounds connections.
+``queue`` records arrivals and hands pending files to workers, ``pool`` bounds connections,
+``health`` holds loggers' events and diagnostics.
 """
 
-from stationlab.storage import catalog, db, pool, quality, queue, readings, server
+from stationlab.storage import catalog, db, health, pool, quality, queue, readings, server
 from stationlab.storage.db import connect, describe_schema, migrate, transaction
 
-__all__ = ["catalog", "connect", "db", "describe_schema", "migrate", "pool", "quality", "queue",
-           "readings", "server", "transaction"]
+__all__ = ["catalog", "connect", "db", "describe_schema", "health", "migrate", "pool", "quality",
+           "queue", "readings", "server", "transaction"]

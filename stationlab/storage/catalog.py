@@ -17,9 +17,14 @@ from stationlab.errors import ImportRejected
 from stationlab.storage.db import queries
 
 if TYPE_CHECKING:
+    from stationlab.parse import ChannelHistory
     from stationlab.standardise import ChannelSpec
 
 logger = logging.getLogger(__name__)
+
+
+#: ``logger_configs.source`` of configurations taken from a logger's own sensor history.
+HISTORY_SOURCE = "nrg_sensor_history"
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,58 @@ def station_columns(conn: psycopg.Connection, station_id: int) -> list[tuple[str
     """``(column name, channel id)`` for every file column the station's loggers map."""
     rows = conn.execute(queries()["station_columns"], {"station_id": station_id}).fetchall()
     return [(r["column_name"], r["channel_id"]) for r in rows]
+
+
+def create_history_configs(conn: psycopg.Connection, ref: LoggerRef,
+                           entries: list[ChannelHistory], statistics: dict[str, str | None],
+                           units: dict[str, str | None]) -> int:
+    """Measurement points, channels and logger configurations from a logger's sensor history.
+
+    Each entry holds from its effective date (or the start) to the next entry's of the same
+    channel (or for ever), with the logger's scale factor and offset, and the entry's source
+    (:data:`HISTORY_SOURCE` for NRG files). A point is named after the channel, height and bearing
+    (``"Ch2 85m 189deg"``), so a column moved to another height or boom lands on another point.
+    ``statistics`` and ``units`` give each column's statistic and unit.
+
+    Returns
+    -------
+    How many configurations were created.
+    """
+    by_channel: dict[str, list[ChannelHistory]] = {}
+    for entry in entries:
+        by_channel.setdefault(entry.channel, []).append(entry)
+    created = 0
+    for channel_entries in by_channel.values():
+        channel_entries.sort(key=lambda e: (e.effective_from is not None, e.effective_from))
+        ends = [e.effective_from for e in channel_entries[1:]] + [None]
+        for entry, end in zip(channel_entries, ends, strict=True):
+            point_id = _history_point(conn, ref, entry)
+            for column in entry.columns:
+                channel_id = conn.execute(queries()["channel_for_point"], {
+                    "station_id": ref.station_id, "measurement_point_id": point_id,
+                    "statistic": statistics.get(column), "kind": "number",
+                    "unit": units.get(column) or entry.unit}).fetchone()["channel_id"]
+                conn.execute(queries()["config_insert_calibrated"], {
+                    "logger_id": ref.logger_id, "table_name": ref.table_name,
+                    "column_name": column, "channel_id": channel_id, "slope": entry.slope,
+                    "offset": entry.offset, "valid_from": entry.effective_from or "-infinity",
+                    "valid_to": end or "infinity", "source": entry.source})
+                created += 1
+    return created
+
+
+def _history_point(conn: psycopg.Connection, ref: LoggerRef, entry: ChannelHistory) -> int:
+    name = entry.point_name or f"Ch{entry.channel}"
+    if entry.point_name is None and entry.height_m is not None:
+        name += f" {entry.height_m:g}m"
+    if entry.point_name is None and entry.bearing_deg is not None:
+        name += f" {entry.bearing_deg:g}deg"
+    params = {"station_id": ref.station_id, "name": name,
+              "measurement_type": entry.measurement_type, "height_m": entry.height_m,
+              "orientation_deg": entry.bearing_deg, "unit": entry.unit}
+    point_id = conn.execute(queries()["point_upsert"], params).fetchone()["measurement_point_id"]
+    conn.execute(queries()["point_update"], {**params, "measurement_point_id": point_id})
+    return point_id
 
 
 def unassigned_channels(conn: psycopg.Connection, ref: LoggerRef,

@@ -660,3 +660,35 @@ ORDER BY l.logger_id
 
 -- name: meta_stations
 SELECT s.name FROM stations s JOIN metadata_documents d USING (station_id) ORDER BY s.name
+
+-- name: config_insert_calibrated
+INSERT INTO logger_configs (logger_id, table_name, column_name, channel_id, slope, "offset",
+                            valid_from, valid_to, source)
+VALUES (%(logger_id)s, %(table_name)s, %(column_name)s, %(channel_id)s, %(slope)s, %(offset)s,
+        %(valid_from)s, %(valid_to)s, %(source)s)
+
+-- name: point_update
+UPDATE measurement_points SET measurement_type = %(measurement_type)s, height_m = %(height_m)s,
+    orientation_deg = %(orientation_deg)s, unit = coalesce(unit, %(unit)s)
+WHERE measurement_point_id = %(measurement_point_id)s
+
+-- name: events_insert
+INSERT INTO logger_events (logger_id, ts, kind, code, message, file_id)
+SELECT %(logger_id)s, e.ts, e.kind, e.code, e.message, %(file_id)s
+FROM unnest(%(ts)s::timestamptz[], %(kind)s::text[], %(code)s::text[], %(message)s::text[])
+     AS e(ts, kind, code, message)
+ON CONFLICT DO NOTHING
+
+-- name: diagnostics_insert
+INSERT INTO logger_diagnostics (logger_id, ts, name, statistic, value, unit, file_id)
+SELECT %(logger_id)s, d.ts, d.name, d.statistic, d.value, d.unit, %(file_id)s
+FROM unnest(%(ts)s::timestamptz[], %(name)s::text[], %(statistic)s::text[],
+            %(value)s::float8[], %(unit)s::text[]) AS d(ts, name, statistic, value, unit)
+ON CONFLICT DO NOTHING
+
+-- name: logger_events
+SELECT ts, kind, code, message FROM logger_events WHERE logger_id = %(logger_id)s ORDER BY ts, code
+
+-- name: logger_diagnostics
+SELECT ts, name, statistic, value, unit FROM logger_diagnostics
+WHERE logger_id = %(logger_id)s ORDER BY name, statistic, ts

@@ -1,0 +1,150 @@
+"""Ammonit Meteo-40 / Meteo-40 Plus / Meteo-42 statistics CSV files.
+
+**Built from a description, not from a real file.** No Ammonit file was available; this parser
+follows the layout described in Ammonit's manuals (Meteo-40/42 manual "The CSV File Format";
+AmmonitOR manual, "Meteo CSV File Format": a data part in CSV format and an information part in
+INI file format) as far as they were known when it was written, and the test files in
+``tests/data/ammonit_*.csv`` were written from that description. What was *not* verified
+against a real file: the exact ``Date/time`` heading, the separator (tab assumed), the
+information part's section and key names, and whether stamps label the interval start
+(assumed, as Ammonit's statistics do). The layout read::
+
+    Date/time→Anemometer 37m North;wind_speed;Avg (m/s)→Anemometer 37m North;wind_speed;Max (m/s)
+    2024-01-01 00:00:00→7.21→9.80
+    ...
+
+    [Logger]
+    model=Meteo-40M
+    serial=D123456
+    [Statistics]
+    interval=600
+
+Each value column is ``sensor name;measurand;statistic (unit)``: the measurand is the IEA Task 43
+measurement type, the name gives the height (``37m``). Empty fields and ``NaN`` are missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+import polars as pl
+
+from stationlab.errors import ParseError
+from stationlab.parse import Column, ParsedFile, PathOrBuffer, _vendor, decode, read_bytes, register
+
+logger = logging.getLogger(__name__)
+
+#: The heading of the stamp column.
+STAMP_HEADING = "Date/time"
+
+#: A value column: sensor name, measurand, statistic and unit.
+COLUMN = re.compile(r"^(?P<sensor>[^;]+);(?P<measurand>[^;]*);(?P<statistic>[^(;]+?)"
+                    r"\s*(?:\((?P<unit>[^)]*)\))?$")
+
+#: Ammonit statistic words -> stationlab statistic.
+STATISTIC_WORDS = {"avg": "avg", "max": "max", "min": "min", "stddev": "sd", "sd": "sd",
+                   "count": "count", "sum": "sum", "gust": "gust", "median": "median"}
+
+#: Ammonit measurands that are not already IEA Task 43 measurement types.
+MEASURANDS = {"temperature": "air_temperature", "pressure": "air_pressure",
+              "humidity": "relative_humidity", "voltage": "voltage"}
+
+#: Information-part keys -> header keys.
+INFO_KEYS = {"logger.model": "logger_model", "logger.serial": "logger_serial",
+             "logger.name": "station_name", "logger.station": "station_name"}
+
+#: Text meaning "no value".
+MISSING_TEXT = ("", "NaN", "nan")
+
+
+def _sniff(head: str) -> bool:
+    first = head.lstrip("\ufeff").split("\n", 1)[0]
+    fields = first.rstrip("\r").split("\t")
+    return fields[0] == STAMP_HEADING and len(fields) > 1 and bool(COLUMN.match(fields[1]))
+
+
+def describe(name: str) -> tuple[Column, str, str, float | None]:
+    """A column, its measurement point, type and height from ``sensor;measurand;Stat (unit)``."""
+    match = COLUMN.match(name)
+    if not match:
+        return Column(name), name, "other", None
+    word = match["statistic"].strip()
+    measurand = match["measurand"].strip()
+    column = Column(name, STATISTIC_WORDS.get(word.lower()), match["unit"] or None,
+                    processing=word)
+    kind = MEASURANDS.get(measurand, measurand or "other")
+    return column, match["sensor"].strip(), kind, _vendor.height(match["sensor"])
+
+
+def _information(lines: list[str]) -> dict[str, str]:
+    info, section = {}, ""
+    for line in lines:
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip().lower()
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            info[f"{section}.{key.strip().lower()}" if section else key.strip().lower()] = \
+                value.strip()
+    return info
+
+
+@register("ammonit", description="Ammonit Meteo-40/42 CSV (built from the published layout)",
+          sniff=_sniff, extensions=(".csv",))
+def parse_ammonit(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
+                  interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
+    """Parse the bytes of an Ammonit Meteo-40/42 statistics CSV file.
+
+    Parameters
+    ----------
+    utc_offset
+        Offset of the logger clock from UTC. Default zero.
+    interval
+        The statistics interval. Default: ``[Statistics] interval`` [s], else the most common
+        step between rows.
+
+    Returns
+    -------
+    ParsedFile
+        ``ts`` is UTC and labels the start of the interval; ``channel_history`` holds the
+        measurement points read from the column names (source ``file_header``).
+
+    Raises
+    ------
+    ParseError
+        Naming the line (and column) of the first problem.
+    """
+    text = decode(data, source=source, encoding=encoding)
+    if not _sniff(text):
+        raise ParseError(f"the first line does not start with {STAMP_HEADING!r} and a "
+                         "'sensor;measurand;Stat (unit)' column", source=source, line=1)
+    names, rest = _vendor.names_at(text, 0, "\t", source=source, line=1)
+    blank = re.search(r"^\s*\[", rest, re.M)
+    body, info_text = (rest, "") if blank is None else (rest[:blank.start()], rest[blank.start():])
+    info = _information(info_text.splitlines())
+    header = {INFO_KEYS.get(k, k): v for k, v in info.items()}
+    header.setdefault("logger_model", "Ammonit Meteo-40")
+    header.setdefault("logger_serial", "")
+    header.setdefault("station_name", "")
+    seconds = info.get("statistics.interval", "")
+    if interval is None and seconds.isdigit() and int(seconds) > 0:
+        interval = timedelta(seconds=int(seconds))
+    table = _vendor.read_table(body.rstrip("\r\n"), names, separator="\t", source=source,
+                               first_line=2, utc_offset=utc_offset, missing_text=MISSING_TEXT,
+                               interval=interval)
+    described = [describe(n) for n in names[1:]]
+    columns = _vendor.columns([d[0] for d in described], table.kinds)
+    return ParsedFile(format="ammonit", source=source, header=header, columns=columns,
+                      data=pl.DataFrame([table.ts.alias("ts"), *table.series]),
+                      interval=table.interval, first_data_line=2,
+                      channel_history=_vendor.points(
+                          [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
+
+
+def read_ammonit(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
+    """Read an Ammonit CSV from a path, bytes or a binary file object; see :func:`parse_ammonit`."""
+    data, name = read_bytes(path_or_buffer)
+    options.setdefault("source", name)
+    return parse_ammonit(data, **options)

@@ -1,0 +1,142 @@
+"""Kintech Engineering Orbit 360 logger data files.
+
+**Built from a description, not from a real file, and with the least confidence of all
+parsers here.** No Orbit 360 file and no published description of its export could be consulted
+while writing this; the layout below is reconstructed from memory of Kintech's documentation of
+the Orbit 360 CSV export (a block of ``key;value`` lines, then ``;``-separated columns named after
+channel, height, sensor, statistic and unit) and the test file ``tests/data/kintech_orbit.csv``
+was written from this description. Everything here needs checking against a real file: the
+first line, the key names, the column-name pattern, the stamp format (ISO assumed) and whether
+stamps label the interval start (assumed)::
+
+    Kintech Engineering Orbit 360
+    Serial number;OR360-1234
+    Site;Test site
+    Time zone;UTC+01:00
+    Interval;600
+    Timestamp;CH1 80m Anemometer Avg (m/s);CH1 80m Anemometer SD (m/s);...
+    2024-01-01 00:00:00;7.21;0.52;...
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+import polars as pl
+
+from stationlab.errors import ParseError
+from stationlab.parse import (
+    Column,
+    ParsedFile,
+    PathOrBuffer,
+    _nrg,
+    _vendor,
+    decode,
+    read_bytes,
+    register,
+)
+
+logger = logging.getLogger(__name__)
+
+#: The first line starts with this.
+TITLE = "Kintech Engineering Orbit"
+
+#: ``CH1 80m Anemometer Avg (m/s)``: channel, height, sensor, statistic, unit.
+COLUMN = re.compile(r"^CH(?P<channel>\d+)\s+(?:(?P<height>\d+(?:\.\d+)?)m\s+)?(?P<sensor>.*?)"
+                    r"\s+(?P<statistic>Avg|SD|Min|Max|Gust|Sum)\s*(?:\((?P<unit>[^)]*)\))?$")
+
+#: Statistic words -> stationlab statistic.
+STATISTIC_WORDS = {"Avg": "avg", "SD": "sd", "Min": "min", "Max": "max", "Gust": "gust",
+                   "Sum": "sum"}
+
+#: Sensor words -> IEA Task 43 measurement type.
+TYPES = ((re.compile(r"anemometer|sonic", re.I), "wind_speed"),
+         (re.compile(r"vane", re.I), "wind_direction"),
+         (re.compile(r"thermo|temp", re.I), "air_temperature"),
+         (re.compile(r"hygro|humid", re.I), "relative_humidity"),
+         (re.compile(r"baro|press", re.I), "air_pressure"),
+         (re.compile(r"batt|volt", re.I), "voltage"))
+
+#: Header keys -> normalised keys.
+HEADER_KEYS = {"serial number": "logger_serial", "site": "station_name",
+               "time zone": "time_zone", "interval": "interval_s"}
+
+
+def _sniff(head: str) -> bool:
+    return head.lstrip("\ufeff").startswith(TITLE)
+
+
+def describe(name: str) -> tuple[Column, str, str, float | None]:
+    """A column, its measurement point, type and height from e.g. ``CH1 80m Anemometer Avg``."""
+    match = COLUMN.match(name)
+    if not match:
+        return Column(name), name, "other", None
+    height = float(match["height"]) if match["height"] else None
+    point = " ".join(p for p in (f"CH{match['channel']}",
+                                 f"{match['height']}m" if match["height"] else "",
+                                 match["sensor"]) if p)
+    column = Column(name, STATISTIC_WORDS[match["statistic"]], match["unit"] or None,
+                    processing=match["statistic"])
+    return column, point, _vendor.measurement_type(match["sensor"], TYPES), height
+
+
+@register("kintech", description="Kintech Orbit 360 (reconstructed layout, unverified)",
+          sniff=_sniff, extensions=(".csv", ".txt"))
+def parse_kintech(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
+                  interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
+    """Parse the bytes of a Kintech Orbit 360 data file.
+
+    Parameters
+    ----------
+    utc_offset
+        Offset of the logger clock from UTC, used only if the file has no ``Time zone`` line.
+    interval
+        The averaging interval. Default: ``Interval`` [s], else the most common step.
+
+    Returns
+    -------
+    ParsedFile
+        ``ts`` is UTC and labels the start of the interval.
+
+    Raises
+    ------
+    ParseError
+        Naming the line (and column) of the first problem.
+    """
+    text = decode(data, source=source, encoding=encoding)
+    if not _sniff(text):
+        raise ParseError(f"the first line does not start {TITLE!r}", source=source, line=1)
+    start, line = _vendor.find_line(text, r"^Timestamp;", source=source, what="'Timestamp;'")
+    header = {}
+    for raw in text[:start].split("\n")[1:]:
+        key, sep, value = raw.rstrip("\r").partition(";")
+        if sep:
+            header[HEADER_KEYS.get(key.strip().lower(), _nrg.key(key))] = value.strip()
+    header.setdefault("logger_serial", "")
+    header.setdefault("station_name", "")
+    header["logger_model"] = "Kintech Orbit 360"
+    offset = _nrg.time_zone(header.get("time_zone"), source=source)
+    seconds = header.get("interval_s", "")
+    if interval is None and seconds.isdigit() and int(seconds) > 0:
+        interval = timedelta(seconds=int(seconds))
+    names, body = _vendor.names_at(text, start, ";", source=source, line=line)
+    table = _vendor.read_table(body, names, separator=";", source=source, first_line=line + 1,
+                               utc_offset=utc_offset if offset is None else offset,
+                               interval=interval)
+    described = [describe(n) for n in names[1:]]
+    columns = _vendor.columns([d[0] for d in described], table.kinds)
+    return ParsedFile(format="kintech", source=source, header=header, columns=columns,
+                      data=pl.DataFrame([table.ts.alias("ts"), *table.series]),
+                      interval=table.interval, first_data_line=line + 1,
+                      channel_history=_vendor.points(
+                          [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
+
+
+def read_kintech(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
+    """Read a Kintech Orbit file from a path, bytes or a binary file object; see
+    :func:`parse_kintech`."""
+    data, name = read_bytes(path_or_buffer)
+    options.setdefault("source", name)
+    return parse_kintech(data, **options)

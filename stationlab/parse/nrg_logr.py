@@ -1,0 +1,278 @@
+"""NRG LOGR logger files: statistical and one-second ``.dat`` tables, ``.log`` event logs and
+``.diag`` diagnostics.
+
+Every file starts ``NRG Systems Data Logger``, then a sectioned header of tab-separated
+``Key:→value`` lines whose ``File Content`` says what follows (``Statistics``, ``One Second
+Samples``, ``Logs``, ``Diagnostics``), a ``Sensor History`` of channel blocks in the ``.dat``
+files, a ``Data`` line and the table::
+
+    NRG Systems Data Logger
+    File Created On (UTC):→2024-01-11T13:39:31Z
+    Model Number:→9432
+    Serial Number:→304
+    ...
+    File Content:→Statistics
+    Statistical Interval (min):→1
+
+    Sensor History
+    Channel:→1
+    Description:→NRG R1 GHI
+    Units:→W/m^2
+    Scale Factor:→111982.085938
+    Offset:→0.000000
+    Height:→0.00
+
+    Data
+    Timestamp→Ch1_Avg_W/m^2→Ch1_Min_W/m^2→Ch1_Max_W/m^2→Ch1_SD_W/m^2→Ch1_NotUsed→...
+    2024-01-11T13:39:00Z→52.5895→49.4579→55.0781→1.7164→0.0000→...
+
+Stamps are UTC (``Z``) and label the start of the interval. ``NotUsed`` columns (placeholders
+the logger fills with zeros) are dropped. The sensor history has no effective dates: each block
+holds from the start. A ``.log`` data line is ``time, epoch, kind, code, message`` (separated by
+``", "`` or by tabs); a ``.diag`` table has one column per quantity and statistic
+(``VIN_RP_V_Avg``: quantity ``VIN_RP_V``, unit ``V``, statistic ``avg``). Files may start with a
+UTF-8 BOM. Checked against real files (nrgpy's test files, ``../shared/data/nrg_logr/``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+import polars as pl
+
+from stationlab.errors import ParseError
+from stationlab.parse import (
+    Column,
+    ParsedFile,
+    PathOrBuffer,
+    _nrg,
+    _stamps,
+    decode,
+    read_bytes,
+    register,
+)
+
+logger = logging.getLogger(__name__)
+
+#: The first line of every LOGR file.
+FIRST_LINE = "NRG Systems Data Logger"
+
+#: ``File Content`` values of each registered format.
+CONTENTS = {"nrg_logr": ("Statistics", "One Second Samples"), "nrg_logr_log": ("Logs",),
+            "nrg_logr_diag": ("Diagnostics",)}
+
+#: A data column name: channel, statistic, unit.
+COLUMN_NAME = re.compile(
+    r"^Ch(?P<channel>\d+)_(?P<statistic>Gust_Dir|[A-Za-z]+)(?:_(?P<unit>.*))?$")
+
+#: A diagnostics column: quantity, unit (optional), statistic.
+DIAG_NAME = re.compile(
+    r"^(?P<name>.+?)(?:_(?P<unit>V|mA|A|C|deg_C|%|W))?_(?P<statistic>Avg|Min|Max|SD)$")
+
+#: Event-log fields.
+EVENT_FIELDS = ("time", "epoch", "kind", "code", "message")
+
+#: Header fields -> normalised header keys.
+HEADER_KEYS = {"Serial Number": "logger_serial", "Site": "station_name",
+               "Created FW Version": "logger_os", "FW Version": "logger_os",
+               "File Content": "table_name", "Time Zone": "time_zone"}
+
+
+def _content(head: str) -> str | None:
+    head = head.lstrip("\ufeff")
+    if not head.startswith(FIRST_LINE):
+        return None
+    match = re.search(r"^File Content:\t?\s*(.*?)\s*$", head, re.M)
+    return match[1] if match else None
+
+
+def _sniffer(name: str):
+    return lambda head: _content(head) in CONTENTS[name]
+
+
+def describe(name: str) -> Column | None:
+    """The :class:`Column` of a LOGR column such as ``"Ch12_Gust_Dir_Deg"``; ``None`` drops it."""
+    match = COLUMN_NAME.match(name)
+    if not match:
+        return Column(name)
+    word = match["statistic"]
+    if word not in _nrg.STATISTIC_WORDS:
+        return Column(name, unit=match["unit"])
+    statistic = _nrg.STATISTIC_WORDS[word]
+    return None if statistic is None else Column(name, statistic, match["unit"], processing=word)
+
+
+def channel_of(name: str) -> str | None:
+    """The channel number of a column, e.g. ``"12"`` for ``"Ch12_Avg_Deg"``."""
+    match = COLUMN_NAME.match(name)
+    return match["channel"] if match else None
+
+
+def _start(data: bytes, source: str, encoding: str | None, fmt: str) -> str:
+    text = decode(data, source=source, encoding=encoding)
+    found = re.search(r"^Data\r?$", text, re.M)
+    content = _content(text[:found.start() if found else len(text)])
+    if content not in CONTENTS[fmt]:
+        raise ParseError(f"not an NRG LOGR {' or '.join(CONTENTS[fmt])} file (File Content: "
+                         f"{content!r})", source=source, line=1)
+    return text
+
+
+def _header(layout: _nrg.Layout) -> dict[str, str]:
+    header = {HEADER_KEYS.get(k, _nrg.key(k)): v for k, v in layout.header.items()}
+    header["logger_model"] = f"NRG {layout.header.get('Model Number', 'LOGR')}".strip()
+    header.setdefault("logger_serial", "")
+    header.setdefault("station_name", "")
+    return header
+
+
+@register("nrg_logr", description="NRG LOGR statistical or one-second .dat",
+          sniff=_sniffer("nrg_logr"), extensions=(".dat",))
+def parse_logr(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
+               interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
+    """Parse the bytes of an NRG LOGR statistical or one-second ``.dat`` file.
+
+    Parameters
+    ----------
+    utc_offset
+        Offset of stamps without ``Z``/offset from UTC (LOGR writes UTC; default zero).
+    interval
+        The averaging interval. Default: ``Statistical Interval (min)`` for statistics, one
+        second for one-second samples, else the most common step.
+
+    Returns
+    -------
+    ParsedFile
+        ``data`` has ``ts`` (UTC, start of interval) and one column per value column;
+        ``channel_history`` holds the sensor-history blocks (valid from the start).
+
+    Raises
+    ------
+    ParseError
+        Naming the line (and column) of the first problem.
+    """
+    text = _start(data, source, encoding, "nrg_logr")
+    layout = _nrg.split(text, source=source, vendor="NRG LOGR")
+    stamps, series, columns, first_line = _nrg.read_table(
+        layout, source=source, utc_offset=utc_offset, describe=describe)
+    header = _header(layout)
+    if interval is None:
+        interval = _interval(header, stamps)
+    history = _nrg.history(layout, columns, source=source, channel_of=channel_of,
+                           utc_offset=None)
+    frame = pl.DataFrame([stamps.alias("ts"), *series])
+    logger.debug("%s: %d rows, %d value columns", source, frame.height, len(columns))
+    return ParsedFile(format="nrg_logr", source=source, header=header, columns=tuple(columns),
+                      data=frame, interval=interval, first_data_line=first_line,
+                      channel_history=history)
+
+
+def _interval(header: dict[str, str], stamps: pl.Series) -> timedelta | None:
+    if header.get("table_name") == "One Second Samples":
+        return timedelta(seconds=1)
+    minutes = header.get("statistical_interval_min", "")
+    if minutes.strip().isdigit() and int(minutes) > 0:
+        return timedelta(minutes=int(minutes))
+    return _stamps.infer_interval(stamps)
+
+
+@register("nrg_logr_log", description="NRG LOGR event log (.log)",
+          sniff=_sniffer("nrg_logr_log"), extensions=(".log",))
+def parse_logr_log(data: bytes, *, source: str = "<buffer>", encoding: str | None = None,
+                   **_ignored) -> ParsedFile:
+    """Parse the bytes of an NRG LOGR event log into events (``records == "events"``).
+
+    Returns
+    -------
+    ParsedFile
+        ``data`` has ``ts`` (UTC, in file order, not necessarily distinct), ``kind``
+        (``ACTION``, ``FAULT``, ...), ``code`` and ``message``.
+
+    Raises
+    ------
+    ParseError
+        On a line that does not have the five fields, or an unreadable stamp.
+    """
+    text = _start(data, source, encoding, "nrg_logr_log")
+    layout = _nrg.split(text, source=source, vendor="NRG LOGR", has_columns=False)
+    first_line = layout.header_line + 1
+    lines = layout.body.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    rows = []
+    for i, raw in enumerate(lines):
+        line = raw.rstrip("\r")
+        fields = line.split("\t") if "\t" in line else line.split(", ", len(EVENT_FIELDS) - 1)
+        if len(fields) != len(EVENT_FIELDS):
+            raise ParseError(f"expected {len(EVENT_FIELDS)} fields ({', '.join(EVENT_FIELDS)}), "
+                             f"found {len(fields)}", source=source, line=first_line + i)
+        rows.append([f.strip() for f in fields])
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(EVENT_FIELDS, pl.String), orient="row")
+    ts = _stamps.parse_stamps(frame["time"], source=source, first_line=first_line,
+                              column="time", increasing=False)[0]
+    _raise_if_missing(frame["kind"], "kind", source, first_line)
+    events = pl.DataFrame([ts.alias("ts"), frame["kind"], frame["code"], frame["message"]])
+    columns = tuple(Column(n, kind="text") for n in ("kind", "code", "message"))
+    return ParsedFile(format="nrg_logr_log", source=source, header=_header(layout),
+                      columns=columns, data=events, first_data_line=first_line,
+                      records="events")
+
+
+def _raise_if_missing(values: pl.Series, name: str, source: str, first_line: int) -> None:
+    empty = (values.str.strip_chars() == "").arg_true()
+    if empty.len():
+        raise ParseError(f"the event has no {name}", source=source,
+                         line=first_line + int(empty[0]), column=name)
+
+
+@register("nrg_logr_diag", description="NRG LOGR diagnostics (.diag)",
+          sniff=_sniffer("nrg_logr_diag"), extensions=(".diag",))
+def parse_logr_diag(data: bytes, *, source: str = "<buffer>", encoding: str | None = None,
+                    **_ignored) -> ParsedFile:
+    """Parse the bytes of an NRG LOGR diagnostics file (``records == "diagnostics"``).
+
+    Returns
+    -------
+    ParsedFile
+        ``data`` has ``ts`` (UTC, start of interval) and one column per diagnostic column; each
+        :class:`Column` has the statistic and unit, and ``processing`` holds the quantity's name
+        (``VIN_RP_V`` for ``VIN_RP_V_Avg``).
+
+    Raises
+    ------
+    ParseError
+        Naming the line (and column) of the first problem.
+    """
+    text = _start(data, source, encoding, "nrg_logr_diag")
+    layout = _nrg.split(text, source=source, vendor="NRG LOGR")
+    stamps, series, columns, first_line = _nrg.read_table(
+        layout, source=source, utc_offset=None, describe=describe_diagnostic)
+    frame = pl.DataFrame([stamps.alias("ts"), *series])
+    return ParsedFile(format="nrg_logr_diag", source=source, header=_header(layout),
+                      columns=tuple(columns), data=frame,
+                      interval=_stamps.infer_interval(stamps), first_data_line=first_line,
+                      records="diagnostics")
+
+
+def describe_diagnostic(name: str) -> Column:
+    """``"VIN_RP_V_Avg"`` -> statistic ``avg``, unit ``V``, quantity ``VIN_RP_V`` (processing)."""
+    match = DIAG_NAME.match(name)
+    if not match:
+        return Column(name, "sample", processing=name)
+    quantity = match["name"] + (f"_{match['unit']}" if match["unit"] else "")
+    return Column(name, _nrg.STATISTIC_WORDS[match["statistic"]], match["unit"],
+                  processing=quantity)
+
+
+def read_logr(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
+    """Read any NRG LOGR file (``.dat``, ``.log``, ``.diag``) from a path, bytes or a binary
+    file object, by its ``File Content``."""
+    data, name = read_bytes(path_or_buffer)
+    options.setdefault("source", name)
+    head = data[:4096].decode("utf-8-sig", errors="replace")
+    for fmt, parse in (("nrg_logr_log", parse_logr_log), ("nrg_logr_diag", parse_logr_diag)):
+        if _sniffer(fmt)(head):
+            return parse(data, **options)
+    return parse_logr(data, **options)

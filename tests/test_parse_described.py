@@ -1,0 +1,94 @@
+"""Formats with no real sample here (Ammonit, Kintech, ZX, Windcube, Triton): tested on files
+written from the vendors' published layouts (tests/data/), as each module's docstring says."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from stationlab import ingest, parse
+from stationlab.errors import ParseError
+
+from .conftest import REPO
+
+DATA = REPO / "tests" / "data"
+
+
+def t(hour, minute):
+    return datetime(2024, 1, 1, hour, minute, tzinfo=UTC)
+
+
+CASES = {
+    # file: format, first stamps (UTC, start), a column and its values, (statistic, unit),
+    # station, serial, a point (name, type, height)
+    "ammonit_meteo40_sample.csv": (
+        "ammonit", [t(0, 0), t(0, 10)], "Anemometer 37m North;wind_speed;StdDev (m/s)",
+        [0.52, 0.61, None, 0.48], ("sd", "m/s"), "Test mast", "D123456",
+        ("Anemometer 37m North", "wind_speed", 37.0)),
+    "kintech_orbit.csv": (  # stamps at UTC+01:00
+        "kintech", [t(0, 0), t(0, 10)], "CH1 80m Anemometer SD (m/s)", [0.52, 0.61, None],
+        ("sd", "m/s"), "Test site", "OR360-1234", ("CH5 78m Vane", "wind_direction", 78.0)),
+    "zx_Wind10_sample.csv": (  # stamps at the end of the interval, decimal commas, 9999
+        "zx_lidar", [t(0, 0), t(0, 10)], "Horizontal Wind Speed (m/s) at 80m", [8.1, None, 7.95],
+        ("avg", "m/s"), "Test site", "ZX1234",
+        ("Horizontal Wind Speed at 80m", "wind_speed", 80.0)),
+    "windcube_sample.sta": (  # stamps at the end of the interval
+        "windcube", [datetime(2012, 10, 23, 13, 0, tzinfo=UTC),
+                     datetime(2012, 10, 23, 13, 10, tzinfo=UTC)],
+        "40m Wind Speed Dispersion (m/s)", [0.52, 0.61, None], ("sd", "m/s"), "Test site",
+        "WLS7-123", ("40m Wind Direction", "wind_direction", 40.0)),
+    "TritonExport_sample.csv": (
+        "triton", [t(0, 0), t(0, 10)], "Wind Speed 60m", [8.1, None, 7.95], ("avg", "m/s"),
+        "Test site", "T1234", ("Vertical Wind Speed 40m", "vertical_wind_speed", 40.0)),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_description_built_file(name):
+    fmt, stamps, column, values, (statistic, unit), station, serial, point = CASES[name]
+    parsed = parse.read_file(DATA / name)
+    assert parsed.format == fmt
+    assert parsed.data["ts"].to_list()[:2] == stamps
+    assert parsed.interval == timedelta(minutes=10)
+    assert parsed.data[column].to_list() == values
+    described = {c.name: c for c in parsed.columns}[column]
+    assert (described.statistic, described.unit, described.kind) == (statistic, unit, "number")
+    assert (parsed.header["station_name"], parsed.header["logger_serial"]) == (station, serial)
+    points = {(h.point_name, h.measurement_type, h.height_m) for h in parsed.channel_history}
+    assert point in points
+    assert all(h.source == "file_header" for h in parsed.channel_history)
+
+
+def test_docstrings_say_they_were_built_from_descriptions():
+    from stationlab.parse import ammonit, kintech, triton, windcube, zx_lidar
+
+    for module in (ammonit, kintech, triton, windcube, zx_lidar):
+        assert "Built from a description, not from a real file" in module.__doc__, module
+
+
+def test_import_of_a_described_format_uses_its_points(conn, db):
+    outcome = ingest.import_file(conn, DATA / "zx_Wind10_sample.csv")
+    assert outcome.status == "imported", outcome
+    assert outcome.readings == 25 and outcome.station == "Test site"
+    row = conn.execute("""
+        SELECT p.measurement_type, p.height_m, c.statistic, lc.source
+        FROM logger_configs lc JOIN channels c USING (channel_id)
+        JOIN measurement_points p USING (measurement_point_id)
+        WHERE lc.column_name = 'Wind Direction (deg) at 38m'""").fetchone()
+    assert row == {"measurement_type": "wind_direction", "height_m": 38.0, "statistic": "avg",
+                   "source": "file_header"}
+
+
+def test_windcube_without_a_timestamp_line():
+    data = (DATA / "windcube_sample.sta").read_bytes().split(b"Timestamp")[0]
+    with pytest.raises(ParseError, match="no 'Timestamp ...' line"):
+        parse.parse_bytes(data, source="w.sta")
+
+
+def test_triton_units_line_shorter_than_the_headings():
+    lines = (DATA / "TritonExport_sample.csv").read_text().split("\n")
+    lines[3] = ";deg"
+    with pytest.raises(ParseError, match="the units line has 2 fields, the headings 9") as info:
+        parse.parse_bytes("\n".join(lines).encode(), source="t.csv")
+    assert info.value.line == 4
