@@ -157,7 +157,7 @@ class CalibrationEditor(pn.viewable.Viewer):
             pn.widgets.DatetimeInput.from_param(self.param.valid_to, label="Valid to (UTC)"),
             pn.widgets.TextInput.from_param(self.param.certificate),
             pn.Row(pn.widgets.Button.from_param(self.param.preview),
-                   pn.widgets.Button.from_param(self.param.save, button_type="primary")),
+                   pn.widgets.Button.from_param(self.param.save, color="primary")),
             pn.widgets.Button.from_param(self.param.new), width=320)
         status = pn.pane.Markdown(self.param.message, css_classes=["calibration-message"])
         return pn.Row(form, pn.Column(self._table, status, self._overlay,

@@ -44,7 +44,7 @@ class FlagEditor(pn.viewable.Viewer):
                                   doc="The flag picked in the table (to change or remove).")
     message = param.String(default="", doc="What the last action did, or what went wrong.")
     save = param.Action(lambda self: self.save_flag(), label="Save flag")
-    update = param.Action(lambda self: self.update_flag(), label="Change selected flag")
+    change = param.Action(lambda self: self.update_flag(), label="Change selected flag")
     remove = param.Action(lambda self: self.remove_flag(), label="Remove selected flag")
     revision = param.Integer(default=0, precedence=-1, doc="Bumped whenever flags change.")
 
@@ -226,9 +226,9 @@ class FlagEditor(pn.viewable.Viewer):
             pn.widgets.DatetimeInput.from_param(self.param.end, label="To (UTC)"),
             pn.widgets.Select.from_param(self.param.code),
             pn.widgets.TextInput.from_param(self.param.reason, placeholder="why"),
-            pn.widgets.Button.from_param(self.param.save, button_type="primary"),
-            pn.widgets.Button.from_param(self.param.update),
-            pn.widgets.Button.from_param(self.param.remove, button_type="danger"),
+            pn.widgets.Button.from_param(self.param.save, color="primary"),
+            pn.widgets.Button.from_param(self.param.change),
+            pn.widgets.Button.from_param(self.param.remove, color="danger"),
             width=300)
         status = pn.pane.Markdown(self.param.message, css_classes=["flag-message"])
         plot = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width")
