@@ -6,6 +6,7 @@ connection, closed when the session ends.
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import os
 
@@ -62,5 +63,6 @@ def serve(*, port: int = 5006, address: str = "127.0.0.1", dsn: str | None = Non
     os.environ.setdefault("BOKEH_RESOURCES", "server")  # no CDN: works offline
     origins = [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
     logger.info("serving dashboards on http://%s:%s/", address, port)
+    index = importlib.resources.files("stationlab.dashboards").joinpath("index.html")
     return pn.serve(routes(dsn), port=port, address=address, websocket_origin=origins,
-                    show=show, title=TITLES, threaded=threaded, start=True)
+                    show=show, title=TITLES, threaded=threaded, start=True, index=str(index))

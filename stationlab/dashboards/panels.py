@@ -185,6 +185,7 @@ class StationExplorer(pn.viewable.Viewer):
         return (_plots.flag_spans(covered) * curves).opts(
             hv.Options("Curve", responsive=True, height=320, tools=["hover"]),
             hv.Options("Overlay", title="Wind speed (avg) with flags", responsive=True,
+                       xlabel="time [UTC]", ylabel="wind speed [m/s]",
                        height=320, legend_position="right"))
 
     def rose(self, frame: pl.DataFrame):

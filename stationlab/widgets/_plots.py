@@ -3,7 +3,7 @@ the screen, flags shaded by code, and conversions from polars frames."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401 - registers the Bokeh backend and its options
@@ -38,6 +38,11 @@ def as_utc(value) -> datetime | None:
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def to_minute(value: datetime) -> datetime:
+    """Rounded to the nearest whole minute (a mouse drag lands between readings)."""
+    return (value + timedelta(seconds=30)).replace(second=0, microsecond=0)
 
 
 def curves(long: pl.DataFrame, names: list[str]) -> hv.NdOverlay:

@@ -11,6 +11,7 @@ import param
 import polars as pl
 
 from stationlab.errors import StationlabError
+from stationlab.storage.quality import FLAG_LIST_SCHEMA
 from stationlab.widgets import _plots
 from stationlab.widgets.persistence import FlagRepository
 
@@ -57,7 +58,7 @@ class FlagEditor(pn.viewable.Viewer):
         codes = self.repository.codes()
         self.param.code.objects = codes
         self.code = self.code or ("bad" if "bad" in codes else codes[0])
-        self.flags = pl.DataFrame()
+        self.flags = pl.DataFrame(schema=FLAG_LIST_SCHEMA)
         self.coverage = self.repository.coverage([])
         self._frame = pl.DataFrame()
         self._channel_ids: dict[str, int] = {}
@@ -99,7 +100,8 @@ class FlagEditor(pn.viewable.Viewer):
     def _on_bounds(self, boundsx=None) -> None:
         if boundsx is None:
             return
-        self.param.update(start=_plots.as_utc(boundsx[0]), end=_plots.as_utc(boundsx[1]))
+        start, end = (_plots.as_utc(b) for b in boundsx)
+        self.param.update(start=_plots.to_minute(start), end=_plots.to_minute(end))
 
     @param.depends("selected_flag", watch=True)
     def _pick(self) -> None:
@@ -197,8 +199,9 @@ class FlagEditor(pn.viewable.Viewer):
         self.bounds.source = shown
         self.bounds.add_subscriber(self._on_bounds)
         spans = hv.DynamicMap(self._spans, streams=[revision])
-        self._plot = (spans * shown).opts(hv.Options("Overlay", responsive=True, height=380,
-                                                          legend_position="right"))
+        self._plot = (spans * shown).opts(hv.Options(
+            "Overlay", responsive=True, height=380, legend_position="right",
+            xlabel="time [UTC]", ylabel="value (calibrated)"))
         self._table = pn.widgets.Tabulator(
             self._table_frame(), disabled=True, selectable=1, show_index=False,
             height=220, sizing_mode="stretch_width", label="flags")
@@ -207,11 +210,7 @@ class FlagEditor(pn.viewable.Viewer):
                          "revision")
 
     def _table_frame(self):
-        frame = self.flags if not self.flags.is_empty() else None
-        if frame is None:
-            import pandas as pd
-            return pd.DataFrame({c: [] for c in TABLE_COLUMNS})
-        return frame.select(TABLE_COLUMNS).with_columns(
+        return self.flags.select(TABLE_COLUMNS).with_columns(
             pl.col("ts_from", "ts_to", "created_at").dt.replace_time_zone(None)).to_pandas()
 
     def _on_table_select(self, event) -> None:

@@ -77,7 +77,6 @@ class UploadWidget(pn.viewable.Viewer):
                        or "No files uploaded yet.", self.param.outcomes),
             css_classes=["upload-outcomes"])
         return pn.Column(
-            "### Upload logger files",
             pn.widgets.TextInput.from_param(self.param.station,
                                             placeholder="from the file header"),
             self.files, log, sizing_mode="stretch_width")
