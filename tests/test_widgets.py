@@ -188,3 +188,22 @@ def test_upload_widget_default_imports_into_the_database(db, conn, shared_data):
     files = conn.execute("SELECT name, status, source FROM files ORDER BY file_id").fetchall()
     assert files == [{"name": "demo.csv", "status": "imported", "source": "upload"},
                      {"name": "notes.txt", "status": "failed", "source": "upload"}]
+
+
+def test_long_series_are_downsampled_and_full_detail_when_zoomed():
+    """Six years of 10-minute data: the screen gets SCREEN_POINTS, a zoomed day every reading."""
+    import holoviews as hv
+
+    from stationlab.widgets import _plots
+
+    ts = pl.datetime_range(datetime(2016, 1, 1, tzinfo=UTC), datetime(2022, 1, 1, tzinfo=UTC),
+                           "10m", closed="left", eager=True)
+    long = pl.DataFrame({"ts": ts, "name": "speed",
+                         "value": np.sin(np.arange(len(ts)) / 500.0)})
+    assert long.height == 315_648
+    shown = _plots.downsampled(hv.DynamicMap(lambda: _plots.curves(long, ["speed"])))
+    assert len(shown[()].last) == _plots.SCREEN_POINTS
+    day = (np.datetime64("2018-06-01T00:00"), np.datetime64("2018-06-02T00:00"))
+    zoomed = _plots.downsample1d(_plots.curves(long, ["speed"]), algorithm="lttb",
+                                 width=_plots.SCREEN_POINTS, x_range=day, dynamic=False)
+    assert len(zoomed.last) == 144  # every reading of the day, none dropped
