@@ -565,3 +565,22 @@ def meta_export(station: str, out: Path | None) -> None:
         return
     out.write_text(text, encoding="utf-8")
     click.echo(f"{out}: metadata of station {station}", err=True)
+
+
+
+
+@main.command("dashboard")
+@click.option("--port", type=int, default=5006, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Interface to listen on.")
+def dashboard(port: int, address: str) -> None:
+    """Serve the dashboards (station health, data recovery, explorer) and the widget apps."""
+    from stationlab import dashboards
+
+    def check():  # fail now, with the fix named, if the database is not usable
+        with _connection():
+            pass
+
+    _run(check)
+    click.echo(f"dashboards on http://{address}:{port}/ (Ctrl+C stops)")
+    dashboards.serve(port=port, address=address)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from stationlab.storage import catalog
+from stationlab.storage import health as logger_records
 
 #: A logger whose newest reading is older than this is quiet (files usually arrive daily).
 QUIET_AFTER = timedelta(hours=26)
@@ -33,3 +34,14 @@ def quiet_loggers(conn, now: datetime, *, quiet_after: timedelta = QUIET_AFTER) 
 def failed_files(conn) -> pl.DataFrame:
     """Files that failed to import, oldest first, with the reason, line and column."""
     return catalog.failed_files(conn)
+
+
+def recent_events(conn, *, limit: int = 50) -> pl.DataFrame:
+    """The newest events loggers reported about themselves (NRG LOGR ``.log`` files)."""
+    return logger_records.recent_events(conn, limit)
+
+
+def supply_voltages(conn, now: datetime, *, window: timedelta = timedelta(days=30)
+                    ) -> pl.DataFrame:
+    """Supply voltages from logger diagnostics (NRG LOGR ``.diag`` files) over a window."""
+    return logger_records.supply_voltages(conn, now - window)

@@ -27,6 +27,7 @@ ALLOWED = {
     ("stationlab/qc/checks.py", "flag_spike", "rename"),
     ("stationlab/qc/checks.py", "flag_zero_sd", "rename"),
     ("stationlab/qc/checks.py", "flag_icing", "rename"),
+    ("stationlab/widgets/flag_editor.py", "action", "remove"),  # soft-removes a flag row
 }
 
 

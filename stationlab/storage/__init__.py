@@ -6,8 +6,18 @@ loggers, channels, configurations and files, ``readings`` moves readings in and 
 ``health`` holds loggers' events and diagnostics.
 """
 
-from stationlab.storage import catalog, db, health, pool, quality, queue, readings, server
+from stationlab.storage import (
+    calibration,
+    catalog,
+    db,
+    health,
+    pool,
+    quality,
+    queue,
+    readings,
+    server,
+)
 from stationlab.storage.db import connect, describe_schema, migrate, transaction
 
-__all__ = ["catalog", "connect", "db", "describe_schema", "health", "migrate", "pool", "quality",
-           "queue", "readings", "server", "transaction"]
+__all__ = ["calibration", "catalog", "connect", "db", "describe_schema", "health", "migrate",
+           "pool", "quality", "queue", "readings", "server", "transaction"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 import psycopg
 
@@ -51,3 +53,19 @@ def events(conn: psycopg.Connection, logger_id: int) -> list[dict]:
 def diagnostics(conn: psycopg.Connection, logger_id: int) -> list[dict]:
     """A logger's diagnostic values by quantity, statistic and time."""
     return conn.execute(queries()["logger_diagnostics"], {"logger_id": logger_id}).fetchall()
+
+
+def recent_events(conn: psycopg.Connection, limit: int) -> pl.DataFrame:
+    """The newest logger events of every station, newest first."""
+    rows = conn.execute(queries()["recent_logger_events"], {"limit": limit}).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "logger": pl.String, "ts": pl.Datetime("us", "UTC"),
+        "kind": pl.String, "code": pl.String, "message": pl.String}, orient="row")
+
+
+def supply_voltages(conn: psycopg.Connection, since: datetime) -> pl.DataFrame:
+    """Diagnostic values in volts (supply and battery voltages) since a time."""
+    rows = conn.execute(queries()["supply_voltages"], {"since": since}).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "logger": pl.String, "ts": pl.Datetime("us", "UTC"),
+        "name": pl.String, "statistic": pl.String, "value": pl.Float64}, orient="row")

@@ -692,3 +692,68 @@ SELECT ts, kind, code, message FROM logger_events WHERE logger_id = %(logger_id)
 -- name: logger_diagnostics
 SELECT ts, name, statistic, value, unit FROM logger_diagnostics
 WHERE logger_id = %(logger_id)s ORDER BY name, statistic, ts
+
+-- name: sensors_list
+SELECT se.sensor_id, se.sensor_type, se.oem, se.model, se.serial_number,
+       string_agg(DISTINCT st.name, ', ') AS stations,
+       string_agg(DISTINCT p.name, ', ') AS points
+FROM sensors se
+LEFT JOIN sensor_installations si USING (sensor_id)
+LEFT JOIN measurement_points p USING (measurement_point_id)
+LEFT JOIN stations st ON st.station_id = p.station_id
+WHERE %(station)s::text IS NULL OR st.name = %(station)s
+GROUP BY se.sensor_id
+ORDER BY se.sensor_id
+
+-- name: sensor_insert
+INSERT INTO sensors (sensor_type, oem, model, serial_number)
+VALUES (%(sensor_type)s, %(oem)s, %(model)s, %(serial_number)s)
+RETURNING sensor_id
+
+-- name: sensor_install
+INSERT INTO sensor_installations (sensor_id, measurement_point_id, valid_from, valid_to)
+VALUES (%(sensor_id)s, %(measurement_point_id)s, %(valid_from)s, %(valid_to)s)
+RETURNING sensor_installation_id
+
+-- name: calibrations_list
+SELECT calibration_id, sensor_id, slope, "offset", calibration_date, certificate,
+       nullif(valid_from, '-infinity') AS valid_from, nullif(valid_to, 'infinity') AS valid_to,
+       author, created_at
+FROM calibrations WHERE sensor_id = %(sensor_id)s
+ORDER BY valid_from, calibration_id
+
+-- name: calibration_insert
+INSERT INTO calibrations (sensor_id, slope, "offset", calibration_date, certificate, valid_from,
+                          valid_to, author)
+VALUES (%(sensor_id)s, %(slope)s, %(offset)s, %(calibration_date)s, %(certificate)s,
+        coalesce(%(valid_from)s::timestamptz, '-infinity'),
+        coalesce(%(valid_to)s::timestamptz, 'infinity'), %(author)s)
+RETURNING calibration_id
+
+-- name: calibration_update
+UPDATE calibrations SET slope = %(slope)s, "offset" = %(offset)s,
+       calibration_date = %(calibration_date)s, certificate = %(certificate)s,
+       valid_from = coalesce(%(valid_from)s::timestamptz, '-infinity'),
+       valid_to = coalesce(%(valid_to)s::timestamptz, 'infinity'), author = %(author)s,
+       created_at = now()
+WHERE calibration_id = %(calibration_id)s
+RETURNING calibration_id
+
+-- name: sensor_channels
+SELECT DISTINCT c.channel_id
+FROM sensor_installations si
+JOIN channels c USING (measurement_point_id)
+WHERE si.sensor_id = %(sensor_id)s AND c.kind = 'number'
+ORDER BY c.channel_id
+
+-- name: recent_logger_events
+SELECT s.name AS station, l.name AS logger, e.ts, e.kind, e.code, e.message
+FROM logger_events e JOIN loggers l USING (logger_id) JOIN stations s USING (station_id)
+ORDER BY e.ts DESC
+LIMIT %(limit)s
+
+-- name: supply_voltages
+SELECT s.name AS station, l.name AS logger, d.ts, d.name, d.statistic, d.value
+FROM logger_diagnostics d JOIN loggers l USING (logger_id) JOIN stations s USING (station_id)
+WHERE d.unit = 'V' AND d.ts >= %(since)s
+ORDER BY s.name, l.name, d.name, d.ts

@@ -1,0 +1,279 @@
+"""The dashboards: station health, data recovery, station explorer.
+
+Each is a :class:`panel.viewable.Viewer` over a :class:`stationlab.api.Client`; the clock is
+passed in where it matters (``now``), so a test sees what a person would see on that day.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+import polars as pl
+
+from stationlab import health
+from stationlab.widgets import _plots
+
+logger = logging.getLogger(__name__)
+
+#: Supply voltage shown for this long before each station's newest reading.
+VOLTAGE_WINDOW = timedelta(days=30)
+#: Wind rose: sectors and speed bins. [m/s]
+SECTORS = 16
+SPEED_BINS = (0.0, 4.0, 8.0, 12.0, 16.0)
+SPEED_COLORS = ("#c6dbef", "#6baed6", "#3182bd", "#08519c", "#08306b")
+
+
+def _naive(frame: pl.DataFrame) -> pl.DataFrame:
+    """Aware timestamps to naive UTC (for tables and Bokeh axes)."""
+    return frame.with_columns(pl.col(pl.Datetime("us", "UTC")).dt.replace_time_zone(None))
+
+
+class StationHealth(pn.viewable.Viewer):
+    """Every logger's last reading and last file, how late it is, import failures and supply
+    voltage; quiet loggers are listed first, in red."""
+
+    quiet_after = param.Number(default=health.QUIET_AFTER.total_seconds() / 3600, bounds=(1, None),
+                               doc="A logger is quiet after this long without data. [h]")
+
+    def __init__(self, client, now: datetime | None = None, **params) -> None:
+        super().__init__(**params)
+        self.client = client
+        self.now = now or datetime.now(UTC)
+
+    def loggers(self) -> pl.DataFrame:
+        """The health table (see :func:`stationlab.health.logger_health`)."""
+        table = health.logger_health(self.client.conn, self.now,
+                                     quiet_after=timedelta(hours=self.quiet_after))
+        return table.with_columns(
+            (pl.col("late_by").dt.total_minutes() / 60).round(1).alias("late_h"),
+            pl.when(pl.col("quiet")).then(pl.lit("QUIET")).otherwise(pl.lit("ok"))
+            .alias("state")).sort("quiet", "late_h", descending=True, nulls_last=False)
+
+    def voltage(self, station: str, last: datetime | None) -> hv.Overlay | None:
+        """Supply voltage channels of a station over the window before its newest reading."""
+        if last is None:
+            return None
+        mast = self.client.station(station)
+        frame = mast.readings(types=["voltage"], start=last - VOLTAGE_WINDOW,
+                              end=last + timedelta(seconds=1), clean=False)
+        if frame.is_empty():
+            return None
+        names = frame["name"].unique(maintain_order=True).to_list()
+        return _plots.curves(frame, names).opts(
+            hv.Options("Curve", responsive=True, height=220, tools=["hover"]),
+            hv.Options("NdOverlay", title=f"{station}: supply voltage [V]"))
+
+    @param.depends("quiet_after")
+    def _view(self):
+        table = self.loggers()
+        quiet = table.filter(pl.col("quiet"))
+        banner = pn.pane.Alert(
+            "All loggers delivered data recently." if quiet.is_empty() else
+            "**Quiet:** " + "; ".join(
+                f"{r['station']} / {r['logger']} (last reading "
+                + (f"{r['last_reading']:%Y-%m-%d %H:%M}, {r['late_h']:,.0f} h late)"
+                   if r["last_reading"] else "never)")
+                for r in quiet.iter_rows(named=True)),
+            alert_type="success" if quiet.is_empty() else "danger",
+            css_classes=["health-banner"], sizing_mode="stretch_width")
+        shown = _naive(table.select("state", "station", "logger", "model", "serial_number",
+                                    "last_reading", "last_file_at", "late_h",
+                                    "files_imported", "files_failed"))
+        loggers = pn.widgets.Tabulator(shown.to_pandas(), disabled=True, show_index=False,
+                                       sizing_mode="stretch_width")
+        loggers.style.apply(lambda row: ["background-color: #f8d7da; font-weight: bold"
+                                         if row["state"] == "QUIET" else "" for _ in row],
+                            axis=1)
+        failed = _naive(health.failed_files(self.client.conn))
+        failures = (pn.pane.Markdown("No import failures.") if failed.is_empty() else
+                    pn.widgets.Tabulator(failed.to_pandas(), disabled=True, show_index=False,
+                                         sizing_mode="stretch_width"))
+        last = table.group_by("station").agg(pl.col("last_reading").max()).sort("station")
+        voltages = [pn.pane.HoloViews(plot, sizing_mode="stretch_width")
+                    for row in last.iter_rows() if (plot := self.voltage(*row)) is not None]
+        events = _naive(health.recent_events(self.client.conn))
+        event_table = (pn.pane.Markdown("No logger events.") if events.is_empty() else
+                       pn.widgets.Tabulator(events.to_pandas(), disabled=True, show_index=False,
+                                            sizing_mode="stretch_width", page_size=10,
+                                            pagination="local"))
+        diagnostics = self.diagnostic_voltages()
+        if diagnostics is not None:
+            voltages.append(pn.pane.HoloViews(diagnostics, sizing_mode="stretch_width"))
+        return pn.Column(
+            banner, "### Loggers", loggers, "### Import failures", failures,
+            "### Logger events", event_table,
+            "### Supply voltage", *(voltages or [pn.pane.Markdown("No supply voltage channels.")]),
+            sizing_mode="stretch_width")
+
+    def diagnostic_voltages(self) -> hv.Overlay | None:
+        """Voltages loggers report in their diagnostics files, per logger and quantity."""
+        frame = _naive(health.supply_voltages(self.client.conn, self.now or datetime.now(UTC),
+                                              window=timedelta(days=3650)))
+        if frame.is_empty():
+            return None
+        curves = {f"{k[0]} {k[1]} {k[2]}": hv.Curve(g.select("ts", "value").to_pandas(),
+                                                     "ts", "value")
+                  for k, g in frame.group_by("station", "logger", "name", maintain_order=True)}
+        return hv.NdOverlay(curves, kdims="series").opts(
+            hv.opts.Curve(responsive=True, height=250, tools=["hover"]),
+            hv.opts.NdOverlay(title="Logger diagnostics: voltages [V]"))
+
+    def __panel__(self):
+        return pn.Column(pn.widgets.FloatInput.from_param(self.param.quiet_after, width=220),
+                         self._view, sizing_mode="stretch_width")
+
+
+class DataRecovery(pn.viewable.Viewer):
+    """Data recovery per channel and month, raw beside clean (flagged readings left out)."""
+
+    station = param.Selector(objects=[])
+
+    def __init__(self, client, **params) -> None:
+        super().__init__(**params)
+        self.client = client
+        self.param.station.objects = client.stations()
+        if self.station is None and self.param.station.objects:
+            self.station = self.param.station.objects[0]
+
+    def recovery(self, clean: bool) -> pl.DataFrame:
+        """``month`` (YYYY-MM), ``name``, ``recovery`` (percent) for the station."""
+        monthly = self.client.station(self.station).monthly(clean=clean)
+        return monthly.select(pl.col("month").dt.strftime("%Y-%m"), "name",
+                              (pl.col("recovery") * 100).round(1).alias("recovery"))
+
+    def heatmap(self, clean: bool) -> hv.HeatMap:
+        frame = self.recovery(clean)
+        title = "clean (flagged readings left out)" if clean else "raw"
+        return hv.HeatMap((frame["month"].to_list(), frame["name"].to_list(),
+                           frame["recovery"].to_numpy()), ["month", "channel"],
+                          "recovery").opts(
+            cmap="RdYlGn", clim=(0, 100), colorbar=True, tools=["hover"], title=title,
+            height=max(300, 22 * frame["name"].n_unique() + 80), width=520,
+            xrotation=45, invert_yaxis=True)
+
+    @param.depends("station")
+    def _view(self):
+        if self.station is None:
+            return pn.pane.Markdown("No stations yet.")
+        return pn.pane.HoloViews(self.heatmap(False) + self.heatmap(True))
+
+    def __panel__(self):
+        return pn.Column(pn.widgets.Select.from_param(self.param.station, width=300),
+                         self._view)
+
+
+class StationExplorer(pn.viewable.Viewer):
+    """A station's wind speeds with flags, a wind rose and monthly means for a chosen period."""
+
+    station = param.Selector(objects=[])
+    period = param.DateRange(default=None, doc="Period shown (UTC); end excluded.")
+
+    def __init__(self, client, **params) -> None:
+        super().__init__(**params)
+        self.client = client
+        self.param.station.objects = client.stations()
+        if self.station is None and self.param.station.objects:
+            self.station = self.param.station.objects[0]
+        else:
+            self._reset_period()
+
+    @param.depends("station", watch=True)
+    def _reset_period(self) -> None:
+        speeds = self._speeds(None)
+        if not speeds.is_empty():
+            first, last = speeds["ts"].min(), speeds["ts"].max()
+            self.period = (first.replace(tzinfo=None),
+                           (last + timedelta(minutes=10)).replace(tzinfo=None))
+
+    def _speeds(self, period) -> pl.DataFrame:
+        start, end = period or (None, None)
+        return self.client.station(self.station).readings(
+            types=["wind_speed", "wind_direction"], statistics=["avg"], start=start, end=end,
+            include_flagged=True)
+
+    def series(self, frame: pl.DataFrame) -> hv.Overlay:
+        speeds = frame.filter(pl.col("measurement_type") == "wind_speed")
+        names = speeds["name"].unique(maintain_order=True).to_list()
+        ids = speeds["channel_id"].unique().to_list()
+        start, end = self.period or (None, None)
+        flags = self.client.station(self.station).flags(start=start, end=end)
+        covered = flags.filter(pl.col("channel_id").is_in(ids) | pl.col("channel_id").is_null())
+        curves = _plots.downsampled(hv.DynamicMap(lambda: _plots.curves(speeds, names)))
+        return (_plots.flag_spans(covered) * curves).opts(
+            hv.Options("Curve", responsive=True, height=320, tools=["hover"]),
+            hv.Options("Overlay", title="Wind speed (avg) with flags", responsive=True,
+                       xlabel="time [UTC]", ylabel="wind speed [m/s]",
+                       height=320, legend_position="right"))
+
+    def rose(self, frame: pl.DataFrame):
+        """Wind rose of the highest speed and direction channels: frequency [%] per sector,
+        stacked by speed bin."""
+        from bokeh.plotting import figure
+
+        pick = {}
+        for kind in ("wind_speed", "wind_direction"):
+            part = frame.filter(pl.col("measurement_type") == kind)
+            if part.is_empty():
+                return pn.pane.Markdown("No wind speed and direction to draw a wind rose.")
+            top = part.sort("height_m", descending=True, nulls_last=True)["name"][0]
+            pick[kind] = part.filter(pl.col("name") == top).select(
+                "ts", pl.col("value").alias(kind))
+        both = pick["wind_speed"].join(pick["wind_direction"], on="ts").drop_nulls()
+        width = 360 / SECTORS
+        sector = ((both["wind_direction"].to_numpy() + width / 2) // width % SECTORS)
+        speed_bin = np.digitize(both["wind_speed"].to_numpy(), SPEED_BINS) - 1
+        counts = np.zeros((SECTORS, len(SPEED_BINS)))
+        np.add.at(counts, (sector.astype(int), speed_bin.clip(0)), 1)
+        share = counts / max(len(both), 1) * 100
+        plot = figure(width=380, height=380, title="Wind rose [% of time]", x_range=(-1, 1),
+                      y_range=(-1, 1), toolbar_location=None)
+        plot.axis.visible = plot.grid.visible = False
+        outer = share.sum(axis=1).max() or 1
+        angles = np.pi / 2 - np.radians(np.arange(SECTORS) * width)  # north up, clockwise
+        inner = np.zeros(SECTORS)
+        for b, color in enumerate(SPEED_COLORS):
+            top = inner + share[:, b] / outer * 0.95
+            low = SPEED_BINS[b]
+            label = f">= {low:g} m/s" if b == len(SPEED_BINS) - 1 else \
+                f"{low:g}-{SPEED_BINS[b + 1]:g} m/s"
+            plot.annular_wedge(0, 0, inner, top, angles - np.radians(width / 2),
+                               angles + np.radians(width / 2), color=color,
+                               line_color="white", legend_label=label)
+            inner = top
+        plot.legend.location = "top_left"
+        plot.legend.label_text_font_size = "8pt"
+        return pn.pane.Bokeh(plot)
+
+    def monthly_means(self) -> pl.DataFrame:
+        """Clean monthly means of the wind speed channels in the period."""
+        start, end = self.period or (None, None)
+        monthly = self.client.station(self.station).monthly(
+            types=["wind_speed"], statistics=["avg"], start=start, end=end, clean=True)
+        return (monthly.select(pl.col("month").dt.strftime("%Y-%m"), "name",
+                               pl.col("mean").round(2), pl.col("n"))
+                .sort("month", "name"))
+
+    @param.depends("station", "period")
+    def _view(self):
+        if self.station is None:
+            return pn.pane.Markdown("No stations yet.")
+        frame = self._speeds(self.period)
+        means = self.monthly_means()
+        return pn.Column(
+            pn.pane.HoloViews(self.series(frame), sizing_mode="stretch_width"),
+            pn.Row(self.rose(frame),
+                   pn.Column("### Monthly means (clean)",
+                             pn.widgets.Tabulator(means.to_pandas(), disabled=True,
+                                                  show_index=False, width=520))),
+            sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return pn.Column(
+            pn.Row(pn.widgets.Select.from_param(self.param.station, width=300),
+                   pn.widgets.DatetimeRangeInput.from_param(self.param.period)),
+            self._view, sizing_mode="stretch_width")

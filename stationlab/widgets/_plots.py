@@ -1,0 +1,72 @@
+"""HoloViews building blocks shared by the widgets and dashboards: time series downsampled for
+the screen, flags shaded by code, and conversions from polars frames."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401 - registers the Bokeh backend and its options
+import numpy as np
+import polars as pl
+from holoviews.operation.downsample import downsample1d
+
+#: Shading per flag code; codes not listed are grey.
+CODE_COLORS = {"bad": "#d62728", "suspect": "#ff7f0e", "icing": "#1f77b4",
+               "maintenance": "#9467bd", "tower_shadow": "#8c564b", "missing": "#7f7f7f",
+               "range": "#e377c2", "flatline": "#bcbd22", "spike": "#17becf"}
+#: Points drawn per curve at most; zooming in re-samples the visible range at full detail.
+SCREEN_POINTS = 1500
+
+
+def naive_utc(series: pl.Series) -> np.ndarray:
+    """Timestamps as naive UTC ``datetime64[us]`` (what Bokeh's datetime axis expects)."""
+    if series.dtype == pl.Datetime and series.dtype.time_zone is not None:
+        series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    return series.cast(pl.Datetime("us")).to_numpy()
+
+
+def as_utc(value) -> datetime | None:
+    """A plot coordinate (datetime64, pandas Timestamp, datetime, or milliseconds since 1970)
+    as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        return datetime.fromtimestamp(float(value) / 1000, tz=UTC)
+    if isinstance(value, np.datetime64):
+        value = value.astype("datetime64[us]").item()
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def to_minute(value: datetime) -> datetime:
+    """Rounded to the nearest whole minute (a mouse drag lands between readings)."""
+    return (value + timedelta(seconds=30)).replace(second=0, microsecond=0)
+
+
+def curves(long: pl.DataFrame, names: list[str]) -> hv.NdOverlay:
+    """One curve per channel from a long frame (``ts, name, value``)."""
+    overlay = {}
+    for name in names:
+        part = long.filter(pl.col("name") == name).sort("ts")
+        overlay[name] = hv.Curve((naive_utc(part["ts"]), part["value"].to_numpy()),
+                                 "time", "value", label=name)
+    if not overlay:
+        overlay["no channel"] = hv.Curve((np.array([], dtype="datetime64[us]"), []),
+                                         "time", "value")
+    return hv.NdOverlay(overlay, kdims="channel")
+
+
+def downsampled(dmap: hv.DynamicMap) -> hv.DynamicMap:
+    """LTTB-downsampled to the screen; re-sampled from full data for each zoomed range."""
+    return downsample1d(dmap, algorithm="lttb", width=SCREEN_POINTS)
+
+
+def flag_spans(flags: pl.DataFrame) -> hv.VSpans:
+    """Flags (``ts_from, ts_to, code``) as vertical bands coloured by code."""
+    frame = {"x0": naive_utc(flags["ts_from"]), "x1": naive_utc(flags["ts_to"]),
+             "code": flags["code"].to_numpy().astype(str)}
+    color = hv.dim("code").categorize(CODE_COLORS, default="#999999")
+    return hv.VSpans(frame, kdims=["x0", "x1"], vdims=["code"]).opts(
+        color=color, alpha=0.25, line_width=0)

@@ -1,0 +1,216 @@
+"""The dashboards and widgets in a real browser: Playwright driving the system Chromium against
+``stationlab dashboard`` on 127.0.0.1. Screenshots go to ``test-artifacts/``.
+
+Chromium comes from Debian (``apt-get install chromium``; ``.ci/run`` installs it); never from
+``playwright install``. Without it these tests skip, except under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import polars as pl
+import pytest
+from playwright.sync_api import expect
+
+from stationlab import ingest, storage
+from stationlab.calibration import Calibration, CalibrationRepository
+
+from .conftest import DEMO, REPO, _create_database, _drop_database
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARTIFACTS = REPO / "test-artifacts"
+AUTHOR = "browser-test"
+#: Waiting for the browser, not a timing assertion: generous, for a busy 2-core machine. [ms]
+WAIT = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def site(pg_server, template_db, shared_data_dir):
+    """``stationlab dashboard`` serving a database with the demo mast and one calibrated
+    anemometer; yields (base URL, DSN)."""
+    name = f"stationlab_browser_{os.getpid()}"
+    dsn = _create_database(pg_server, name, template=template_db)
+    ingest.import_paths([shared_data_dir / DEMO], dsn=dsn, progress=False)
+    with storage.connect(dsn, autocommit=True) as conn:
+        point = storage.quality.channel_table(conn, "some_site").filter(
+            pl.col("point_name") == "Spd80mN")["measurement_point_id"][0]
+        sensor = storage.calibration.insert_sensor(conn, sensor_type="anemometer", oem="Thies",
+                                                   model="First Class", serial_number="06123")
+        storage.calibration.install_sensor(conn, sensor, point, None, None)
+        # the logger's own generic transfer function, which the certificate replaces
+        conn.execute("UPDATE logger_configs lc SET slope = 0.0462, \"offset\" = 0.21 "
+                     "FROM channels c WHERE c.channel_id = lc.channel_id "
+                     "AND c.measurement_point_id = %s", (point,))
+        CalibrationRepository(conn, author="setup").add(sensor, Calibration(0.04577, 0.2528))
+    port = _free_port()
+    env = {**os.environ, "STATIONLAB_DSN": dsn, "STATIONLAB_AUTHOR": AUTHOR,
+           "PYTHONPATH": str(REPO)}
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = (ARTIFACTS / "dashboard-server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "stationlab", "-v", "dashboard", "--port", str(port), "--address",
+         "127.0.0.1"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail("stationlab dashboard did not start:\n"
+                            + (ARTIFACTS / "dashboard-server.log").read_text())
+            time.sleep(0.5)
+    yield url, dsn
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+    _drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="module")
+def shared_data_dir():
+    from .conftest import SHARED_DATA
+
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"the real sample files are missing: {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def page(browser, site):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(WAIT)
+    tab.errors = []
+    tab.on("console", lambda msg: tab.errors.append(f"{msg.text} ({msg.location.get('url')})")
+           if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    yield tab
+    context.close()
+
+
+def _open(page, url: str, title: str) -> None:
+    page.goto(url)
+    page.locator("h1", has_text=title).wait_for()
+    page.wait_for_load_state("networkidle")
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def _query(dsn: str, sql: str) -> list[dict]:
+    with storage.connect(dsn, autocommit=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_index_and_dashboards_render_without_console_errors(page, site):
+    from stationlab.dashboards import TITLES
+
+    url, _ = site
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    for route in TITLES:
+        assert page.locator(f"a[href*='{route}']").count() >= 1, route
+    _shot(page, "index")
+    _open(page, f"{url}/health", "Station health")
+    page.get_by_text("some_site / some_site (last reading 2016-01-10 23:40").wait_for()
+    _shot(page, "health")
+    _open(page, f"{url}/recovery", "Data recovery")
+    page.locator("canvas").first.wait_for()
+    _shot(page, "recovery")
+    _open(page, f"{url}/explorer", "Station explorer")
+    page.get_by_text("Monthly means (clean)").wait_for()
+    _shot(page, "explorer")
+    assert page.errors == []
+
+
+def test_drag_a_range_and_save_a_flag(page, site):
+    url, dsn = site
+    _open(page, f"{url}/flags", "Flag editor")
+    canvas = max((c.bounding_box() for c in page.locator("canvas").all()),
+                 key=lambda box: box["width"] * box["height"])
+    y = canvas["y"] + canvas["height"] / 2
+    page.mouse.move(canvas["x"] + canvas["width"] * 0.35, y)
+    page.mouse.down()
+    page.mouse.move(canvas["x"] + canvas["width"] * 0.55, y, steps=8)
+    page.mouse.up()
+    page.get_by_placeholder("why").fill("iced cups, seen on camera")
+    page.get_by_placeholder("why").press("Enter")
+    _shot(page, "flag-dragged")
+    page.get_by_role("button", name="Save flag").click()
+    page.locator(".tabulator-cell", has_text="iced cups, seen on camera").wait_for()
+    page.get_by_text("Flagged bad on 1 channel(s)").wait_for()
+    _shot(page, "flag-saved")
+    rows = _query(dsn, "SELECT code, reason, author, ts_from, ts_to FROM flags")
+    assert [(r["code"], r["reason"], r["author"]) for r in rows] == [
+        ("bad", "iced cups, seen on camera", AUTHOR)]
+    # the drag covered part of the plotted period (2016-01-09 15:20 to 2016-01-10 23:40)
+    assert rows[0]["ts_from"] < rows[0]["ts_to"]
+    assert str(rows[0]["ts_from"].date()) in ("2016-01-09", "2016-01-10")
+    assert page.errors == []
+
+
+def test_edit_a_calibration(page, site):
+    url, dsn = site
+    _open(page, f"{url}/calibration", "Calibration editor")
+    page.locator(".tabulator-cell[tabulator-field='calibration_id']").first.click()
+    slope = page.locator("input").first  # sensor is a <select>; slope is the first input
+    expect(slope).to_have_value("0.04577", timeout=WAIT)
+    slope.fill("0.05")
+    slope.press("Enter")
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_text("readings change").wait_for()
+    _shot(page, "calibration-preview")
+    page.get_by_role("button", name="Save calibration").click()
+    page.get_by_text("Saved calibration 1.").wait_for()
+    page.locator(".tabulator-cell", has_text="0.05").first.wait_for()
+    _shot(page, "calibration-saved")
+    assert _query(dsn, "SELECT slope, author FROM calibrations") == [
+        {"slope": 0.05, "author": AUTHOR}]
+    assert page.errors == []
+
+
+def test_upload_a_file(page, site, shared_data_dir):
+    url, dsn = site
+    _open(page, f"{url}/upload", "Upload logger files")
+    page.locator("input[type=file]").set_input_files(
+        shared_data_dir / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat")
+    page.get_by_text("TestLogger_Hourly_1.dat: imported").wait_for()
+    _shot(page, "upload")
+    assert _query(dsn, "SELECT name, status, source FROM files WHERE source = 'upload'") == [
+        {"name": "TestLogger_Hourly_1.dat", "status": "imported", "source": "upload"}]
+    assert page.errors == []

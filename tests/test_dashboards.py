@@ -1,0 +1,101 @@
+"""The dashboards headless, on the demo mast and a logger that is still reporting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import holoviews as hv
+import panel as pn
+import polars as pl
+from click.testing import CliRunner
+
+from stationlab import ingest
+from stationlab.cli import main
+from stationlab.dashboards import TITLES, page
+from stationlab.dashboards.panels import DataRecovery, StationExplorer, StationHealth
+
+NOW = datetime(2021, 6, 19, 12, tzinfo=UTC)
+
+
+def test_health_puts_the_quiet_station_first_and_in_red(mast, db, shared_data):
+    ingest.import_paths([shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat",
+                         shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_Bad05.dat"],
+                        dsn=db)
+    dashboard = StationHealth(mast.client, now=NOW)
+    table = dashboard.loggers()
+    assert table["station"].to_list() == ["some_site", "TestLogger"]
+    assert table["state"].to_list() == ["QUIET", "ok"]
+    assert table["late_h"][1] == 14.0
+    view = dashboard._view()
+    banner = view[0]
+    assert banner.alert_type == "danger"
+    assert banner.object.startswith("**Quiet:** some_site / ")
+    failures = view[4]
+    assert failures.value["name"].tolist() == ["TestLogger_Hourly_Bad05.dat"]
+    # both files carry a battery voltage: BattMin (demo mast), BattV (TestLogger)
+    voltage = dashboard.voltage("some_site", table["last_reading"][0])
+    assert len(voltage) == 1 and len(next(iter(voltage))) == 188
+    dashboard.quiet_after = 24 * 365 * 10.0
+    assert dashboard._view()[0].alert_type == "success"
+
+
+def test_recovery_heatmap_raw_and_clean(mast):
+    mast.add_flag("2016-01-10", "2016-01-11", "bad", reason="test")
+    dashboard = DataRecovery(mast.client)
+    assert dashboard.station == "some_site"
+    raw, clean = dashboard.heatmap(False), dashboard.heatmap(True)
+    assert set(raw.dimension_values("month")) == {"2016-01"}
+    speed = "Speed 80m 0deg Mean [m/s]"
+    # 188 ten-minute readings in a 31-day month; 144 of them (10 January) flagged
+    assert raw.select(channel=speed).dimension_values("recovery")[0] == round(
+        188 / 4464 * 100, 1)
+    assert clean.select(channel=speed).dimension_values("recovery")[0] == round(
+        44 / 4464 * 100, 1)
+
+
+def test_explorer_series_rose_and_monthly_means(mast):
+    mast.add_flag("2016-01-10", "2016-01-10 06:00", "icing", reason="rime")
+    dashboard = StationExplorer(mast.client)
+    assert dashboard.period == (datetime(2016, 1, 9, 15, 20), datetime(2016, 1, 10, 23, 50))
+    frame = dashboard._speeds(dashboard.period)
+    overlay = dashboard.series(frame)[()]
+    spans = next(layer for layer in overlay if isinstance(layer, hv.VSpans))
+    assert spans.dimension_values("code").tolist() == ["icing"]
+    rose = dashboard.rose(frame).object
+    assert rose.title.text == "Wind rose [% of time]"
+    means = dashboard.monthly_means()
+    assert means["month"].unique().to_list() == ["2016-01"]
+    # the clean mean leaves out the flagged six hours (36 readings)
+    speed = means.filter(pl.col("name") == "Speed 80m 0deg Mean [m/s]").row(0, named=True)
+    assert speed["n"] == 188 - 36
+    dashboard.period = (datetime(2016, 1, 10), datetime(2016, 1, 10, 12))
+    assert dashboard._speeds(dashboard.period)["ts"].n_unique() == 72
+
+
+def test_every_route_builds_a_page(mast, db):
+    for route, title in TITLES.items():
+        built = page(route, mast.client, db)
+        assert isinstance(built, pn.Column)
+        assert built[0].object == f"# {title}"
+
+
+def test_dashboard_command_refuses_a_database_without_schema(empty_db, monkeypatch):
+    monkeypatch.setenv("STATIONLAB_DSN", empty_db)
+    result = CliRunner().invoke(main, ["dashboard", "--port", "1", "--address", "127.0.0.1"])
+    assert result.exit_code == 1
+    assert "has no stationlab schema yet; run `stationlab db migrate`" in result.output
+
+
+def test_health_shows_logger_events_and_diagnostic_voltages(mast, db, shared_data):
+    logr = shared_data / "nrg_logr"
+    outcomes = ingest.import_paths([logr / "20240111_1300_000304_002994.log",
+                                    logr / "20240111_1300_000304_002994.diag"], dsn=db)
+    assert [o.status for o in outcomes] == ["imported", "imported"]
+    dashboard = StationHealth(mast.client, now=NOW)
+    view = dashboard._view()
+    events = view[6]
+    assert not events.value.empty
+    assert list(events.value.columns) == ["station", "logger", "ts", "kind", "code", "message"]
+    voltages = dashboard.diagnostic_voltages()
+    assert voltages is not None and len(voltages) >= 1
+    assert all(len(curve) > 0 for curve in voltages)

@@ -1,0 +1,209 @@
+"""The widgets, headless, against a real database with the demo mast imported: set a param or
+fire the stream event, then check what was written and what the plot holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+import pytest
+
+from stationlab import storage
+from stationlab.calibration import Calibration, CalibrationRepository
+from stationlab.errors import StationlabError
+from stationlab.widgets import CalibrationEditor, FlagEditor, FlagRepository, UploadWidget
+
+from .conftest import DEMO
+
+SPEED = "Speed 80m 0deg Mean [m/s]"
+FIRST = datetime(2016, 1, 9, 15, 20, tzinfo=UTC)
+
+
+@pytest.fixture
+def client(mast):
+    return mast.client
+
+
+def test_flag_editor_saves_the_dragged_range_and_shades_it(client, conn):
+    editor = FlagEditor(client, FlagRepository(client.conn, author="ana"), station="some_site")
+    editor.channels = [SPEED]
+    curves, spans = editor.shown()
+    assert list(curves) == [SPEED] and len(spans) == 0
+    assert len(curves[SPEED]) == 188  # the demo file's rows, all shown (fewer than the screen)
+    # a drag with the x-box select tool over 2016-01-10 00:00..06:00 (naive UTC on the axis)
+    editor.bounds.event(boundsx=(np.datetime64("2016-01-10T00:00"),
+                                 np.datetime64("2016-01-10T06:00")))
+    assert editor.start == datetime(2016, 1, 10, tzinfo=UTC)
+    editor.param.update(code="icing", reason="rime on the cups")
+    editor.save_flag()
+    rows = conn.execute("SELECT f.code, f.reason, f.author, f.ts_from, f.ts_to, p.name, "
+                        "c.statistic FROM flags f JOIN channels c USING (channel_id) "
+                        "JOIN measurement_points p ON p.measurement_point_id = "
+                        "c.measurement_point_id").fetchall()
+    assert rows == [{"code": "icing", "reason": "rime on the cups", "author": "ana",
+                     "ts_from": datetime(2016, 1, 10, tzinfo=UTC),
+                     "ts_to": datetime(2016, 1, 10, 6, tzinfo=UTC), "name": "Spd80mN",
+                     "statistic": "avg"}]
+    spans = editor.shown()[1]
+    assert spans.dimension_values("code").tolist() == ["icing"]
+    assert spans.dimension_values("x0")[0] == np.datetime64("2016-01-10T00:00")
+    assert editor._table.value["reason"].tolist() == ["rime on the cups"]
+    assert editor.message.startswith("Flagged icing")
+
+
+def test_flag_editor_edits_and_removes_keeping_history(client, conn):
+    editor = FlagEditor(client, FlagRepository(client.conn, author="ana"), station="some_site",
+                        channels=[SPEED])
+    editor.param.update(start=datetime(2016, 1, 10, tzinfo=UTC),
+                        end=datetime(2016, 1, 10, 6, tzinfo=UTC), reason="cups iced")
+    editor.save_flag()
+    first = int(editor.flags["flag_id"][0])
+    editor._table.selection = [0]
+    assert editor.selected_flag == first
+    editor.param.update(code="suspect", reason="maybe iced")
+    editor.update_flag()
+    assert editor.flags["code"].to_list() == ["suspect"]
+    assert editor.shown()[1].dimension_values("code").tolist() == ["suspect"]
+    editor.remove_flag()
+    assert editor.flags.is_empty()
+    assert len(editor.shown()[1]) == 0
+    history = conn.execute("SELECT code, deleted_by FROM flags ORDER BY flag_id").fetchall()
+    assert history == [{"code": "bad", "deleted_by": "ana"},
+                       {"code": "suspect", "deleted_by": "ana"}]
+
+
+def test_flag_editor_refuses_without_a_period_or_reason(client, conn):
+    editor = FlagEditor(client, FlagRepository(client.conn), station="some_site")
+    editor.reason = "x"
+    editor.save_flag()
+    assert editor.message == ("Not saved: select a period first: drag across the plot with the "
+                              "x-box select tool, or enter start and end")
+    editor.param.update(start=datetime(2016, 1, 10, tzinfo=UTC),
+                        end=datetime(2016, 1, 10, 6, tzinfo=UTC), reason=" ")
+    editor.save_flag()
+    assert editor.message == ("Not saved: write a reason, so others know why the period is "
+                              "flagged")
+    assert conn.execute("SELECT count(*) AS n FROM flags").fetchone()["n"] == 0
+
+
+def _anemometer(conn, slope=0.04577, offset=0.2528):
+    """The demo mast's 80 m north anemometer with one certificate, logger slope 0.0462/0.21."""
+    point = conn.execute("SELECT measurement_point_id AS id FROM measurement_points "
+                         "WHERE name = 'Spd80mN'").fetchone()["id"]
+    conn.execute("UPDATE logger_configs lc SET slope = 0.0462, \"offset\" = 0.21 FROM channels c "
+                 "WHERE c.channel_id = lc.channel_id AND c.measurement_point_id = %s", (point,))
+    sensor = storage.calibration.insert_sensor(conn, sensor_type="anemometer", oem="Thies",
+                                               model="First Class", serial_number="06123")
+    storage.calibration.install_sensor(conn, sensor, point, None, None)
+    repo = CalibrationRepository(conn, author="ana")
+    repo.add(sensor, Calibration(slope, offset, None, datetime(2016, 1, 10, tzinfo=UTC)))
+    return sensor, repo
+
+
+def test_calibration_editor_previews_then_saves_a_correction(client, conn, mast):
+    sensor, repo = _anemometer(conn)
+    editor = CalibrationEditor(repo, station="some_site")
+    assert editor.sensor == sensor
+    assert editor._table.value["slope"].tolist() == [0.04577]
+    editor._table.selection = [0]
+    assert editor.calibration_id is not None and editor.slope == 0.04577
+    editor.slope = 0.05
+    assert editor.show_preview()
+    first = editor.comparison.filter(pl.col("ts") == FIRST).sort("channel_id").row(0, named=True)
+    # before: (8.37 - 0.21) / 0.0462 * 0.04577 + 0.2528; after: ... * 0.05 + 0.2528
+    assert first["before"] == pytest.approx(8.3368520, abs=1e-6)
+    assert first["after"] == pytest.approx(176.6233766 * 0.05 + 0.2528, abs=1e-6)
+    assert "readings change" in editor.message
+    overlay = editor._overlay.object[()]
+    assert sorted(c.label for c in overlay) == ["after", "before"]
+    # nothing was kept by the preview
+    assert conn.execute("SELECT slope FROM calibrations").fetchone()["slope"] == 0.04577
+    saved = editor.save_calibration()
+    assert conn.execute("SELECT calibration_id, slope, author FROM calibrations").fetchall() == \
+        [{"calibration_id": saved, "slope": 0.05, "author": "ana"}]
+    assert mast.readings(channels=[SPEED], start=FIRST, end=datetime(2016, 1, 9, 15, 21,
+                                                                     tzinfo=UTC))["value"][0] \
+        == pytest.approx(176.6233766 * 0.05 + 0.2528, abs=1e-6)
+
+
+def test_calibration_editor_table_edit_previews(client, conn):
+    sensor, repo = _anemometer(conn)
+    editor = CalibrationEditor(repo)
+    editor._table.patch({"slope": [(0, 0.05)]})
+    from panel.models.tabulator import TableEditEvent
+    editor._on_edit(TableEditEvent(model=None, column="slope", row=0, value=0.05, old=0.04577))
+    assert editor.slope == 0.05 and editor.calibration_id is not None
+    assert editor.message.startswith("Preview:")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"slope": 0.0}, "Refused: a calibration slope of 0 would turn every reading into the "
+                     "offset; enter the certificate's slope"),
+    ({"valid_from": datetime(2016, 1, 9, tzinfo=UTC)},
+     "Refused: the period overlaps calibration 1 (the beginning to 2016-01-10 00:00) of the "
+     "same sensor; change the dates or correct that calibration first"),
+    ({"valid_from": datetime(2016, 1, 12, tzinfo=UTC), "valid_to": datetime(2016, 1, 11,
+                                                                            tzinfo=UTC)},
+     "Refused: the calibration's period ends (2016-01-11 00:00) before it starts "
+     "(2016-01-12 00:00)"),
+])
+def test_calibration_editor_refuses_invalid_input(client, conn, change, message):
+    _anemometer(conn)
+    editor = CalibrationEditor(CalibrationRepository(conn))
+    editor.param.update(**change)
+    editor.save_calibration()
+    assert editor.message == message
+    assert conn.execute("SELECT count(*) AS n FROM calibrations").fetchone()["n"] == 1
+
+
+def test_calibration_overlap_refused_by_the_database_too(client, conn):
+    sensor, _ = _anemometer(conn)
+    with pytest.raises(StationlabError, match="overlaps another calibration of the same sensor"):
+        storage.calibration.write_calibration(conn, sensor_id=sensor, author="x", slope=1.0,
+                                              valid_from=datetime(2016, 1, 9, tzinfo=UTC))
+
+
+def test_upload_widget_imports_through_the_callable(db, conn, shared_data):
+    saved = []
+
+    def upload(name, data, station):
+        saved.append((name, len(data), station))
+        return "queued"
+
+    widget = UploadWidget(upload, station="mast_b")
+    data = (shared_data / DEMO).read_bytes()
+    widget.files.param.update(filename=["demo.csv"], value=[data])
+    assert saved == [("demo.csv", len(data), "mast_b")]
+    assert widget.outcomes == ["demo.csv: queued"]
+
+
+def test_upload_widget_default_imports_into_the_database(db, conn, shared_data):
+    widget = UploadWidget()
+    data = (shared_data / DEMO).read_bytes()
+    widget.files.param.update(filename=["demo.csv"], value=[data])
+    widget.files.param.update(filename=["notes.txt"], value=[b"hello"])
+    assert widget.outcomes[0] == "demo.csv: imported 5,640 readings into station 'some_site'"
+    assert widget.outcomes[1].startswith("notes.txt: failed: ")
+    files = conn.execute("SELECT name, status, source FROM files ORDER BY file_id").fetchall()
+    assert files == [{"name": "demo.csv", "status": "imported", "source": "upload"},
+                     {"name": "notes.txt", "status": "failed", "source": "upload"}]
+
+
+def test_long_series_are_downsampled_and_full_detail_when_zoomed():
+    """Six years of 10-minute data: the screen gets SCREEN_POINTS, a zoomed day every reading."""
+    import holoviews as hv
+
+    from stationlab.widgets import _plots
+
+    ts = pl.datetime_range(datetime(2016, 1, 1, tzinfo=UTC), datetime(2022, 1, 1, tzinfo=UTC),
+                           "10m", closed="left", eager=True)
+    long = pl.DataFrame({"ts": ts, "name": "speed",
+                         "value": np.sin(np.arange(len(ts)) / 500.0)})
+    assert long.height == 315_648
+    shown = _plots.downsampled(hv.DynamicMap(lambda: _plots.curves(long, ["speed"])))
+    assert len(shown[()].last) == _plots.SCREEN_POINTS
+    day = (np.datetime64("2018-06-01T00:00"), np.datetime64("2018-06-02T00:00"))
+    zoomed = _plots.downsample1d(_plots.curves(long, ["speed"]), algorithm="lttb",
+                                 width=_plots.SCREEN_POINTS, x_range=day, dynamic=False)
+    assert len(zoomed.last) == 144  # every reading of the day, none dropped
