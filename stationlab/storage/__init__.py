@@ -4,9 +4,9 @@
 loggers, channels, configurations and files, ``readings`` moves readings in and out at speed.
 """
 
-from stationlab.storage import catalog, db, quality, readings, server
+from stationlab.storage import catalog, db, quality, readings, runs, server
 from stationlab.storage.db import connect, describe_schema, migrate, transaction
 
 __all__ = ["catalog", "connect", "db", "describe_schema", "migrate", "quality", "readings",
-           "server",
+           "runs", "server",
            "transaction"]
