@@ -573,7 +573,9 @@ def meta_export(station: str, out: Path | None) -> None:
 @click.option("--port", type=int, default=5006, show_default=True)
 @click.option("--address", default="127.0.0.1", show_default=True,
               help="Interface to listen on.")
-def dashboard(port: int, address: str) -> None:
+@click.option("--prefix", help="URL prefix of every page (e.g. /services/dashboards/ behind "
+                               "JupyterHub, which then requires its login).")
+def dashboard(port: int, address: str, prefix: str | None) -> None:
     """Serve the dashboards (station health, data recovery, explorer) and the widget apps."""
     from stationlab import dashboards
 
@@ -582,5 +584,126 @@ def dashboard(port: int, address: str) -> None:
             pass
 
     _run(check)
-    click.echo(f"dashboards on http://{address}:{port}/ (Ctrl+C stops)")
-    dashboards.serve(port=port, address=address)
+    click.echo(f"dashboards on http://{address}:{port}{prefix or '/'} (Ctrl+C stops)")
+    dashboards.serve(port=port, address=address, prefix=prefix)
+
+
+
+
+@db.command("grant-analyst")
+@click.argument("name")
+@click.option("--password-env", metavar="VAR",
+              help="Set the role's password from this environment variable.")
+def db_grant_analyst(name: str, password_env: str | None) -> None:
+    """Create or update NAME, a login role that can read everything and add flags, nothing more."""
+    import os
+
+    from stationlab import storage
+
+    password = None
+    if password_env:
+        password = os.environ.get(password_env)
+        if not password:
+            raise click.ClickException(f"${password_env} is not set")
+    with storage.connect(autocommit=True) as conn:
+        created = _run(storage.runs.grant_analyst, conn, name, password)
+        dsn = storage.runs.dsn_for(conn.info.dsn, user=name)
+    click.echo(f"analyst role {name} {'created' if created else 'updated'} "
+               "(member of stationlab_analyst)")
+    click.echo(f"STATIONLAB_DSN for {name}: {dsn}")
+
+
+@main.group()
+def pipelines() -> None:
+    """Scheduled notebook jobs: run one, run what is due, show the history."""
+
+
+def _pipelines_config(path):
+    from stationlab import pipelines as jobs
+
+    return _run(jobs.load_config, path)
+
+
+_config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False),
+    help="The schedule (default: $STATIONLAB_PIPELINES or ./pipelines/schedule.toml).")
+
+
+@pipelines.command("run")
+@click.argument("job")
+@_config_option
+@click.option("-p", "--parameter", "parameters", multiple=True, metavar="KEY=VALUE",
+              help="Override a notebook parameter (VALUE read as JSON if it parses).")
+@click.option("--scheduled-for", type=Timestamp(), hidden=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON line.")
+def pipelines_run(job: str, config_path, parameters, scheduled_for, as_json: bool) -> None:
+    """Run JOB's notebook now. Exits 1 if it failed, 2 if it was already running."""
+    import dataclasses
+    import json
+
+    from stationlab import pipelines as jobs
+
+    overrides = {}
+    for item in parameters:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except ValueError:
+            overrides[key] = value
+    cfg = _pipelines_config(config_path)
+    result = _run(jobs.run_job, cfg, job, parameters=overrides, scheduled_for=scheduled_for,
+                  progress=not as_json)
+    click.echo(json.dumps(dataclasses.asdict(result)) if as_json else result.describe())
+    if result.status != "success":
+        sys.exit(1 if result.status == "failed" else 2)
+
+
+@pipelines.command("due")
+@_config_option
+def pipelines_due(config_path) -> None:
+    """Run every job whose cron time has come (for cron or a systemd timer). Exits 1 if any
+    failed."""
+    from stationlab import pipelines as jobs
+
+    cfg = _pipelines_config(config_path)
+    results = _run(jobs.run_due, cfg, on_result=lambda r: click.echo(r.describe()))
+    if not results:
+        click.echo("nothing due")
+    if any(r.status == "failed" for r in results):
+        sys.exit(1)
+
+
+@pipelines.command("history")
+@click.option("--job", help="Only this job.")
+@click.option("--limit", type=int, default=20, show_default=True)
+def pipelines_history(job: str | None, limit: int) -> None:
+    """The newest runs: job, status, start, duration, executed notebook, error."""
+    from stationlab import pipelines as jobs
+
+    table = _run(jobs.history, job, limit=limit)
+    for row in table.iter_rows(named=True):
+        duration = f"{row['duration_s']:.1f} s" if row["duration_s"] is not None else "-"
+        click.echo(f"{row['run_id']:>6} {row['job']:<10} {row['status']:<8} "
+                   f"{row['started_at']:%Y-%m-%d %H:%M:%S} {duration:>9} {row['output_path']}")
+        if row["error"]:
+            click.echo(f"       {row['error']}")
+    click.echo(f"{table.height} runs")
+
+
+@pipelines.command("alerts")
+@click.option("--open", "open_only", is_flag=True, help="Only incidents still open.")
+def pipelines_alerts(open_only: bool) -> None:
+    """Alerts raised: incident, when, where sent, whether resolved."""
+    from stationlab import storage
+
+    with storage.connect(autocommit=True) as conn:
+        table = _run(storage.runs.alerts, conn, open_only=open_only)
+    for row in table.iter_rows(named=True):
+        state = "open" if row["resolved_at"] is None else f"resolved {row['resolved_at']:%F %T}"
+        click.echo(f"{row['alert_id']:>5} {row['raised_at']:%Y-%m-%d %H:%M} {row['incident']} "
+                   f"[{state}] {row['subject']} -> {', '.join(row['sent_to']) or 'not sent'}")
+        if row["send_error"]:
+            click.echo(f"      {row['send_error']}")
+    click.echo(f"{table.height} alerts")

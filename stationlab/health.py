@@ -45,3 +45,65 @@ def supply_voltages(conn, now: datetime, *, window: timedelta = timedelta(days=3
                     ) -> pl.DataFrame:
     """Supply voltages from logger diagnostics (NRG LOGR ``.diag`` files) over a window."""
     return logger_records.supply_voltages(conn, now - window)
+
+
+def quiet_thresholds(conn, now: datetime, *, quiet_after: timedelta = QUIET_AFTER,
+                     stations: dict[str, timedelta] | None = None) -> pl.DataFrame:
+    """:func:`logger_health` with each station's own threshold (``stations``: station name ->
+    threshold, others get ``quiet_after``) in ``threshold`` and ``quiet`` judged by it."""
+    table = logger_health(conn, now, quiet_after=quiet_after)
+    limits = pl.Series("threshold", [(stations or {}).get(s, quiet_after)
+                                     for s in table["station"]], dtype=pl.Duration("us"))
+    return table.with_columns(limits).with_columns(
+        (pl.col("late_by").is_null() | (pl.col("late_by") > pl.col("threshold"))).alias("quiet"))
+
+
+def check(conn, now: datetime, *, settings=None, quiet_after: timedelta = QUIET_AFTER,
+          stations: dict[str, timedelta] | None = None, link: str | None = None,
+          run_id: int | None = None) -> pl.DataFrame:
+    """Judge every logger's freshness and raise an alert per newly quiet logger, once per
+    incident (``logger_quiet:LOGGER_ID``); a logger that delivers again closes its incident.
+
+    Parameters
+    ----------
+    settings
+        :class:`stationlab.alerts.AlertSettings` (default: record the alert, send nothing).
+    quiet_after
+        A logger whose newest reading is older than this is quiet. [h as timedelta]
+    stations
+        Per-station thresholds overriding ``quiet_after``.
+    link
+        Link or path of the executed health notebook, put into the alert.
+
+    Returns
+    -------
+    :func:`quiet_thresholds`'s table with ``alert_id`` (set where an alert was raised now).
+    """
+    from stationlab import alerts
+
+    settings = settings or alerts.AlertSettings()
+    table = quiet_thresholds(conn, now, quiet_after=quiet_after, stations=stations)
+    raised = []
+    for row in table.iter_rows(named=True):
+        incident = f"logger_quiet:{row['logger_id']}"
+        if not row["quiet"]:
+            raised.append(None)
+            continue
+        last = (f"its newest reading is from {row['last_reading']:%Y-%m-%d %H:%M} UTC, "
+                f"{_hours(row['late_by']):.0f} h before {now:%Y-%m-%d %H:%M} UTC"
+                if row["last_reading"] else "it has delivered no readings yet")
+        raised.append(alerts.raise_alert(
+            conn, settings, incident=incident, kind="logger_quiet",
+            subject=f"stationlab: logger {row['logger']} at {row['station']} is quiet",
+            message=(f"Logger {row['logger']} ({row['model']} {row['serial_number']}) at "
+                     f"station {row['station']} is quiet: {last}; the threshold is "
+                     f"{_hours(row['threshold']):.0f} h. Check the logger's power and "
+                     "communication, and the fetch job."),
+            link=link, run_id=run_id))
+    awake = [f"logger_quiet:{i}" for i in table.filter(~pl.col("quiet"))["logger_id"]]
+    alerts.resolve(conn, awake)
+    return table.with_columns(pl.Series("alert_id", raised, dtype=pl.Int64))
+
+
+def _hours(delta: timedelta) -> float:
+    return delta.total_seconds() / 3600

@@ -25,3 +25,24 @@ def test_logger_health_and_quiet_loggers(conn, db, shared_data):
     failed = health.failed_files(conn)
     assert failed["name"].to_list() == ["TestLogger_Hourly_Bad05.dat"]
     assert failed["error_line"].to_list() == [1]
+
+
+def test_a_quiet_logger_alerts_once_until_it_delivers_again(conn, db, shared_data):
+    from stationlab import storage
+
+    ingest.import_paths([shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"], dsn=db)
+    late = datetime(2021, 6, 20, 12, tzinfo=UTC)
+    first = health.check(conn, late, link="/runs/health/x.ipynb", run_id=None)
+    assert first["quiet"].to_list() == [True]
+    assert first["alert_id"].is_not_null().to_list() == [True]
+    again = health.check(conn, late + timedelta(hours=1))
+    assert again["alert_id"].to_list() == [None]  # the incident is still open
+    table = storage.runs.alerts(conn)
+    assert table.height == 1
+    assert table["subject"][0] == "stationlab: logger TestLogger at TestLogger is quiet"
+    assert "newest reading is from 2021-06-18 22:00 UTC, 38 h before" in table["message"][0]
+    assert table["link"][0] == "/runs/health/x.ipynb"
+    # a longer threshold for the station: no longer quiet, the incident closes
+    calm = health.check(conn, late, stations={"TestLogger": timedelta(days=7)})
+    assert calm["quiet"].to_list() == [False]
+    assert storage.runs.alerts(conn, open_only=True).is_empty()

@@ -28,6 +28,8 @@ ALLOWED = {
     ("stationlab/qc/checks.py", "flag_zero_sd", "rename"),
     ("stationlab/qc/checks.py", "flag_icing", "rename"),
     ("stationlab/widgets/flag_editor.py", "action", "remove"),  # soft-removes a flag row
+    ("stationlab/backup.py", "backup", "rename"),  # database dumps in $STATIONLAB_HOME/backups
+    ("stationlab/backup.py", "backup", "unlink"),  # rotation of those dumps
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.resources
 import logging
 import os
+import secrets
 
 import panel as pn
 
@@ -58,11 +59,27 @@ def routes(dsn: str | None = None) -> dict:
 
 
 def serve(*, port: int = 5006, address: str = "127.0.0.1", dsn: str | None = None,
-          show: bool = False, threaded: bool = False):
-    """Serve the dashboards (blocks unless ``threaded``); ``/`` is the index page."""
+          show: bool = False, threaded: bool = False, prefix: str | None = None):
+    """Serve the dashboards (blocks unless ``threaded``); ``/`` is the index page.
+
+    Parameters
+    ----------
+    prefix
+        URL prefix of every page, e.g. ``/services/dashboards/`` behind JupyterHub. When the hub
+        started this process as its service, pages are for hub-logged-in users only.
+    """
+    from stationlab.dashboards import hub_auth
+
     os.environ.setdefault("BOKEH_RESOURCES", "server")  # no CDN: works offline
     origins = [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
-    logger.info("serving dashboards on http://%s:%s/", address, port)
+    extra = {}
+    if hub_auth.running_under_hub():
+        # Browsers reach us through the hub's proxy, under the hub's own host name.
+        origins = ["*"]
+        extra = {"auth_provider": hub_auth.HubAuthProvider(),
+                 "cookie_secret": secrets.token_hex(32)}
+    logger.info("serving dashboards on http://%s:%s%s", address, port, prefix or "/")
     index = importlib.resources.files("stationlab.dashboards").joinpath("index.html")
     return pn.serve(routes(dsn), port=port, address=address, websocket_origin=origins,
-                    show=show, title=TITLES, threaded=threaded, start=True, index=str(index))
+                    show=show, title=TITLES, threaded=threaded, start=True, index=str(index),
+                    **({"prefix": prefix} if prefix else {}), **extra)

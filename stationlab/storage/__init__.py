@@ -15,9 +15,10 @@ from stationlab.storage import (
     quality,
     queue,
     readings,
+    runs,
     server,
 )
 from stationlab.storage.db import connect, describe_schema, migrate, transaction
 
 __all__ = ["calibration", "catalog", "connect", "db", "describe_schema", "health", "migrate",
-           "pool", "quality", "queue", "readings", "server", "transaction"]
+           "pool", "quality", "queue", "readings", "runs", "server", "transaction"]

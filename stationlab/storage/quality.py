@@ -8,7 +8,7 @@ from datetime import datetime
 import polars as pl
 import psycopg
 
-from stationlab.errors import StationlabError
+from stationlab.errors import StationlabError, StorageError
 from stationlab.storage.db import queries
 
 CHANNEL_SCHEMA = {
@@ -118,6 +118,8 @@ def insert_flag(conn: psycopg.Connection, **flag) -> int:
         raise StationlabError(f"flag period {params['ts_from']} to {params['ts_to']} is empty or "
                               "reversed" if "ts_from" in str(exc) or "flags_check" in str(exc)
                               else str(exc)) from exc
+    except psycopg.Error as exc:  # e.g. an analyst's role may not add rule flags
+        raise StorageError(str(exc).strip()) from exc
 
 
 def get_flag(conn: psycopg.Connection, flag_id: int) -> dict:

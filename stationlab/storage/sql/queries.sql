@@ -757,3 +757,93 @@ SELECT s.name AS station, l.name AS logger, d.ts, d.name, d.statistic, d.value
 FROM logger_diagnostics d JOIN loggers l USING (logger_id) JOIN stations s USING (station_id)
 WHERE d.unit = 'V' AND d.ts >= %(since)s
 ORDER BY s.name, l.name, d.name, d.ts
+
+-- name: run_start
+INSERT INTO pipeline_runs (job, notebook, parameters, scheduled_for, output_path, host)
+VALUES (%(job)s, %(notebook)s, %(parameters)s, %(scheduled_for)s, %(output_path)s, %(host)s)
+RETURNING run_id, started_at
+
+-- name: run_finish
+UPDATE pipeline_runs
+SET status = %(status)s, error = %(error)s, finished_at = now(),
+    duration_s = extract(epoch FROM now() - started_at)
+WHERE run_id = %(run_id)s
+
+-- name: run_get
+SELECT * FROM pipeline_runs WHERE run_id = %(run_id)s
+
+-- name: runs_history
+SELECT run_id, job, notebook, parameters, status, scheduled_for, started_at, finished_at,
+       duration_s, error, output_path, host
+FROM pipeline_runs
+WHERE (%(job)s::text IS NULL OR job = %(job)s)
+ORDER BY started_at DESC, run_id DESC
+LIMIT %(limit)s
+
+-- name: runs_last_scheduled
+SELECT job, max(scheduled_for) AS scheduled_for
+FROM pipeline_runs WHERE scheduled_for IS NOT NULL
+GROUP BY job
+
+-- name: job_try_lock
+SELECT pg_try_advisory_lock(hashtext('stationlab.pipeline'), hashtext(%(job)s)) AS locked
+
+-- name: job_unlock
+SELECT pg_advisory_unlock(hashtext('stationlab.pipeline'), hashtext(%(job)s)) AS unlocked
+
+-- name: alert_open
+INSERT INTO alerts (incident, kind, subject, message, link, run_id)
+VALUES (%(incident)s, %(kind)s, %(subject)s, %(message)s, %(link)s, %(run_id)s)
+ON CONFLICT (incident) WHERE resolved_at IS NULL DO NOTHING
+RETURNING alert_id
+
+-- name: alert_sent
+UPDATE alerts SET sent_to = %(sent_to)s, send_error = %(send_error)s
+WHERE alert_id = %(alert_id)s
+
+-- name: alerts_resolve
+UPDATE alerts SET resolved_at = now()
+WHERE resolved_at IS NULL AND incident = ANY(%(incidents)s)
+RETURNING alert_id, incident
+
+-- name: alerts_open_like
+SELECT alert_id, incident FROM alerts
+WHERE resolved_at IS NULL AND incident LIKE %(prefix)s || '%%'
+
+-- name: alerts_list
+SELECT alert_id, incident, kind, subject, message, link, run_id, raised_at, sent_to,
+       send_error, resolved_at
+FROM alerts
+WHERE %(open_only)s IS FALSE OR resolved_at IS NULL
+ORDER BY raised_at, alert_id
+
+-- name: server_version
+SELECT current_setting('server_version_num')::integer AS version_num,
+       current_database() AS dbname
+
+-- name: role_exists
+SELECT 1 FROM pg_roles WHERE rolname = %(name)s
+
+-- name: role_create_analyst
+CREATE ROLE {name} LOGIN IN ROLE stationlab_analyst
+
+-- name: role_grant_analyst
+GRANT stationlab_analyst TO {name}
+
+-- name: role_set_password
+ALTER ROLE {name} PASSWORD {password}
+
+-- name: role_grant_connect
+GRANT CONNECT ON DATABASE {database} TO {name}
+
+-- name: database_create
+CREATE DATABASE {name}
+
+-- name: database_drop
+DROP DATABASE IF EXISTS {name} WITH (FORCE)
+
+-- name: restore_check
+SELECT (SELECT max(version) FROM schema_migrations) AS schema_version,
+       (SELECT count(*) FROM readings) AS readings,
+       (SELECT count(*) FROM files) AS files,
+       (SELECT count(*) FROM flags) AS flags

@@ -1,0 +1,341 @@
+"""End to end: JupyterHub on 127.0.0.1 with two analysts as their own system users.
+
+The analysts' Python: a venv made for this run under /tmp (``--system-site-packages`` so that
+``pip install --user`` works), holding hard links to (or copies of) this test run's packages and
+a copy of this checkout's ``stationlab``, all world-readable: the repository itself may sit where
+other users cannot go (CI clones it as root). Production does the same with a venv under /opt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from stationlab import storage
+from stationlab.cli import main
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.hub
+
+ANALYSTS = ("stl_ana_a", "stl_ana_b")
+PROXY = REPO / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+TOKEN = uuid.uuid4().hex
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def scratch():
+    if os.geteuid() != 0:
+        pytest.skip("the hub test creates system users: run it as root (as .ci/run does)")
+    if not PROXY.exists():
+        pytest.fail(f"{PROXY} is missing: run `npm ci --prefix hub`")
+    folder = Path(tempfile.mkdtemp(prefix="stationlab-hub-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def hub_python(scratch) -> Path:
+    """A world-readable venv with this run's packages and this checkout's stationlab."""
+    venv = scratch / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip",
+                    "--system-site-packages", str(venv)], check=True)
+    target = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" \
+        / "site-packages"
+    source = Path(sysconfig.get_paths()["purelib"])
+    linked = subprocess.run(["cp", "-al", f"{source}/.", str(target)], capture_output=True)
+    if linked.returncode != 0:  # another file system: copy
+        subprocess.run(["cp", "-a", f"{source}/.", str(target)], check=True)
+    for editable in {*target.glob("__editable__*stationlab*"), *target.glob("*stationlab*.pth")}:
+        editable.unlink(missing_ok=True)
+    shutil.copytree(REPO / "stationlab", target / "stationlab",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["chmod", "-R", "a+rX", str(venv)], check=True)
+    return venv / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def analysts(scratch):
+    """Two system users with private homes."""
+    made = []
+    for name in ANALYSTS:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name],
+                           check=True)
+            made.append(name)
+        Path(pwd.getpwnam(name).pw_dir).chmod(0o700)
+    yield ANALYSTS
+    for name in made:
+        subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def _forward(listener: socket.socket, unix_path: str) -> None:
+    """Relay TCP connections to PostgreSQL's Unix socket (the embedded server has no TCP)."""
+    def pump(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                b.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            a.close()  # each socket is the reading end of exactly one pump
+
+    while True:
+        try:
+            client, _ = listener.accept()
+        except OSError:
+            return
+        server = socket.socket(socket.AF_UNIX)
+        server.connect(unix_path)
+        for a, b in ((client, server), (server, client)):
+            threading.Thread(target=pump, args=(a, b), daemon=True).start()
+
+
+@pytest.fixture
+def analyst_dsn(mast, db):
+    """The analysts' DSN template ({username}), reachable over TCP by other system users."""
+    runner = CliRunner()
+    for name in ANALYSTS:
+        assert runner.invoke(main, ["db", "grant-analyst", name]).exit_code == 0
+    parts = storage.runs.dsn_parts(db)
+    host, port = parts.get("host", ""), parts.get("port", "5432")
+    listener = None
+    if host.startswith("/"):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        threading.Thread(target=_forward, args=(listener, f"{host}/.s.PGSQL.{port}"),
+                         daemon=True).start()
+        host, port = "127.0.0.1", str(listener.getsockname()[1])
+    yield f"host={host} port={port} dbname={parts['dbname']} user={{username}}"
+    if listener:
+        listener.close()
+
+
+class Hub:
+    def __init__(self, url: str, process: subprocess.Popen, state: Path):
+        self.url, self.process, self.state = url, process, state
+
+    def api(self, method: str, path: str, body: dict | None = None):
+        request = urllib.request.Request(
+            self.url + path, method=method, headers={"Authorization": f"token {TOKEN}"},
+            data=None if body is None else json.dumps(body).encode())
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                text = response.read()
+        except urllib.error.HTTPError as exc:
+            with exc:
+                raise ConnectionError(f"{method} {path}: {exc.code} {exc.read()[:500]}") from None
+        return json.loads(text) if text else None
+
+    def run(self, user: str, kernel: str, code: str) -> tuple[str, str | None]:
+        """Execute code in a user's kernel (kernel websocket); returns output and error."""
+        return asyncio.run(_execute(self.url.replace("http", "ws", 1)
+                                    + f"/user/{user}/api/kernels/{kernel}/channels", code))
+
+
+async def _execute(url: str, code: str) -> tuple[str, str | None]:
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {TOKEN}"}))
+    msg_id = uuid.uuid4().hex
+    await ws.write_message(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
+                   "session": uuid.uuid4().hex, "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": False, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+    out, error = [], None
+    try:
+        while True:
+            raw = await ws.read_message()
+            if raw is None:
+                raise RuntimeError("the kernel's websocket closed")
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                out.append(content["text"])
+            elif kind in ("execute_result", "display_data"):
+                out.append(content["data"].get("text/plain", "") + "\n")
+            elif kind == "error":
+                error = f"{content['ename']}: {content['evalue']}"
+            elif kind == "status" and content["execution_state"] == "idle":
+                return "".join(out), error
+    finally:
+        ws.close()
+        while await ws.read_message() is not None:  # until the server has closed it too
+            pass
+
+
+@pytest.fixture
+def hub(scratch, hub_python, analysts, analyst_dsn, db):
+    state = scratch / "state"
+    state.mkdir(exist_ok=True)
+    port = _free_port()
+    env = dict(os.environ, STATIONLAB_HUB_AUTH="dummy", STATIONLAB_HUB_TESTING="1",
+               STATIONLAB_HUB_STATE=str(state), STATIONLAB_HUB_PYTHON=str(hub_python),
+               STATIONLAB_HUB_PORT=str(port), STATIONLAB_HUB_PROXY_API_PORT=str(_free_port()),
+               STATIONLAB_HUB_INTERNAL_PORT=str(_free_port()), STATIONLAB_HUB_API_TOKEN=TOKEN,
+               STATIONLAB_HUB_USERS=",".join(analysts), STATIONLAB_ANALYST_DSN=analyst_dsn,
+               STATIONLAB_HUB_MEM_LIMIT="2G", STATIONLAB_HUB_CPU_LIMIT="1",
+               STATIONLAB_HUB_LAB="0", STATIONLAB_DASHBOARD_DSN=db,
+               STATIONLAB_HUB_DASHBOARD_PORT=str(_free_port()))
+    env.pop("STATIONLAB_DSN", None)
+    log = open(state / "hub.log", "w")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(REPO / "hub" / "jupyterhub_config.py")],
+        cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    hub = Hub(f"http://127.0.0.1:{port}", process, state)
+    try:
+        _wait(lambda: hub.api("GET", "/hub/api/") is not None, hub)
+        yield hub
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def _wait(ready, hub: Hub, attempts: int = 600) -> None:
+    """Poll until ready() is true; fail with the hub's log if the hub dies or never gets ready."""
+    state = hub.state
+    for _ in range(attempts):
+        if hub.process.poll() is not None:
+            pytest.fail("the hub exited:\n" + (state / "hub.log").read_text()[-5000:])
+        try:
+            if ready():
+                return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.2)
+    pytest.fail("the hub did not get ready:\n" + (state / "hub.log").read_text()[-5000:])
+
+
+def _tiny_wheel(folder: Path) -> Path:
+    wheel = folder / "stl_tinypkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("stl_tinypkg/__init__.py", "VERSION = '1.0'\n")
+        archive.writestr("stl_tinypkg-1.0.dist-info/METADATA",
+                         "Metadata-Version: 2.1\nName: stl-tinypkg\nVersion: 1.0\n")
+        archive.writestr("stl_tinypkg-1.0.dist-info/WHEEL",
+                         "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                         "Tag: py3-none-any\n")
+        archive.writestr("stl_tinypkg-1.0.dist-info/RECORD", "")
+    wheel.chmod(0o644)
+    return wheel
+
+
+ANALYSIS = [
+    "import stationlab\ndb = stationlab.connect()\nmast = db.station('some_site')\n"
+    "speeds = mast.readings(types=['wind_speed'], statistics=['avg'], clean=True)\n"
+    "print('readings', speeds.height, db.conn.info.user)",
+    "import getpass, os\nprint('user', getpass.getuser(), os.environ['HOME'])",
+]
+
+
+def test_two_analysts_on_the_hub(hub, scratch, hub_python, analysts):
+    for name in analysts:  # the allowed users exist: spawn their servers
+        hub.api("POST", f"/hub/api/users/{name}/server")
+    for name in analysts:
+        _wait(lambda n=name: hub.api("GET", f"/hub/api/users/{n}")["servers"][""]["ready"],
+              hub)
+    kernels = {}
+    for name in analysts:
+        book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in ANALYSIS])
+        hub.api("PUT", f"/user/{name}/api/contents/analysis.ipynb",
+                {"type": "notebook", "content": json.loads(nbformat.writes(book))})
+        stored = hub.api("GET", f"/user/{name}/api/contents/analysis.ipynb")
+        kernels[name] = hub.api("POST", f"/user/{name}/api/kernels", {"name": "python3"})["id"]
+        outputs = [hub.run(name, kernels[name], cell["source"])
+                   for cell in stored["content"]["cells"]]
+        assert outputs[0][1] is None, outputs[0]
+        count, user = outputs[0][0].split()[1:]
+        assert int(count) > 100 and user == name  # clean data, as the analyst's own role
+        assert outputs[1][0] == f"user {name} /home/{name}\n"
+    a, b = analysts
+    # A cannot read B's home
+    _, error = hub.run(a, kernels[a], f"import os\nos.listdir('/home/{b}')")
+    assert error.startswith("PermissionError")
+    # A cannot change readings: PostgreSQL refuses
+    _, error = hub.run(a, kernels[a], "db.conn.execute('UPDATE readings SET value = 0')")
+    assert error == "InsufficientPrivilege: permission denied for table readings"
+    # the memory limit holds: a cell asking for more fails, the kernel lives on
+    _, error = hub.run(a, kernels[a], "block = bytearray(4 * 2**30)")
+    assert error.startswith("MemoryError")
+    assert hub.run(a, kernels[a], "print(1 + 1)") == ("2\n", None)
+    # a package A installs lands in A's own environment only
+    wheel = _tiny_wheel(scratch)
+    check = ("import subprocess, sys\nprint(subprocess.run([sys.executable, '-c', "
+             "'import stl_tinypkg'], capture_output=True).returncode)")
+    out, error = hub.run(a, kernels[a], (
+        "import subprocess, sys\nprint(subprocess.run([sys.executable, '-m', 'pip', 'install', "
+        f"'--user', '--no-index', '--quiet', '{wheel}'], capture_output=True, "
+        "text=True).returncode)"))
+    assert (out, error) == ("0\n", None)
+    assert hub.run(a, kernels[a], check) == ("0\n", None)
+    assert hub.run(b, kernels[b], check) == ("1\n", None)
+    for python in (hub_python, sys.executable):  # the pipelines' environments
+        assert subprocess.run([str(python), "-c", "import stl_tinypkg"],
+                              capture_output=True).returncode == 1
+
+
+def test_dashboards_are_a_hub_service_behind_hub_login(hub, analysts):
+    import requests
+
+    page = hub.url + "/services/dashboards/"
+    _wait(lambda: requests.get(page, timeout=60).status_code == 200, hub, attempts=300)
+    anonymous = requests.get(page, timeout=60)
+    assert "/hub/login" in anonymous.url  # someone without a hub login is sent to log in
+    assert 'href="./health"' not in anonymous.text
+    session = requests.Session()
+    form = session.get(hub.url + "/hub/login", timeout=60)
+    assert form.status_code == 200
+    login = session.post(hub.url + "/hub/login?next=" + urllib.parse.quote("/hub/home"),
+                         data={"username": analysts[0], "password": "any",
+                               "_xsrf": session.cookies.get("_xsrf", "")}, timeout=60)
+    assert login.status_code == 200, login.text[:500]
+    _wait(lambda: session.get(page, timeout=60).status_code == 200, hub, attempts=150)
+    index = session.get(page, timeout=60)
+    assert index.url.startswith(page)  # through the OAuth round trip and back
+    assert 'href="./health"' in index.text  # the index of the dashboards
+    health = session.get(page + "health", timeout=60)
+    assert health.status_code == 200 and "bokeh" in health.text.lower()

@@ -1,0 +1,56 @@
+"""Every notebook in the repository runs: the five jobs through `stationlab pipelines due` on the
+sample data, the analyst notebooks with papermill."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import papermill
+import pytest
+
+from stationlab import pipelines, storage
+from tests.conftest import REPO
+
+NOTEBOOKS = REPO / "notebooks"
+JOBS = {"import", "clean", "export", "health", "backup"}
+ANALYST = ["explore_station.ipynb", "flag_period.ipynb"]
+
+
+def test_every_notebook_is_covered_and_has_a_parameters_cell():
+    found = {p.name for p in NOTEBOOKS.glob("*.ipynb")}
+    assert found == {f"{j}.ipynb" for j in JOBS} | set(ANALYST)
+    for name in found:
+        assert papermill.inspect_notebook(str(NOTEBOOKS / name)), name
+
+
+def test_due_runs_the_five_jobs_on_the_sample_data(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("STATIONLAB_HOME", str(tmp_path / "home"))
+    cfg = pipelines.load_config(REPO / "pipelines" / "schedule.toml")
+    assert set(cfg.jobs) == JOBS
+    results = pipelines.run_due(cfg, datetime.now(UTC))
+    assert {r.job: r.status for r in results} == dict.fromkeys(JOBS, "success"), \
+        [r.error for r in results]
+    for result in results:
+        assert Path(result.output_path).is_file()
+    exports = sorted(p.name for p in (tmp_path / "home" / "exports").iterdir())
+    assert exports == ["TestLogger.windographer.txt", "some_site.windographer.txt"]
+    backups = list((tmp_path / "home" / "backups").glob("stationlab-*.dump"))
+    assert len(backups) == 1
+    history = pipelines.history()
+    assert sorted(history["job"]) == sorted(JOBS)
+    with storage.connect() as conn:
+        quiet = storage.runs.alerts(conn)
+    # the sample loggers (the demo mast, the TestLogger) stopped years ago: one incident each
+    assert quiet["kind"].to_list() == ["logger_quiet"] * 2
+    assert quiet["subject"].str.contains("some_site").sum() == 1
+    assert quiet["link"].str.contains("/runs/health/").all()
+    assert pipelines.run_due(cfg, datetime.now(UTC)) == []
+
+
+@pytest.mark.parametrize("name", ANALYST)
+def test_analyst_notebooks_run(name, mast, tmp_path):
+    out = tmp_path / name
+    papermill.execute_notebook(str(NOTEBOOKS / name), str(out), progress_bar=False,
+                               cwd=str(NOTEBOOKS))
+    if name == "flag_period.ipynb":
+        flags = mast.flags()
+        assert flags["code"].to_list() == ["icing"]
