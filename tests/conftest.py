@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -23,6 +25,20 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 TEMPLATE = "stationlab_template"
 
 _counter = itertools.count()
+
+
+def pytest_configure(config):
+    # A private temporary folder per run: pytest's shared one keeps only the newest three runs,
+    # so a concurrent run elsewhere on the machine could delete this run's database folder.
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix="stationlab-pytest-")
+        config._stationlab_basetemp = config.option.basetemp
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_stationlab_basetemp", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
