@@ -4,8 +4,8 @@
 loggers, channels, configurations and files, ``readings`` moves readings in and out at speed.
 """
 
-from stationlab.storage import catalog, db, readings, server
+from stationlab.storage import catalog, db, exports, readings, server
 from stationlab.storage.db import connect, describe_schema, migrate, transaction
 
-__all__ = ["catalog", "connect", "db", "describe_schema", "migrate", "readings", "server",
-           "transaction"]
+__all__ = ["catalog", "connect", "db", "describe_schema", "exports", "migrate", "readings",
+           "server", "transaction"]

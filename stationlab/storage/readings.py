@@ -7,13 +7,16 @@ fixed width (34 bytes), so neither direction runs Python per reading.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
 import psycopg
+from psycopg import sql
+from psycopg.rows import tuple_row
 
 from stationlab.storage.db import queries
 
@@ -141,3 +144,63 @@ def iter_readings(conn: psycopg.Connection, channel_ids: list[int], start: datet
         if len(buffer) > len(COPY_HEADER) + len(COPY_TRAILER):
             yield decode_copy(buffer).sort("ts", "channel_id")
         lower = upper
+
+
+def _fetch_window(conn: psycopg.Connection, statement: sql.Composed, params: dict
+                  ) -> pl.DataFrame:
+    buffer = bytearray()
+    with conn.cursor().copy(statement, params) as copy:
+        for block in copy:
+            buffer += block
+    if len(buffer) <= len(COPY_HEADER) + len(COPY_TRAILER):
+        return pl.DataFrame(schema=LONG_SCHEMA)
+    return decode_copy(buffer)
+
+
+def iter_values(conn: psycopg.Connection, channel_ids: list[int],
+                windows: Iterable[tuple[datetime, datetime]], *, query: str = "export_values",
+                prefetch: bool = True) -> Iterator[pl.DataFrame]:
+    """Yield the values of some channels one window ``[start, end)`` at a time, as long frames
+    ``(channel_id, ts, value)`` in no particular order (an empty frame for an empty window).
+
+    The values are those of the named query block (``export_values``: the one place that says
+    what an export reads), sent with binary COPY and decoded with numpy. With ``prefetch``, the
+    next window is read on a helper thread while the caller works on this one, so the server and
+    the caller work at the same time; still one connection and at most two windows in memory.
+    """
+    statement = sql.SQL("COPY ({}\n) TO STDOUT (FORMAT binary)").format(sql.SQL(queries()[query]))
+
+    def fetch(window: tuple[datetime, datetime]) -> pl.DataFrame:
+        return _fetch_window(conn, statement, {"channel_ids": channel_ids, "start": window[0],
+                                               "end": window[1]})
+
+    windows = list(windows)
+    if not prefetch or len(windows) < 2:
+        for window in windows:
+            yield fetch(window)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stationlab-read") as pool:
+        pending = pool.submit(fetch, windows[0])
+        for following in [*windows[1:], None]:
+            frame = pending.result()
+            pending = pool.submit(fetch, following) if following is not None else None
+            try:
+                yield frame
+            except GeneratorExit:
+                if pending is not None:
+                    pending.cancel()
+                    pending.exception()  # let a running read finish before the pool closes
+                raise
+
+
+def read_channel(conn: psycopg.Connection, channel_id: int, start: datetime, end: datetime
+                 ) -> pl.DataFrame:
+    """One channel's values in ``[start, end)`` in time order: ``ts`` (UTC) and ``value``.
+
+    Reads the ``channel_values`` query block (raw readings until clean data replaces it).
+    """
+    with conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+        rows = cursor.execute(queries()["channel_values"], {
+            "channel_id": channel_id, "start": start, "end": end}).fetchall()
+    return pl.DataFrame(rows, schema={"ts": pl.Datetime("us", "UTC"), "value": pl.Float64},
+                        orient="row")

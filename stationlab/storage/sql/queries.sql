@@ -66,7 +66,8 @@ ORDER BY 1, 2
 SELECT code, version, description, excluded_by_default FROM flag_codes ORDER BY code
 
 -- name: station_by_name
-SELECT station_id, name, latitude, longitude, elevation_m FROM stations WHERE name = %(name)s
+SELECT station_id, name, latitude, longitude, elevation_m, data_version FROM stations
+WHERE name = %(name)s
 
 -- name: station_insert
 INSERT INTO stations (name) VALUES (%(name)s)
@@ -215,3 +216,49 @@ LEFT JOIN LATERAL (
                                        WHERE c.station_id = s.station_id)
 ) r ON true
 ORDER BY s.name
+
+-- name: station_data_changed
+UPDATE stations SET data_version = data_version + 1 WHERE station_id = %(station_id)s
+
+-- name: export_values
+-- The values an export reads, one window [start, end) at a time: raw readings for now.
+-- Issue 4 (clean data) switches this one block to calibrated values with flagged ones removed.
+SELECT channel_id, ts, value FROM readings
+WHERE channel_id = ANY(%(channel_ids)s) AND ts >= %(start)s AND ts < %(end)s
+
+-- name: channel_values
+-- One channel's values in [start, end), in time order: raw readings for now (issue 4 switches
+-- this block to clean values).
+SELECT ts, value FROM readings
+WHERE channel_id = %(channel_id)s AND ts >= %(start)s AND ts < %(end)s
+ORDER BY ts
+
+-- name: station_data_versions
+SELECT station_id, name AS station, data_version FROM stations
+WHERE %(stations)s::text[] IS NULL OR name = ANY(%(stations)s::text[])
+ORDER BY name
+
+-- name: export_insert
+INSERT INTO exports (station_id, format, source, options, period_start, period_end, ts_first,
+                     ts_last, n_rows, n_channels, n_readings, size_bytes, sha256, path,
+                     data_version, stationlab_version, created_at)
+VALUES (%(station_id)s, %(format)s, %(source)s, %(options)s, %(period_start)s, %(period_end)s,
+        %(ts_first)s, %(ts_last)s, %(n_rows)s, %(n_channels)s, %(n_readings)s, %(size_bytes)s,
+        %(sha256)s, %(path)s, %(data_version)s, %(stationlab_version)s, %(created_at)s)
+RETURNING export_id
+
+-- name: export_latest
+SELECT e.*, s.name AS station, s.data_version AS station_data_version
+FROM exports e JOIN stations s USING (station_id)
+WHERE s.name = %(station)s AND e.format = %(format)s AND e.source = %(source)s
+ORDER BY e.created_at DESC, e.export_id DESC
+LIMIT 1
+
+-- name: export_list
+SELECT DISTINCT ON (e.station_id, e.format, e.source)
+       e.*, s.name AS station, s.data_version AS station_data_version
+FROM exports e JOIN stations s USING (station_id)
+ORDER BY e.station_id, e.format, e.source, e.created_at DESC, e.export_id DESC
+
+-- name: set_parallel_workers
+SELECT set_config('max_parallel_workers_per_gather', %(workers)s, false)
