@@ -75,11 +75,17 @@ def month_windows(first: datetime, last: datetime) -> list[tuple[datetime, datet
 
 
 def wide_windows(conn, channels: pl.DataFrame, names: list[str],
-                 windows: list[tuple[datetime, datetime]]) -> Iterator[pl.DataFrame]:
-    """Each window's values pivoted to ``ts`` plus one column per channel (named ``names``)."""
+                 windows: list[tuple[datetime, datetime]], counts: list[int] | None = None
+                 ) -> Iterator[pl.DataFrame]:
+    """Each window's values pivoted to ``ts`` plus one column per channel (named ``names``).
+
+    ``counts``, if given, gets each window's number of readings appended.
+    """
     ids = channels["channel_id"].to_list()
     rename = {str(i): n for i, n in zip(ids, names, strict=True)}
     for long in storage.readings.iter_values(conn, ids, windows):
+        if counts is not None:
+            counts.append(long.height)
         if long.is_empty():
             yield pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC"),
                                        **dict.fromkeys(names, pl.Float64)})
@@ -142,7 +148,7 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         channels = order_channels(
             catalog.station_channels(conn, station).filter(pl.col("kind") == "number"))
         ids = channels["channel_id"].to_list()
-        span = storage.readings.readings_range(conn, ids, start, end)
+        span = storage.readings.readings_span(conn, ids, start, end)
         first, last = span["ts_first"], span["ts_last"]
         layout = Layout(station=station, channels=channels, names=column_names(channels),
                         created=clock(), version=__version__, latitude=meta["latitude"],
@@ -152,7 +158,8 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         tmp = out.with_name(out.name + ".partial")
         bar = tqdm(windows, desc=f"exporting {station}", unit="month", leave=False,
                    disable=None if progress is None else not progress)
-        frames = wide_windows(conn, channels, layout.names, windows)
+        counts: list[int] = []
+        frames = wide_windows(conn, channels, layout.names, windows, counts)
         try:
             rows = WRITERS[format].write_file(tmp, _advance(frames, bar), layout, options)
         except BaseException:
@@ -163,7 +170,7 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
             bar.close()
         tmp.replace(out)
     logger.info("exported %s: %d rows x %d channels to %s", station, rows, len(ids), out)
-    return ExportResult(out, station, format, rows, len(ids), span["n_readings"], first, last,
+    return ExportResult(out, station, format, rows, len(ids), sum(counts), first, last,
                         meta["data_version"])
 
 

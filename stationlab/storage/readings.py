@@ -7,6 +7,7 @@ fixed width (34 bytes), so neither direction runs Python per reading.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -120,6 +121,14 @@ def _copy(conn: psycopg.Connection, statement: str, chunks: list[pl.DataFrame],
         copy.write(COPY_TRAILER)
 
 
+def readings_span(conn: psycopg.Connection, channel_ids: list[int], start: datetime | None,
+                  end: datetime | None) -> dict:
+    """First and last stamp of the readings of some channels in ``[start, end)``, from a few index
+    probes per channel (no count; see :func:`readings_range`)."""
+    return conn.execute(queries()["readings_span"], {
+        "channel_ids": channel_ids, "start": start, "end": end}).fetchone()
+
+
 def readings_range(conn: psycopg.Connection, channel_ids: list[int], start: datetime | None,
                    end: datetime | None) -> dict:
     """First and last stamp and count of the readings of some channels in ``[start, end)``."""
@@ -146,15 +155,51 @@ def iter_readings(conn: psycopg.Connection, channel_ids: list[int], start: datet
         lower = upper
 
 
+def _array(data: bytes | bytearray, pos: int, dtype: str) -> tuple[np.ndarray, int]:
+    """A one-dimensional array field of binary COPY at ``pos`` (its length word): the values
+    and the position after the field."""
+    (length,) = struct.unpack_from(">i", data, pos)
+    pos += 4
+    (ndim,) = struct.unpack_from(">i", data, pos)
+    if ndim == 0:
+        return np.empty(0, dtype=dtype), pos + length
+    (count,) = struct.unpack_from(">i", data, pos + 12)
+    elements = np.frombuffer(data, dtype=np.dtype([("len", ">i4"), ("v", dtype)]), count=count,
+                             offset=pos + 20)
+    return elements["v"], pos + length
+
+
+def decode_copy_arrays(data: bytes | bytearray) -> pl.DataFrame:
+    """Decode binary COPY output of ``channel_id, array_agg(ts), array_agg(value)`` rows (no
+    nulls) to a long frame; a Python step per channel, numpy per reading."""
+    pos = len(COPY_HEADER)
+    channels, stamps, values = [], [], []
+    while True:
+        (nfields,) = struct.unpack_from(">h", data, pos)
+        if nfields == -1:
+            break
+        (channel_id,) = struct.unpack_from(">i", data, pos + 6)
+        ts, pos = _array(data, pos + 10, ">i8")
+        value, pos = _array(data, pos, ">f8")
+        channels.append(np.full(len(ts), channel_id, dtype=np.int32))
+        stamps.append(ts)
+        values.append(value)
+    if not channels:
+        return pl.DataFrame(schema=LONG_SCHEMA)
+    return pl.DataFrame({
+        "channel_id": np.concatenate(channels),
+        "ts": (np.concatenate(stamps).astype(np.int64) + PG_EPOCH_US).astype("datetime64[us]"),
+        "value": np.concatenate(values).astype(np.float64),
+    }).with_columns(pl.col("ts").dt.replace_time_zone("UTC"))
+
+
 def _fetch_window(conn: psycopg.Connection, statement: sql.Composed, params: dict
                   ) -> pl.DataFrame:
     buffer = bytearray()
     with conn.cursor().copy(statement, params) as copy:
         for block in copy:
             buffer += block
-    if len(buffer) <= len(COPY_HEADER) + len(COPY_TRAILER):
-        return pl.DataFrame(schema=LONG_SCHEMA)
-    return decode_copy(buffer)
+    return decode_copy_arrays(buffer)
 
 
 def iter_values(conn: psycopg.Connection, channel_ids: list[int],
@@ -167,8 +212,10 @@ def iter_values(conn: psycopg.Connection, channel_ids: list[int],
     what an export reads), sent with binary COPY and decoded with numpy. With ``prefetch``, the
     next window is read on a helper thread while the caller works on this one, so the server and
     the caller work at the same time; still one connection and at most two windows in memory.
+    Each window comes as one COPY row per channel (``copy_values_by_channel``).
     """
-    statement = sql.SQL("COPY ({}\n) TO STDOUT (FORMAT binary)").format(sql.SQL(queries()[query]))
+    statement = sql.SQL(queries()["copy_values_by_channel"]).format(
+        values=sql.SQL(queries()[query]))
 
     def fetch(window: tuple[datetime, datetime]) -> pl.DataFrame:
         return _fetch_window(conn, statement, {"channel_ids": channel_ids, "start": window[0],

@@ -262,3 +262,31 @@ ORDER BY e.station_id, e.format, e.source, e.created_at DESC, e.export_id DESC
 
 -- name: set_parallel_workers
 SELECT set_config('max_parallel_workers_per_gather', %(workers)s, false)
+
+-- name: copy_values_by_channel
+-- One window of values as one COPY row per channel with its stamps and values as arrays (in the
+-- same order): a few hundred large rows instead of one message per reading. The values come
+-- from a query block returning (channel_id, ts, value), such as export_values.
+COPY (
+    SELECT channel_id, array_agg(ts) AS ts, array_agg(value) AS value
+    FROM ({values}
+    ) v
+    GROUP BY channel_id
+) TO STDOUT (FORMAT binary)
+
+-- name: readings_span
+-- First and last stamp of some channels' readings in [start, end): per channel, two index probes.
+SELECT min(f.ts_first) AS ts_first, max(f.ts_last) AS ts_last
+FROM unnest(%(channel_ids)s::integer[]) AS c(channel_id)
+CROSS JOIN LATERAL (
+    SELECT (SELECT r.ts FROM readings r
+            WHERE r.channel_id = c.channel_id
+              AND r.ts >= coalesce(%(start)s::timestamptz, '-infinity')
+              AND r.ts < coalesce(%(end)s::timestamptz, 'infinity')
+            ORDER BY r.ts LIMIT 1) AS ts_first,
+           (SELECT r.ts FROM readings r
+            WHERE r.channel_id = c.channel_id
+              AND r.ts >= coalesce(%(start)s::timestamptz, '-infinity')
+              AND r.ts < coalesce(%(end)s::timestamptz, 'infinity')
+            ORDER BY r.ts DESC LIMIT 1) AS ts_last
+) f
