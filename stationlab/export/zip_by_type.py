@@ -60,6 +60,7 @@ def write_file(path: Path, frames: Iterable[pl.DataFrame], layout: Layout,
             for member in members.values():
                 info = zipfile.ZipInfo(member.name, date_time=stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
                 with member.open("rb") as source, archive.open(info, "w",
                                                                force_zip64=True) as target:
                     shutil.copyfileobj(source, target, 1 << 20)
