@@ -178,3 +178,16 @@ def test_export_command_takes_every_format_and_the_text_options(station, tmp_pat
                      tmp_path / "y.parquet", "--missing", "NA")
     assert bad.returncode == 1
     assert "the parquet format takes no text options" in bad.stderr
+
+
+def test_read_channel_gives_one_channels_values_in_time_order(station, conn):
+    from stationlab import storage
+
+    channel = conn.execute("SELECT channel_id FROM logger_configs WHERE column_name = "
+                           "'PTemp_C_Max' ORDER BY logger_config_id LIMIT 1").fetchone()
+    frame = storage.readings.read_channel(conn, channel["channel_id"],
+                                          datetime(2021, 6, 18, 21, tzinfo=UTC),
+                                          datetime(2021, 7, 1, tzinfo=UTC))
+    assert frame.rows() == [(datetime(2021, 6, 18, 21, tzinfo=UTC), 28.62),
+                            (datetime(2021, 6, 18, 22, tzinfo=UTC), 27.14)]
+    assert frame.schema == {"ts": pl.Datetime("us", "UTC"), "value": pl.Float64}

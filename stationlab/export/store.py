@@ -137,13 +137,18 @@ def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] 
                               dsn=dsn, clock=clock, progress=progress)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stationlab-export") as pool:
-        results = list(pool.map(make, todo))
-    if results:
+        futures = [pool.submit(make, task) for task in todo]
+    done = [(task, f.result()) for task, f in zip(todo, futures, strict=True)
+            if f.exception() is None]
+    if done:  # what was made is recorded even if another export failed
         with storage.connect(dsn, autocommit=True) as conn, storage.transaction(conn):
-            for (version, format, path), result in zip(todo, results, strict=True):
+            for (version, format, path), result in done:
                 _record(conn, version["station_id"], result, clock)
                 outcomes.append(BuildOutcome(result.station, format, "built", path, result.rows,
                                              result.data_version))
+    for future in futures:
+        if future.exception() is not None:
+            raise future.exception()
     for outcome in outcomes:
         logger.info("%s", outcome.describe())
     return sorted(outcomes, key=lambda o: (o.station, FORMATS.index(o.format)))

@@ -17,7 +17,6 @@ import numpy as np
 import polars as pl
 import psycopg
 from psycopg import sql
-from psycopg.rows import tuple_row
 
 from stationlab.storage.db import queries
 
@@ -244,10 +243,11 @@ def read_channel(conn: psycopg.Connection, channel_id: int, start: datetime, end
                  ) -> pl.DataFrame:
     """One channel's values in ``[start, end)`` in time order: ``ts`` (UTC) and ``value``.
 
-    Reads the ``channel_values`` query block (raw readings until clean data replaces it).
+    Reads the ``channel_values`` query block (raw readings until clean data replaces it), as one
+    COPY row of arrays.
     """
-    with conn.cursor(row_factory=tuple_row, binary=True) as cursor:
-        rows = cursor.execute(queries()["channel_values"], {
-            "channel_id": channel_id, "start": start, "end": end}).fetchall()
-    return pl.DataFrame(rows, schema={"ts": pl.Datetime("us", "UTC"), "value": pl.Float64},
-                        orient="row")
+    statement = sql.SQL(queries()["copy_values_by_channel"]).format(
+        values=sql.SQL(queries()["channel_values"]))
+    frame = _fetch_window(conn, statement, {"channel_id": channel_id, "start": start,
+                                            "end": end})
+    return frame.select("ts", "value").sort("ts")

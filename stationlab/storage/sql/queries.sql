@@ -229,9 +229,8 @@ WHERE channel_id = ANY(%(channel_ids)s) AND ts >= %(start)s AND ts < %(end)s
 -- name: channel_values
 -- One channel's values in [start, end), in time order: raw readings for now (issue 4 switches
 -- this block to clean values).
-SELECT ts, value FROM readings
+SELECT channel_id, ts, value FROM readings
 WHERE channel_id = %(channel_id)s AND ts >= %(start)s AND ts < %(end)s
-ORDER BY ts
 
 -- name: station_data_versions
 SELECT station_id, name AS station, data_version FROM stations
