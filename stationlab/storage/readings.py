@@ -97,8 +97,8 @@ def store_readings(conn: psycopg.Connection, chunks: list[pl.DataFrame], *, file
     overlap = conn.execute(queries()["readings_exist"], {
         "channel_ids": channel_ids, "ts_first": ts_first, "ts_last": ts_last}).fetchone()["overlap"]
     if not overlap:
-        _copy(conn, "COPY readings (channel_id, ts, value) FROM STDIN (FORMAT binary)", chunks,
-              chunk_rows)
+        _copy(conn, "COPY readings (channel_id, ts, value) FROM STDIN (FORMAT binary)",
+              [partition_order(chunks)], chunk_rows)
         return StoreResult(total, 0, 0, "copy")
     conn.execute(queries()["stage_create"])
     _copy(conn, "COPY reading_stage (channel_id, ts, value) FROM STDIN (FORMAT binary)", chunks,
@@ -107,6 +107,17 @@ def store_readings(conn: psycopg.Connection, chunks: list[pl.DataFrame], *, file
     inserted = conn.execute(queries()["stage_insert"]).rowcount
     conn.execute("DROP TABLE reading_stage")
     return StoreResult(inserted, total - inserted - conflicts, conflicts, "staged")
+
+
+def partition_order(chunks: list[pl.DataFrame]) -> pl.DataFrame:
+    """Readings month by month (the partitions), by channel and time within a month.
+
+    Each partition then fills in one piece, in its primary key's order. In the order a file is
+    unpivoted (one column at a time, all its months), a source spanning more months than
+    PostgreSQL keeps COPY buffers for partitions (32) evicts them all the time: a 6-year file
+    imported 1.7 x slower than the server-side COPY floor that way.
+    """
+    return pl.concat(chunks).sort(pl.col("ts").dt.truncate("1mo"), "channel_id", "ts")
 
 
 def _copy(conn: psycopg.Connection, statement: str, chunks: list[pl.DataFrame],
