@@ -10,6 +10,10 @@
 ``STATIONLAB_MAX_CONNECTIONS``
     The most database connections one stationlab process opens: the connection pool that
     `stationlab worker` threads share is this big. Default 4.
+``STATIONLAB_EXPORT_PARALLEL_WORKERS``
+    The parallel workers PostgreSQL may start per query of an export session
+    (``max_parallel_workers_per_gather``). Default 0: an export job leaves the server's other
+    cores to interactive users.
 """
 
 from __future__ import annotations
@@ -54,4 +58,17 @@ def max_connections() -> int:
             f"STATIONLAB_MAX_CONNECTIONS must be a whole number, not {raw!r}") from None
     if value < 1:
         raise ConfigError(f"STATIONLAB_MAX_CONNECTIONS must be at least 1, not {value}")
+    return value
+
+
+def export_parallel_workers() -> int:
+    """The bound on the server's parallel workers per query in export sessions."""
+    raw = os.environ.get("STATIONLAB_EXPORT_PARALLEL_WORKERS", "0")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError("STATIONLAB_EXPORT_PARALLEL_WORKERS must be a whole number, "
+                          f"not {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"STATIONLAB_EXPORT_PARALLEL_WORKERS must be 0 or more, not {value}")
     return value

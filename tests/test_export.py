@@ -107,3 +107,27 @@ def test_column_names_are_unique_and_say_what_they_hold():
     assert column_names(channels) == [
         "Speed 80m 0deg (Spd80mN) Mean [m/s]", "Speed 80m 0deg (Spd80mN_2) Mean [m/s]",
         "Speed 80m 0deg SD [m/s]", "Voltage (BattV) Min [V]", "Mystery"]
+
+
+def test_clean_export_is_calibrated_and_leaves_flagged_readings_blank(conn, mast, tmp_path):
+    from .test_calibration import install_anemometer
+
+    install_anemometer(conn, "Spd80mN", (0.04577, 0.2528, "-infinity", "infinity"))
+    mast.add_flag("2016-01-10 00:00", "2016-01-10 01:00", "bad", point="Spd80mN")
+    export_station("some_site", tmp_path / "clean.txt", clock=CLOCK, clean=True)
+    back = read_windographer(tmp_path / "clean.txt")
+    speed = back.data.select("ts", "Speed 80m 0deg Mean [m/s]")
+    first = speed.row(0)
+    assert first[0] == datetime(2016, 1, 9, 15, 20, tzinfo=UTC)
+    assert first[1] == pytest.approx((8.37 - 0.21) / 0.0462 * 0.04577 + 0.2528, abs=1e-12)
+    flagged = speed.filter((pl.col("ts") >= datetime(2016, 1, 10, tzinfo=UTC))
+                           & (pl.col("ts") < datetime(2016, 1, 10, 1, tzinfo=UTC)))
+    assert flagged.height == 6 and flagged["Speed 80m 0deg Mean [m/s]"].null_count() == 6
+    # other channels keep their values in the flagged hour
+    assert back.data.filter(pl.col("ts") == datetime(2016, 1, 10, tzinfo=UTC))[
+        "Speed 80m 180deg Mean [m/s]"].null_count() == 0
+    text = (tmp_path / "clean.txt").read_text()
+    assert "Excluded flags: bad, icing, maintenance, missing, tower_shadow" in text
+    raw = export_station("some_site", tmp_path / "raw.txt", clock=CLOCK)
+    assert raw.readings == 5640
+    assert read_windographer(tmp_path / "raw.txt").data["Speed 80m 0deg Mean [m/s]"][0] == 8.37

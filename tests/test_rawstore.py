@@ -21,7 +21,9 @@ DANGEROUS = {"unlink", "remove", "rmtree", "removedirs", "rmdir", "truncate", "m
 ALLOWED = {
     ("stationlab/rawstore.py", "_discard_incoming", "unlink"),  # only raw/incoming/*.part
     ("stationlab/export/__init__.py", "export_station", "replace"),  # export file into place
-    ("stationlab/export/__init__.py", "_wide_windows", "rename"),  # polars columns, not files
+    ("stationlab/export/__init__.py", "wide_windows", "rename"),  # polars columns, not files
+    ("stationlab/export/__init__.py", "export_station", "unlink"),  # its own .partial file
+    ("stationlab/storage/readings.py", "partition_order", "truncate"),  # timestamps (dt)
     ("stationlab/flags.py", "_read_table", "rename"),  # polars columns
     ("stationlab/qc/checks.py", "flag_flat_line", "rename"),  # polars series names
     ("stationlab/qc/checks.py", "flag_spike", "rename"),

@@ -1,53 +1,46 @@
 """Export a station's readings to files for analysis, streamed in time windows.
 
-The database is read one window at a time (binary COPY), each window is pivoted to one column
-per channel with polars and appended to the output, so memory stays flat whatever the size.
+The database is read one calendar month at a time (binary COPY, the next month read while this one
+is written), each window is pivoted to one column per channel with polars and appended to the
+output, so memory stays flat whatever the size. One module per format: :mod:`.windographer`,
+:mod:`.csv_file`, :mod:`.zip_by_type`, :mod:`.parquet_file`; :mod:`.store` makes every station's
+files in advance and serves them.
+
+What an export reads is the ``export_values`` query block (raw readings for now; clean data
+switches that one block).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
-from stationlab import __version__, storage
+from stationlab import __version__, config, storage
 from stationlab.errors import StationlabError
-from stationlab.export import windographer
+from stationlab.export import csv_file, parquet_file, windographer, zip_by_type
+from stationlab.export.layout import (
+    Layout,
+    column_names,
+    order_channels,
+    unit_symbol,
+)
+from stationlab.export.windographer import WindographerOptions
 from stationlab.storage import catalog
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("windographer",)
-
-#: Column labels per IEA Task 43 measurement type (others use the measurement point's name).
-TYPE_LABELS = {"wind_speed": "Speed", "wind_direction": "Direction",
-               "air_temperature": "Temperature", "temperature": "Temperature",
-               "relative_humidity": "Humidity", "air_pressure": "Pressure",
-               "precipitation": "Precipitation", "voltage": "Voltage",
-               "global_horizontal_irradiance": "GHI"}
-#: Column order: by measurement type in this order (others after), then height (highest first),
-#: orientation, point name and statistic.
-TYPE_ORDER = ("wind_speed", "wind_direction", "air_temperature", "relative_humidity",
-              "air_pressure", "precipitation", "global_horizontal_irradiance", "temperature",
-              "voltage")
-STATISTIC_ORDER = ("avg", "sd", "min", "max", "gust", "ti", "sum", "count", "sample")
-#: Column labels per statistic.
-STATISTIC_LABELS = {"avg": "Mean", "sd": "SD", "min": "Min", "max": "Max", "sum": "Sum",
-                    "gust": "Gust", "count": "Count", "sample": "Sample", "median": "Median",
-                    "ti": "TI", "time_of_max": "TimeOfMax", "time_of_min": "TimeOfMin"}
-#: Unit texts loggers write -> the symbol written in column names.
-UNIT_SYMBOLS = {"metres/second": "m/s", "meters/second": "m/s", "m/s": "m/s", "mps": "m/s",
-                "deg": "deg", "degrees": "deg", "celcius": "C", "celsius": "C", "deg c": "C",
-                "degc": "C", "oc": "C", "%": "%", "% ": "%", "millibars": "mbar", "mbar": "mbar",
-                "hpa": "hPa", "mm": "mm", "volts": "V", "v": "V", "w/m^2": "W/m2",
-                "w/m2": "W/m2"}
-#: How much of the source each step reads and pivots.
-WINDOW = timedelta(days=31)
+#: Export format name -> its writer module (``SUFFIX`` and ``write_file(path, frames, layout,
+#: options)``).
+WRITERS = {"windographer": windographer, "csv": csv_file, "zip": zip_by_type,
+           "parquet": parquet_file}
+FORMATS = tuple(WRITERS)
+#: Formats that take :class:`WindographerOptions`.
+TEXT_FORMATS = ("windographer", "zip")
 
 
 @dataclass(frozen=True)
@@ -62,68 +55,46 @@ class ExportResult:
     readings: int
     ts_first: datetime | None
     ts_last: datetime | None
+    data_version: int | None = None
 
 
-def unit_symbol(unit: str | None) -> str | None:
-    """A logger's unit text as a short symbol (``Metres/Second`` -> ``m/s``)."""
-    if not unit or not unit.strip():
-        return None
-    return UNIT_SYMBOLS.get(unit.strip().lower(), unit.strip())
+def month_windows(first: datetime, last: datetime) -> list[tuple[datetime, datetime]]:
+    """Calendar months ``[start, end)`` covering ``[first, last]`` (clipped to them), in UTC.
 
-
-def _label(row: dict) -> tuple[str, str, str]:
-    unit = unit_symbol(row["unit"])
-    unit_part = f" [{unit}]" if unit else ""
-    if row["point_name"] is None:  # unassigned: the file's own column name
-        return row["column_name"], "", unit_part
-    label = TYPE_LABELS.get(row["measurement_type"])
-    parts = [label or row["point_name"]]
-    if row["height_m"] is not None:
-        parts.append(f"{row['height_m']:g}m")
-    elif label:  # no height to tell points of a type apart: name the point
-        parts.append(f"({row['point_name']})")
-    if row["orientation_deg"] is not None:
-        parts.append(f"{row['orientation_deg']:g}deg")
-    statistic = row["statistic"] or ""
-    stat_part = " " + STATISTIC_LABELS.get(statistic, statistic) if statistic else ""
-    return " ".join(parts), stat_part, unit_part
-
-
-def order_channels(channels: pl.DataFrame) -> pl.DataFrame:
-    """Channels in export order (see :data:`TYPE_ORDER`); unassigned channels last."""
-    def rank(values: tuple[str, ...], column: str) -> pl.Expr:
-        return pl.col(column).replace_strict(
-            {v: i for i, v in enumerate(values)}, default=len(values), return_dtype=pl.Int32)
-
-    return channels.sort(
-        pl.col("point_name").is_null(), rank(TYPE_ORDER, "measurement_type"),
-        pl.col("height_m").neg(), "orientation_deg", "point_name",
-        rank(STATISTIC_ORDER, "statistic"), "column_name", "channel_id", nulls_last=True)
-
-
-def column_names(channels: pl.DataFrame) -> list[str]:
-    """Export column names from channel metadata: type, height, orientation, statistic, unit.
-
-    ``Speed 80m 0deg Mean [m/s]``; ``Voltage (BattV) Min [V]`` where there is no height; an
-    unassigned channel keeps its file column name. Names are unique: where two would clash, the
-    measurement point's name is added.
+    Months match the plain backend's partitions, so each window reads one partition.
     """
-    rows = list(channels.iter_rows(named=True))
-    labels = [_label(row) for row in rows]
-    clashes = Counter(base + stat for base, stat, _ in labels)
-    names = []
-    for row, (base, stat, unit) in zip(rows, labels, strict=True):
-        if clashes[base + stat] > 1 and row["point_name"] and row["point_name"] not in base:
-            base = f"{base} ({row['point_name']})"
-        names.append(base + stat + unit)
-    return names
+    first, last = first.astimezone(UTC), last.astimezone(UTC)
+    end = last + timedelta(microseconds=1)
+    windows, lower = [], first
+    while lower < end:
+        month = lower.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        upper = min((month + timedelta(days=32)).replace(day=1), end)
+        windows.append((lower, upper))
+        lower = upper
+    return windows
 
 
-def _wide_windows(conn, channels: pl.DataFrame, names: list[str], start: datetime,
-                  end: datetime) -> Iterator[pl.DataFrame]:
+def wide_windows(conn, channels: pl.DataFrame, names: list[str],
+                 windows: list[tuple[datetime, datetime]], counts: list[int] | None = None,
+                 *, clean: bool = False, excluded_codes: list[str] | None = None
+                 ) -> Iterator[pl.DataFrame]:
+    """Each window's values pivoted to ``ts`` plus one column per channel (named ``names``);
+    ``clean``: calibrated values, readings under an excluding flag left blank.
+
+    ``counts``, if given, gets each window's number of readings appended.
+    """
     ids = channels["channel_id"].to_list()
     rename = {str(i): n for i, n in zip(ids, names, strict=True)}
-    for long in storage.readings.iter_readings(conn, ids, start, end, window=WINDOW):
+    values = storage.readings.iter_values(
+        conn, ids, windows, query="export_clean_values" if clean else "export_values",
+        params={"excluded_codes": excluded_codes} if clean else None)
+    for long in values:
+        if counts is not None:
+            counts.append(long.height)
+        if long.is_empty():
+            yield pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC"),
+                                       **dict.fromkeys(names, pl.Float64)})
+            continue
         wide = long.pivot(on="channel_id", index="ts", values="value", sort_columns=False)
         missing = [pl.lit(None, dtype=pl.Float64).alias(str(i)) for i in ids
                    if str(i) not in wide.columns]
@@ -131,12 +102,25 @@ def _wide_windows(conn, channels: pl.DataFrame, names: list[str], start: datetim
                .select("ts", *names).sort("ts"))
 
 
+def _options(format: str, options: WindographerOptions | None) -> WindographerOptions | None:
+    if format not in WRITERS:
+        raise StationlabError(f"unknown export format {format!r}; known: {', '.join(FORMATS)}")
+    if format in TEXT_FORMATS:
+        return options or WindographerOptions()
+    if options is not None and options != WindographerOptions():
+        raise StationlabError(f"the {format} format takes no text options (missing value, "
+                              "timestamp format, separator, excluded flags); they are for "
+                              f"{' and '.join(TEXT_FORMATS)}")
+    return None
+
+
 def export_station(station: str, out: str | Path, *, format: str = "windographer",
                    start: datetime | None = None, end: datetime | None = None,
-                   dsn: str | None = None,
-                   clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-                   ) -> ExportResult:
-    """Write a station's raw readings in ``[start, end)`` to ``out``.
+                   options: WindographerOptions | None = None, dsn: str | None = None,
+                   clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                   progress: bool | None = False, clean: bool = False) -> ExportResult:
+    """Write a station's readings in ``[start, end)`` to ``out``: raw, or with ``clean``
+    calibrated with readings under an excluding flag left blank.
 
     Parameters
     ----------
@@ -144,13 +128,25 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         One of :data:`FORMATS`.
     start, end
         The period; by default everything stored. [UTC]
+    options
+        For the text formats (Windographer, zip): missing-value text, stamp format, separator,
+        excluded flag codes.
     clock
         Gives the creation time written in the file (pass a fixed one for reproducible output).
+    progress
+        Show a bar over the windows (``None``: when the terminal is interactive).
+
+    Raises
+    ------
+    StationlabError
+        For an unknown station or format, or options the format does not take.
     """
-    if format not in FORMATS:
-        raise StationlabError(f"unknown export format {format!r}; known: {', '.join(FORMATS)}")
+    from tqdm.auto import tqdm
+
+    options = _options(format, options)
     out = Path(out)
-    with storage.connect(dsn) as conn:
+    with storage.db.snapshot(dsn) as conn:
+        storage.exports.set_parallel_workers(conn, config.export_parallel_workers())
         meta = catalog.station(conn, station)
         if meta is None:
             known = ", ".join(s["station"] for s in catalog.summary(conn)) or "none yet"
@@ -158,18 +154,46 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         channels = order_channels(
             catalog.station_channels(conn, station).filter(pl.col("kind") == "number"))
         ids = channels["channel_id"].to_list()
-        span = storage.readings.readings_range(conn, ids, start, end)
+        span = storage.readings.readings_span(conn, ids, start, end)
         first, last = span["ts_first"], span["ts_last"]
-        names = column_names(channels)
+        layout = Layout(station=station, channels=channels, names=column_names(channels),
+                        created=clock(), version=__version__, latitude=meta["latitude"],
+                        longitude=meta["longitude"], elevation_m=meta["elevation_m"])
+        windows = month_windows(first, last) if first is not None else []
         out.parent.mkdir(parents=True, exist_ok=True)
-        preamble = windographer.preamble(
-            created=clock(), version=__version__, latitude=meta["latitude"],
-            longitude=meta["longitude"], elevation_m=meta["elevation_m"])
         tmp = out.with_name(out.name + ".partial")
-        with tmp.open("wb") as handle:
-            frames = (_wide_windows(conn, channels, names, first, last + timedelta(microseconds=1))
-                      if first is not None else iter(()))
-            rows = windographer.write(handle, frames, names, preamble_text=preamble)
+        bar = tqdm(windows, desc=f"exporting {station}", unit="month", leave=False,
+                   disable=None if progress is None else not progress)
+        counts: list[int] = []
+        excluded = None
+        if clean:
+            excluded = list(options.excluded_flags) if options and options.excluded_flags \
+                else None
+            if options is not None and not options.excluded_flags:
+                # the preamble says which codes were left out
+                options = replace(options, excluded_flags=tuple(
+                    storage.readings.excluded_by_default(conn)))
+        frames = wide_windows(conn, channels, layout.names, windows, counts, clean=clean,
+                              excluded_codes=excluded)
+        try:
+            rows = WRITERS[format].write_file(tmp, _advance(frames, bar), layout, options)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            frames.close()
+            bar.close()
         tmp.replace(out)
-    logger.info("exported %s: %d rows x %d channels to %s", station, rows, len(names), out)
-    return ExportResult(out, station, format, rows, len(names), span["n_readings"], first, last)
+    logger.info("exported %s: %d rows x %d channels to %s", station, rows, len(ids), out)
+    return ExportResult(out, station, format, rows, len(ids), sum(counts), first, last,
+                        meta["data_version"])
+
+
+def _advance(frames: Iterator[pl.DataFrame], bar) -> Iterator[pl.DataFrame]:
+    for frame in frames:
+        yield frame
+        bar.update()
+
+
+__all__ = ["FORMATS", "ExportResult", "Layout", "WindographerOptions", "column_names",
+           "export_station", "month_windows", "order_channels", "unit_symbol"]

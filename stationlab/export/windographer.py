@@ -1,20 +1,72 @@
 """Windographer text files: the preamble Windographer writes, tab separated, ``Date/Time`` header.
 
 Stamps label the beginning of the time step, missing values are blank, lines end in CRLF as
-Windographer's own exports do (``../shared/data/windographer/``).
+Windographer's own exports do (``../shared/data/windographer/``). Options change the missing-value
+text, the stamp format and the separator, and record which flag codes are excluded.
+
+Flag-status columns (one per data column, saying which flag covers each value) are not written
+yet: flags only take effect on clean data (issue 4), and a column that claims "unflagged" for raw
+values would be false.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
 
+from stationlab.errors import StationlabError
+from stationlab.export.layout import Layout
+
 #: The stamp format of the ``Date/Time`` column.
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M"
 NEWLINE = "\r\n"
+#: Separator names (as the command line takes them) -> the character.
+SEPARATORS = {"tab": "\t", "comma": ","}
+SUFFIX = ".windographer.txt"
+
+
+@dataclass(frozen=True)
+class WindographerOptions:
+    """How a Windographer text file is written.
+
+    Parameters
+    ----------
+    excluded_flags
+        Flag codes whose values are left out; recorded in the preamble. They take effect on clean
+        data only (issue 4); raw exports hold every value.
+    missing
+        The text written where a value is missing.
+    timestamp_format
+        strftime pattern of the ``Date/Time`` column. [UTC]
+    separator
+        ``"tab"`` or ``"comma"``.
+    """
+
+    excluded_flags: tuple[str, ...] = ()
+    missing: str = ""
+    timestamp_format: str = TIMESTAMP_FORMAT
+    separator: str = "tab"
+
+    def __post_init__(self) -> None:
+        if self.separator not in SEPARATORS:
+            raise StationlabError(f"unknown separator {self.separator!r}; choose "
+                                  f"{' or '.join(SEPARATORS)}")
+        if "%" not in self.timestamp_format:
+            raise StationlabError(f"timestamp format {self.timestamp_format!r} has no strftime "
+                                  "field; use e.g. %Y-%m-%d %H:%M")
+        if any(c in self.missing for c in ("\t", ",", "\r", "\n")):
+            raise StationlabError(f"missing-value text {self.missing!r} may not hold a tab, "
+                                  "comma or line break")
+
+    def as_record(self) -> dict:
+        """The options as JSON-ready values (for the exports manifest)."""
+        return {"excluded_flags": list(self.excluded_flags), "missing": self.missing,
+                "timestamp_format": self.timestamp_format, "separator": self.separator}
 
 
 def _degrees(value: float | None, positive: str, negative: str) -> str:
@@ -54,22 +106,50 @@ def preamble(*, created: datetime, version: str, latitude: float | None = None,
     return NEWLINE.join(lines) + NEWLINE
 
 
+def write_header(out: BinaryIO, columns: list[str], *, preamble_text: str,
+                 separator: str = "\t") -> None:
+    """Write the preamble and the column header line."""
+    out.write(preamble_text.encode("utf-8"))
+    out.write((separator.join(["Date/Time", *columns]) + NEWLINE).encode("utf-8"))
+
+
+def write_rows(out: BinaryIO, frame: pl.DataFrame, columns: list[str], *,
+               timestamp_format: str = TIMESTAMP_FORMAT, missing: str = "",
+               separator: str = "\t") -> int:
+    """Append the rows of one wide frame (``ts`` then ``columns``); returns rows written."""
+    if frame.is_empty():
+        return 0
+    frame = frame.select(pl.col("ts").dt.convert_time_zone("UTC").dt.strftime(timestamp_format),
+                         *columns)
+    frame.write_csv(out, separator=separator, include_header=False, null_value=missing,
+                    line_terminator=NEWLINE, quote_style="never")
+    return frame.height
+
+
 def write(out: BinaryIO, frames: Iterable[pl.DataFrame], columns: list[str], *,
           preamble_text: str, timestamp_format: str = TIMESTAMP_FORMAT,
-          missing: str = "") -> int:
+          missing: str = "", separator: str = "\t") -> int:
     """Write a Windographer file from wide frames (``ts`` then ``columns``); returns rows written.
 
     Frames arrive in time order, one window at a time, so memory does not grow with the file.
     """
-    out.write(preamble_text.encode("utf-8"))
-    out.write(("\t".join(["Date/Time", *columns]) + NEWLINE).encode("utf-8"))
-    rows = 0
-    for frame in frames:
-        if frame.is_empty():
-            continue
-        frame = frame.select(pl.col("ts").dt.convert_time_zone("UTC").dt.strftime(timestamp_format),
-                             *columns)
-        frame.write_csv(out, separator="\t", include_header=False, null_value=missing,
-                        line_terminator=NEWLINE, quote_style="never")
-        rows += frame.height
-    return rows
+    write_header(out, columns, preamble_text=preamble_text, separator=separator)
+    return sum(write_rows(out, frame, columns, timestamp_format=timestamp_format,
+                          missing=missing, separator=separator) for frame in frames)
+
+
+def layout_preamble(layout: Layout, options: WindographerOptions) -> str:
+    """The preamble of a station's file."""
+    return preamble(created=layout.created, version=layout.version, latitude=layout.latitude,
+                    longitude=layout.longitude, elevation_m=layout.elevation_m,
+                    excluded_flags=options.excluded_flags)
+
+
+def write_file(path: Path, frames: Iterable[pl.DataFrame], layout: Layout,
+               options: WindographerOptions | None = None) -> int:
+    """Write a station's Windographer file to ``path``; returns rows written."""
+    options = options or WindographerOptions()
+    with path.open("wb") as handle:
+        return write(handle, frames, layout.names, preamble_text=layout_preamble(layout, options),
+                     timestamp_format=options.timestamp_format, missing=options.missing,
+                     separator=SEPARATORS[options.separator])

@@ -10,6 +10,7 @@ from stationlab.storage import (
     calibration,
     catalog,
     db,
+    exports,
     health,
     pool,
     quality,
@@ -20,5 +21,5 @@ from stationlab.storage import (
 )
 from stationlab.storage.db import connect, describe_schema, migrate, transaction
 
-__all__ = ["calibration", "catalog", "connect", "db", "describe_schema", "health", "migrate",
-           "pool", "quality", "queue", "readings", "runs", "server", "transaction"]
+__all__ = ["calibration", "catalog", "connect", "db", "describe_schema", "exports", "health",
+           "migrate", "pool", "quality", "queue", "readings", "runs", "server", "transaction"]

@@ -259,9 +259,15 @@ def lock_file(conn: psycopg.Connection, file_id: int) -> str:
 
 
 def mark_imported(conn: psycopg.Connection, file_id: int, **fields) -> None:
-    """Record a successful import (fields as in the ``file_imported`` query)."""
+    """Record a successful import (fields as in the ``file_imported`` query).
+
+    If the file added readings, its station's ``data_version`` goes up in the same transaction,
+    so exports made from older data are known to be stale.
+    """
     fields["header"] = json.dumps(fields.get("header") or {})
     conn.execute(queries()["file_imported"], {"file_id": file_id, **fields})
+    if fields.get("n_inserted"):
+        conn.execute(queries()["station_data_changed"], {"station_id": fields["station_id"]})
 
 
 def mark_failed(conn: psycopg.Connection, file_id: int, *, error: str, format: str | None = None,

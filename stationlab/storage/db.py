@@ -96,6 +96,16 @@ def check_schema(conn: psycopg.Connection) -> None:
 
 
 @contextlib.contextmanager
+def snapshot(dsn: str | None = None) -> Iterator[psycopg.Connection]:
+    """A read-only connection whose reads all see one snapshot (REPEATABLE READ), so an export
+    read over many statements is consistent even while imports run."""
+    with connect(dsn) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        yield conn
+
+
+@contextlib.contextmanager
 def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
     """A transaction (or savepoint) in which driver errors become :class:`StorageError`."""
     try:

@@ -7,13 +7,16 @@ fixed width (34 bytes), so neither direction runs Python per reading.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import struct
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
 import psycopg
+from psycopg import sql
 
 from stationlab.storage.db import queries
 
@@ -100,8 +103,8 @@ def store_readings(conn: psycopg.Connection, chunks: list[pl.DataFrame], *, file
     overlap = conn.execute(queries()["readings_exist"], {
         "channel_ids": channel_ids, "ts_first": ts_first, "ts_last": ts_last}).fetchone()["overlap"]
     if not overlap:
-        _copy(conn, "COPY readings (channel_id, ts, value) FROM STDIN (FORMAT binary)", chunks,
-              chunk_rows)
+        _copy(conn, "COPY readings (channel_id, ts, value) FROM STDIN (FORMAT binary)",
+              [partition_order(chunks)], chunk_rows)
         return StoreResult(total, 0, 0, "copy")
     conn.execute(queries()["stage_create"])
     _copy(conn, "COPY reading_stage (channel_id, ts, value) FROM STDIN (FORMAT binary)", chunks,
@@ -110,6 +113,17 @@ def store_readings(conn: psycopg.Connection, chunks: list[pl.DataFrame], *, file
     inserted = conn.execute(queries()["stage_insert"]).rowcount
     conn.execute("DROP TABLE reading_stage")
     return StoreResult(inserted, total - inserted - conflicts, conflicts, "staged")
+
+
+def partition_order(chunks: list[pl.DataFrame]) -> pl.DataFrame:
+    """Readings month by month (the partitions), by channel and time within a month.
+
+    Each partition then fills in one piece, in its primary key's order. In the order a file is
+    unpivoted (one column at a time, all its months), a source spanning more months than
+    PostgreSQL keeps COPY buffers for partitions (32) evicts them all the time: a 6-year file
+    imported 1.7 x slower than the server-side COPY floor that way.
+    """
+    return pl.concat(chunks).sort(pl.col("ts").dt.truncate("1mo"), "channel_id", "ts")
 
 
 def _copy(conn: psycopg.Connection, statement: str, chunks: list[pl.DataFrame],
@@ -121,6 +135,14 @@ def _copy(conn: psycopg.Connection, statement: str, chunks: list[pl.DataFrame],
                 copy.write(encode_copy(chunk.slice(offset, chunk_rows), header=False,
                                        trailer=False))
         copy.write(COPY_TRAILER)
+
+
+def readings_span(conn: psycopg.Connection, channel_ids: list[int], start: datetime | None,
+                  end: datetime | None) -> dict:
+    """First and last stamp of the readings of some channels in ``[start, end)``, from a few index
+    probes per channel (no count; see :func:`readings_range`)."""
+    return conn.execute(queries()["readings_span"], {
+        "channel_ids": channel_ids, "start": start, "end": end}).fetchone()
 
 
 def readings_range(conn: psycopg.Connection, channel_ids: list[int], start: datetime | None,
@@ -158,3 +180,108 @@ def iter_readings(conn: psycopg.Connection, channel_ids: list[int], start: datet
         if len(buffer) > len(COPY_HEADER) + len(COPY_TRAILER):
             yield decode_copy(buffer).sort("ts", "channel_id")
         lower = upper
+
+
+def _array(data: bytes | bytearray, pos: int, dtype: str) -> tuple[np.ndarray, int]:
+    """A one-dimensional array field of binary COPY at ``pos`` (its length word): the values
+    and the position after the field."""
+    (length,) = struct.unpack_from(">i", data, pos)
+    pos += 4
+    (ndim,) = struct.unpack_from(">i", data, pos)
+    if ndim == 0:
+        return np.empty(0, dtype=dtype), pos + length
+    (count,) = struct.unpack_from(">i", data, pos + 12)
+    elements = np.frombuffer(data, dtype=np.dtype([("len", ">i4"), ("v", dtype)]), count=count,
+                             offset=pos + 20)
+    return elements["v"], pos + length
+
+
+def decode_copy_arrays(data: bytes | bytearray) -> pl.DataFrame:
+    """Decode binary COPY output of ``channel_id, array_agg(ts), array_agg(value)`` rows (no
+    nulls) to a long frame; a Python step per channel, numpy per reading."""
+    pos = len(COPY_HEADER)
+    channels, stamps, values = [], [], []
+    while True:
+        (nfields,) = struct.unpack_from(">h", data, pos)
+        if nfields == -1:
+            break
+        (channel_id,) = struct.unpack_from(">i", data, pos + 6)
+        ts, pos = _array(data, pos + 10, ">i8")
+        value, pos = _array(data, pos, ">f8")
+        channels.append(np.full(len(ts), channel_id, dtype=np.int32))
+        stamps.append(ts)
+        values.append(value)
+    if not channels:
+        return pl.DataFrame(schema=LONG_SCHEMA)
+    return pl.DataFrame({
+        "channel_id": np.concatenate(channels),
+        "ts": (np.concatenate(stamps).astype(np.int64) + PG_EPOCH_US).astype("datetime64[us]"),
+        "value": np.concatenate(values).astype(np.float64),
+    }).with_columns(pl.col("ts").dt.replace_time_zone("UTC"))
+
+
+def _fetch_window(conn: psycopg.Connection, statement: sql.Composed, params: dict
+                  ) -> pl.DataFrame:
+    buffer = bytearray()
+    with conn.cursor().copy(statement, params) as copy:
+        for block in copy:
+            buffer += block
+    return decode_copy_arrays(buffer)
+
+
+def iter_values(conn: psycopg.Connection, channel_ids: list[int],
+                windows: Iterable[tuple[datetime, datetime]], *, query: str = "export_values",
+                prefetch: bool = True, params: dict | None = None) -> Iterator[pl.DataFrame]:
+    """Yield the values of some channels one window ``[start, end)`` at a time, as long frames
+    ``(channel_id, ts, value)`` in no particular order (an empty frame for an empty window).
+
+    The values are those of the named query block (``export_values``: the one place that says
+    what an export reads), sent with binary COPY and decoded with numpy. With ``prefetch``, the
+    next window is read on a helper thread while the caller works on this one, so the server and
+    the caller work at the same time; still one connection and at most two windows in memory.
+    Each window comes as one COPY row per channel (``copy_values_by_channel``).
+    """
+    statement = sql.SQL(queries()["copy_values_by_channel"]).format(
+        values=sql.SQL(queries()[query]))
+
+    def fetch(window: tuple[datetime, datetime]) -> pl.DataFrame:
+        return _fetch_window(conn, statement, {"channel_ids": channel_ids, "start": window[0],
+                                               "end": window[1], **(params or {})})
+
+    windows = list(windows)
+    if not prefetch or len(windows) < 2:
+        for window in windows:
+            yield fetch(window)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stationlab-read") as pool:
+        pending = pool.submit(fetch, windows[0])
+        for following in [*windows[1:], None]:
+            frame = pending.result()
+            pending = pool.submit(fetch, following) if following is not None else None
+            try:
+                yield frame
+            except GeneratorExit:
+                if pending is not None:
+                    pending.cancel()
+                    pending.exception()  # let a running read finish before the pool closes
+                raise
+
+
+def read_channel(conn: psycopg.Connection, channel_id: int, start: datetime, end: datetime,
+                 *, clean: bool = True) -> pl.DataFrame:
+    """One channel's values in ``[start, end)`` in time order: ``ts`` (UTC) and ``value``;
+    clean (calibrated, excluded flagged readings left out) unless ``clean`` is false.
+
+    Reads the ``channel_clean_values`` (or ``channel_values``) query block as one COPY row of
+    arrays.
+    """
+    statement = sql.SQL(queries()["copy_values_by_channel"]).format(
+        values=sql.SQL(queries()["channel_clean_values" if clean else "channel_values"]))
+    frame = _fetch_window(conn, statement, {"channel_id": channel_id, "start": start,
+                                            "end": end})
+    return frame.select("ts", "value").sort("ts")
+
+
+def excluded_by_default(conn: psycopg.Connection) -> list[str]:
+    """The flag codes that exclude a reading from clean data unless told otherwise."""
+    return [r["code"] for r in conn.execute(queries()["excluded_by_default"])]

@@ -66,7 +66,8 @@ ORDER BY 1, 2
 SELECT code, version, description, excluded_by_default FROM flag_codes ORDER BY code
 
 -- name: station_by_name
-SELECT station_id, name, latitude, longitude, elevation_m FROM stations WHERE name = %(name)s
+SELECT station_id, name, latitude, longitude, elevation_m, data_version FROM stations
+WHERE name = %(name)s
 
 -- name: station_insert
 INSERT INTO stations (name) VALUES (%(name)s)
@@ -847,3 +848,90 @@ SELECT (SELECT max(version) FROM schema_migrations) AS schema_version,
        (SELECT count(*) FROM readings) AS readings,
        (SELECT count(*) FROM files) AS files,
        (SELECT count(*) FROM flags) AS flags
+
+-- name: station_data_changed
+UPDATE stations SET data_version = data_version + 1 WHERE station_id = %(station_id)s
+
+-- name: export_values
+-- The values an export reads, one window [start, end) at a time: raw readings for now.
+-- Issue 4 (clean data) switches this one block to calibrated values with flagged ones removed.
+SELECT channel_id, ts, value FROM readings
+WHERE channel_id = ANY(%(channel_ids)s) AND ts >= %(start)s AND ts < %(end)s
+
+-- name: channel_values
+-- One channel's values in [start, end), in time order: raw readings for now (issue 4 switches
+-- this block to clean values).
+SELECT channel_id, ts, value FROM readings
+WHERE channel_id = %(channel_id)s AND ts >= %(start)s AND ts < %(end)s
+
+-- name: station_data_versions
+SELECT station_id, name AS station, data_version FROM stations
+WHERE %(stations)s::text[] IS NULL OR name = ANY(%(stations)s::text[])
+ORDER BY name
+
+-- name: export_insert
+INSERT INTO exports (station_id, format, source, options, period_start, period_end, ts_first,
+                     ts_last, n_rows, n_channels, n_readings, size_bytes, sha256, path,
+                     data_version, stationlab_version, created_at)
+VALUES (%(station_id)s, %(format)s, %(source)s, %(options)s, %(period_start)s, %(period_end)s,
+        %(ts_first)s, %(ts_last)s, %(n_rows)s, %(n_channels)s, %(n_readings)s, %(size_bytes)s,
+        %(sha256)s, %(path)s, %(data_version)s, %(stationlab_version)s, %(created_at)s)
+RETURNING export_id
+
+-- name: export_latest
+SELECT e.*, s.name AS station, s.data_version AS station_data_version
+FROM exports e JOIN stations s USING (station_id)
+WHERE s.name = %(station)s AND e.format = %(format)s AND e.source = %(source)s
+ORDER BY e.created_at DESC, e.export_id DESC
+LIMIT 1
+
+-- name: export_list
+SELECT DISTINCT ON (e.station_id, e.format, e.source)
+       e.*, s.name AS station, s.data_version AS station_data_version
+FROM exports e JOIN stations s USING (station_id)
+ORDER BY e.station_id, e.format, e.source, e.created_at DESC, e.export_id DESC
+
+-- name: set_parallel_workers
+SELECT set_config('max_parallel_workers_per_gather', %(workers)s, false)
+
+-- name: copy_values_by_channel
+-- One window of values as one COPY row per channel with its stamps and values as arrays (in the
+-- same order): a few hundred large rows instead of one message per reading. The values come
+-- from a query block returning (channel_id, ts, value), such as export_values.
+COPY (
+    SELECT channel_id, array_agg(ts) AS ts, array_agg(value) AS value
+    FROM ({values}
+    ) v
+    GROUP BY channel_id
+) TO STDOUT (FORMAT binary)
+
+-- name: readings_span
+-- First and last stamp of some channels' readings in [start, end): per channel, two index probes.
+SELECT min(f.ts_first) AS ts_first, max(f.ts_last) AS ts_last
+FROM unnest(%(channel_ids)s::integer[]) AS c(channel_id)
+CROSS JOIN LATERAL (
+    SELECT (SELECT r.ts FROM readings r
+            WHERE r.channel_id = c.channel_id
+              AND r.ts >= coalesce(%(start)s::timestamptz, '-infinity')
+              AND r.ts < coalesce(%(end)s::timestamptz, 'infinity')
+            ORDER BY r.ts LIMIT 1) AS ts_first,
+           (SELECT r.ts FROM readings r
+            WHERE r.channel_id = c.channel_id
+              AND r.ts >= coalesce(%(start)s::timestamptz, '-infinity')
+              AND r.ts < coalesce(%(end)s::timestamptz, 'infinity')
+            ORDER BY r.ts DESC LIMIT 1) AS ts_last
+) f
+
+-- name: export_clean_values
+-- Clean values for an export: calibrated, readings under an excluding flag left out (their
+-- cells stay blank). excluded_codes NULL: each flag code's excluded_by_default.
+SELECT channel_id, ts, value
+FROM clean_readings(%(channel_ids)s, %(start)s, %(end)s, %(excluded_codes)s::text[])
+
+-- name: channel_clean_values
+-- One channel's clean values in [start, end).
+SELECT channel_id, ts, value
+FROM clean_readings(ARRAY[%(channel_id)s]::integer[], %(start)s, %(end)s)
+
+-- name: excluded_by_default
+SELECT code FROM flag_codes WHERE excluded_by_default ORDER BY code

@@ -1,0 +1,204 @@
+"""Exports made in advance: every station's files in the exports store, with a manifest.
+
+The export job (:func:`build_exports`) writes each station's file per format into
+``$STATIONLAB_HOME/exports/<station>/`` and records it in the ``exports`` table (format, options,
+period, rows, sha256, creation time, and the station's data version it was made from). It makes a
+file again only when the station's data changed since: every import that stores readings bumps
+the station's data version in its own transaction. A user asking for a file gets the ready one
+(:func:`ready_export`); a big re-export is this job, never a request that makes someone wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from stationlab import __version__, config, storage
+from stationlab.errors import StationlabError
+from stationlab.export import FORMATS, TEXT_FORMATS, WRITERS, ExportResult, export_station
+from stationlab.export.windographer import WindographerOptions
+
+logger = logging.getLogger(__name__)
+
+#: The store's folder under ``$STATIONLAB_HOME``.
+FOLDER = "exports"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class ExportNotReady(StationlabError):
+    """No ready file of that station and format is in the exports store."""
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """What the export job did for one station and format."""
+
+    station: str
+    format: str
+    status: str  # "built" or "up to date"
+    path: Path
+    rows: int | None = None
+    data_version: int | None = None
+
+    def describe(self) -> str:
+        """The line ``stationlab exports build`` prints."""
+        if self.status == "built":
+            return (f"{self.station} {self.format}: built {self.rows:,} rows (data version "
+                    f"{self.data_version}) -> {self.path}")
+        return f"{self.station} {self.format}: up to date ({self.path})"
+
+
+def store_dir() -> Path:
+    """The exports store (``$STATIONLAB_HOME/exports``)."""
+    return config.home() / FOLDER
+
+
+def store_path(station: str, station_id: int, format: str) -> Path:
+    """Where the store keeps a station's file in a format.
+
+    The folder is the station's name made safe for any file system; the station id is added when
+    that changed the name, so two stations never share a folder.
+    """
+    safe = _UNSAFE.sub("_", station).strip("._") or "station"
+    folder = safe if safe == station else f"{safe}-{station_id}"
+    return store_dir() / folder / f"{safe}{WRITERS[format].SUFFIX}"
+
+
+def _sha256(path: Path) -> tuple[bytes, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return digest.digest(), size
+
+
+def _check_formats(formats: Iterable[str]) -> list[str]:
+    formats = list(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in WRITERS]
+    if unknown:
+        raise StationlabError(f"unknown export format {unknown[0]!r}; known: {', '.join(FORMATS)}")
+    return formats
+
+
+def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] = FORMATS, *,
+                  dsn: str | None = None, workers: int = 1,
+                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                  progress: bool | None = False) -> list[BuildOutcome]:
+    """Make each station's files (all stations, or those named) whose data changed since their
+    last export, or that were never made; leave the others.
+
+    Parameters
+    ----------
+    workers
+        Exports made at the same time, each on its own connection; at most
+        ``STATIONLAB_MAX_CONNECTIONS``.
+    clock
+        Gives the creation time of each file.
+
+    Raises
+    ------
+    StationlabError
+        For a station or format that does not exist.
+    """
+    formats = _check_formats(formats)
+    named = None if stations is None else list(dict.fromkeys(stations))
+    outcomes: list[BuildOutcome] = []
+    todo: list[tuple[dict, str, Path]] = []
+    with storage.connect(dsn, autocommit=True) as conn:
+        versions = storage.exports.data_versions(conn, named)
+        unknown = sorted(set(named or ()) - {v["station"] for v in versions})
+        if unknown:
+            known = ", ".join(v["station"] for v in storage.exports.data_versions(conn))
+            raise StationlabError(f"no station called {unknown[0]!r}; stations: "
+                                  f"{known or 'none yet'}")
+        for version in versions:
+            for format in formats:
+                path = store_path(version["station"], version["station_id"], format)
+                latest = storage.exports.latest(conn, version["station"], format)
+                if (latest and latest["data_version"] == version["data_version"]
+                        and Path(latest["path"]).is_file()):
+                    outcomes.append(BuildOutcome(version["station"], format, "up to date",
+                                                 Path(latest["path"])))
+                else:
+                    todo.append((version, format, path))
+    workers = max(1, min(workers, config.max_connections(), len(todo) or 1))
+
+    def make(task: tuple[dict, str, Path]) -> ExportResult:
+        version, format, path = task
+        options = WindographerOptions() if format in TEXT_FORMATS else None
+        return export_station(version["station"], path, format=format, options=options,
+                              dsn=dsn, clock=clock, progress=progress)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stationlab-export") as pool:
+        futures = [pool.submit(make, task) for task in todo]
+    done = [(task, f.result()) for task, f in zip(todo, futures, strict=True)
+            if f.exception() is None]
+    if done:  # what was made is recorded even if another export failed
+        with storage.connect(dsn, autocommit=True) as conn, storage.transaction(conn):
+            for (version, format, path), result in done:
+                _record(conn, version["station_id"], result, clock)
+                outcomes.append(BuildOutcome(result.station, format, "built", path, result.rows,
+                                             result.data_version))
+    for future in futures:
+        if future.exception() is not None:
+            raise future.exception()
+    for outcome in outcomes:
+        logger.info("%s", outcome.describe())
+    return sorted(outcomes, key=lambda o: (o.station, FORMATS.index(o.format)))
+
+
+def _record(conn, station_id: int, result: ExportResult, clock: Callable[[], datetime]) -> None:
+    digest, size = _sha256(result.path)
+    options = WindographerOptions().as_record() if result.format in TEXT_FORMATS else {}
+    storage.exports.record(
+        conn, station_id=station_id, format=result.format, source="raw", options=options,
+        period_start=None, period_end=None, ts_first=result.ts_first, ts_last=result.ts_last,
+        n_rows=result.rows, n_channels=result.channels, n_readings=result.readings,
+        size_bytes=size, sha256=digest, path=str(result.path.absolute()),
+        data_version=result.data_version, stationlab_version=__version__, created_at=clock())
+
+
+def ready_export(station: str, format: str, *, dsn: str | None = None) -> Path:
+    """The ready file of a station's export in ``format``, from the exports store.
+
+    A file made from older data than the station now holds is still returned (and a warning
+    logged): the export job makes the new one.
+
+    Raises
+    ------
+    ExportNotReady
+        If the export job has not made that file (or it is gone from the store).
+    """
+    _check_formats([format])
+    with storage.connect(dsn) as conn:
+        latest = storage.exports.latest(conn, station, format)
+    build = f"run `stationlab exports build --station {station}`"
+    if latest is None:
+        raise ExportNotReady(f"no {format} export of station {station!r} is ready; {build}")
+    path = Path(latest["path"])
+    if not path.is_file():
+        raise ExportNotReady(f"the {format} export of station {station!r} is missing from the "
+                             f"exports store ({path}); {build}")
+    if latest["data_version"] != latest["station_data_version"]:
+        logger.warning("the %s export of station %s predates its latest data; %s", format,
+                       station, build)
+    return path
+
+
+def list_exports(*, dsn: str | None = None) -> list[dict]:
+    """The newest file of every station and format: the manifest row plus ``stale`` (the station
+    has newer data) and ``present`` (the file is in the store)."""
+    with storage.connect(dsn) as conn:
+        rows = storage.exports.newest(conn)
+    for row in rows:
+        row["stale"] = row["data_version"] != row["station_data_version"]
+        row["present"] = Path(row["path"]).is_file()
+    return sorted(rows, key=lambda r: (r["station"], FORMATS.index(r["format"])
+                                       if r["format"] in FORMATS else len(FORMATS)))
