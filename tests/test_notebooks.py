@@ -31,8 +31,12 @@ def test_due_runs_the_five_jobs_on_the_sample_data(db, tmp_path, monkeypatch):
         [r.error for r in results]
     for result in results:
         assert Path(result.output_path).is_file()
-    exports = sorted(p.name for p in (tmp_path / "home" / "exports").iterdir())
-    assert exports == ["TestLogger.windographer.txt", "some_site.windographer.txt"]
+    exports = sorted(p.relative_to(tmp_path / "home" / "exports").as_posix()
+                     for p in (tmp_path / "home" / "exports").rglob("*.txt"))
+    assert exports == ["TestLogger/TestLogger.windographer.txt",
+                       "some_site/some_site.windographer.txt"]
+    raw = list((tmp_path / "home" / "raw").rglob("*"))
+    assert sum(p.is_file() for p in raw) >= 3  # the imported files went through the raw store
     backups = list((tmp_path / "home" / "backups").glob("stationlab-*.dump"))
     assert len(backups) == 1
     history = pipelines.history()
