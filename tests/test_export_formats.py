@@ -167,7 +167,7 @@ def test_export_command_takes_every_format_and_the_text_options(station, tmp_pat
         assert run.stdout.strip() == (
             f"{tmp_path / f'x.{format}'}: station TestLogger, {format}, 9 channels, 5 rows, "
             "23 readings, 2021-06-18 00:00 to 2021-06-19 00:00 UTC")
-    run = stationlab("export", "--station", station, "--out", tmp_path / "w.txt",
+    run = stationlab("export", "--station", station, "--out", tmp_path / "w.txt", "--clean",
                      "--exclude-flag", "icing", "--missing", "NA", "--separator", "comma",
                      "--timestamp-format", "%Y%m%d%H%M")
     assert run.returncode == 0, run.stderr
@@ -178,6 +178,10 @@ def test_export_command_takes_every_format_and_the_text_options(station, tmp_pat
                      tmp_path / "y.parquet", "--missing", "NA")
     assert bad.returncode == 1
     assert "the parquet format takes no text options" in bad.stderr
+    raw = stationlab("export", "--station", station, "--out", tmp_path / "r.txt",
+                     "--exclude-flag", "icing")
+    assert raw.returncode == 2
+    assert "--exclude-flag takes effect on clean data: add --clean" in raw.stderr
 
 
 def test_read_channel_gives_one_channels_values_in_time_order(station, conn):
