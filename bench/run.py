@@ -94,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
-                        help="Use the 1-year file as the big source (for development).")
+                        help="Use a 2-year file as the big source (for development).")
     parser.add_argument("--reads", type=int, default=200, help="Channel-month reads timed.")
     parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
     parser.add_argument("--note", default="", help="A sentence for RESULTS.md (e.g. the machine "
@@ -106,7 +106,9 @@ def main() -> None:
         log("generating the sources (bench/generate.py)")
         subprocess.run([PY, str(BENCH / "generate.py")], check=True)
     if args.quick:
-        big = small
+        big = data / "mast_2y.dat"
+        if not big.exists():
+            subprocess.run([PY, str(BENCH / "generate.py"), "--years", "2"], check=True)
     work = Path(tempfile.mkdtemp(prefix="stationlab-bench-"))
     work.chmod(0o777)  # the server writes and reads the floor's COPY file here
     admin, env = start_server(work)
@@ -143,10 +145,10 @@ def measure(bench: Bench, big: Path, small: Path, args) -> None:
     for repeat in range(args.repeats):
         log(f"re-import, repeat {repeat + 1} of {args.repeats}")
         bench.run("reimport_same", [*cli, "import", str(big)], big_dsn)
-        bench.sql(big_dsn, "DELETE FROM reading_conflicts WHERE file_id IN (SELECT file_id FROM "
-                  "files WHERE name = %s); DELETE FROM files WHERE name = %s",
-                  (small.name, small.name)) if small != big else None
-        if small != big:
+        if small != big:  # forget the overlapping file, so that it imports again
+            bench.sql(big_dsn, "DELETE FROM reading_conflicts WHERE file_id IN "
+                      "(SELECT file_id FROM files WHERE name = %s)", (small.name,))
+            bench.sql(big_dsn, "DELETE FROM files WHERE name = %s", (small.name,))
             bench.run("reimport_overlap", [*cli, "import", str(small)], big_dsn)
     bench.sql(big_dsn, "VACUUM ANALYZE readings")
     out = bench.work / "export.txt"
@@ -161,11 +163,20 @@ def measure(bench: Bench, big: Path, small: Path, args) -> None:
         "big": bench.sql(big_dsn, "SELECT count(*) FROM readings")[0][0],
         "small": bench.sql(bench.dsn("bench_naive"), "SELECT count(*) FROM readings")[0][0],
         "rows": sum(1 for _ in out.open("rb")) - 13}
+    bench.counts["plain_bytes"] = bench.sql(big_dsn, (
+        "SELECT sum(pg_total_relation_size(inhrelid))::bigint FROM pg_inherits "
+        "WHERE inhparent = 'readings'::regclass"))[0][0]
     log("channel-month reads")
     reads = subprocess.run([PY, str(BENCH / "tasks.py"), "channel-read", big_dsn,
                             str(args.reads)], env=bench.env, capture_output=True, text=True,
                            check=True, cwd=REPO)
     bench.reads = json.loads(reads.stdout)
+    log("TimescaleDB compression (WebAssembly build, the 1-year file)")
+    tsdb = subprocess.run([PY, str(BENCH / "tasks.py"), "timescaledb-size", str(small)],
+                          env=bench.env, capture_output=True, text=True, cwd=REPO)
+    bench.timescaledb = (json.loads(tsdb.stdout.strip().splitlines()[-1]) if tsdb.returncode == 0
+                         else {"error": (tsdb.stderr or tsdb.stdout).strip()[-500:]})
+    log(f"TimescaleDB: {bench.timescaledb}")
 
 
 def describe_machine(admin: str) -> dict:
@@ -245,6 +256,7 @@ def write_results(args, bench: Bench, machine: dict, big: Path, small: Path) -> 
         goal("export peak memory <= 600 MB", peak["export"], 600, "MB"),
         goal("one channel-month read < 20 ms", statistics.median(reads), 20, "ms"),
     ]
+    lines += ["", "## Storage", "", storage_text(bench)]
     missed = [line for line in lines if line.endswith("| no |")]
     if missed:
         lines += ["", "## Where a goal is missed", ""]
@@ -253,6 +265,26 @@ def write_results(args, bench: Bench, machine: dict, big: Path, small: Path) -> 
             note = MISSED.get(text, "see the profile notes in docs/architecture.md")
             lines.append(f"- {text}: {note}")
     args.out.write_text("\n".join(lines) + "\n")
+
+
+def storage_text(bench: Bench) -> str:
+    """The size of the readings on disk: plain PostgreSQL, and TimescaleDB compressed."""
+    n, tsdb = bench.counts, bench.timescaledb
+    text = (f"- plain PostgreSQL: the big source's {n['big']:,} readings take "
+            f"{n['plain_bytes'] / 2**20:,.0f} MB in their monthly partitions with the primary key "
+            f"({n['plain_bytes'] / n['big']:.1f} bytes per reading).")
+    if "error" in tsdb:
+        return text + f"\n- TimescaleDB: not measured: {tsdb['error']}"
+    return text + (
+        f"\n- TimescaleDB 2.23 (the WebAssembly build in tests/timescaledb; sizes, not speed): "
+        f"the 1-year file's {tsdb['readings']:,} readings take {tsdb['bytes_before'] / 2**20:,.1f}"
+        f" MB uncompressed ({tsdb['bytes_before'] / tsdb['readings']:.1f} bytes per reading) "
+        f"and {tsdb['bytes_after'] / 2**20:,.1f} MB once its {tsdb['chunks']} chunks are "
+        f"compressed (segment by channel, order by time): a compression ratio of "
+        f"**{tsdb['bytes_before'] / tsdb['bytes_after']:.1f} x** "
+        f"({tsdb['bytes_after'] / tsdb['readings']:.2f} bytes per reading; "
+        f"`hypertable_compression_stats` says {tsdb['stats_before'] / 2**20:,.1f} MB -> "
+        f"{tsdb['stats_after'] / 2**20:,.1f} MB).")
 
 
 #: What the profiles showed, written when a goal is missed.

@@ -8,6 +8,7 @@ person would write them.
     python bench/tasks.py import-naive DSN FILE    pandas read_csv + melt + to_sql
     python bench/tasks.py export-naive DSN OUT     pandas read_sql + pivot + to_csv
     python bench/tasks.py channel-read DSN N       stationlab.storage.readings.read_channel x N
+    python bench/tasks.py timescaledb-size FILE    readings of FILE in TimescaleDB, compressed
 """
 
 from __future__ import annotations
@@ -117,6 +118,59 @@ def channel_read(dsn: str, count: int) -> None:
     print(json.dumps({"ms": times, "median_rows": statistics.median(rows)}))
 
 
+def timescaledb_size(path: str) -> None:
+    """Load the readings of a TOA5 file into TimescaleDB (PostgreSQL 17 + TimescaleDB 2.23 in
+    WebAssembly, the test server of tests/timescaledb), compress every chunk and print the
+    readings table's size before and after. [bytes]
+
+    The WebAssembly build has no COPY: the readings go in as batches of ``INSERT ... unnest``.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import polars as pl
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from stationlab import parse, standardise, storage
+    from tests.test_timescaledb import _Server
+
+    parsed = parse.read_file(path)
+    columns = [c.name for c in standardise.stored_columns(parsed)]
+    stamp = pl.Datetime("us", "UTC")
+    configs = pl.DataFrame(
+        {"column_name": columns, "channel_id": range(1, len(columns) + 1),
+         "valid_from": None, "valid_to": None},
+        schema={"column_name": pl.String, "channel_id": pl.Int32, "valid_from": stamp,
+                "valid_to": stamp})
+    server = _Server(Path(tempfile.mkdtemp()) / "timescaledb.stderr")
+    try:
+        dsn = server.wait_ready()
+        with storage.connect(dsn, autocommit=True, check=False) as conn:
+            storage.migrate(conn)
+            readings = 0
+            for month in standardise.readings_by_month(parsed, configs):
+                for batch in month.iter_slices(100_000):
+                    conn.execute("INSERT INTO readings SELECT * FROM unnest(%s::int[], "
+                                 "%s::timestamptz[], %s::float8[])", (
+                                     batch["channel_id"].to_list(), batch["ts"].to_list(),
+                                     batch["value"].to_list()))
+                readings += month.height
+            size = ("SELECT total_bytes FROM hypertable_detailed_size('readings')")
+            before = conn.execute(size).fetchone()["total_bytes"]
+            chunks = conn.execute("SELECT count(compress_chunk(c)) AS n "
+                                  "FROM show_chunks('readings') c").fetchone()["n"]
+            stats = conn.execute(
+                "SELECT before_compression_total_bytes AS before, "
+                "after_compression_total_bytes AS after "
+                "FROM hypertable_compression_stats('readings')").fetchone()
+            after = conn.execute(size).fetchone()["total_bytes"]
+    finally:
+        server.stop()
+    print(json.dumps({"readings": readings, "chunks": chunks, "bytes_before": before,
+                      "bytes_after": after, "stats_before": stats["before"],
+                      "stats_after": stats["after"]}))
+
+
 def main() -> None:
     task, *args = sys.argv[1:]
     if task == "measure":
@@ -129,6 +183,8 @@ def main() -> None:
         import_naive(*args)
     elif task == "export-naive":
         export_naive(*args)
+    elif task == "timescaledb-size":
+        timescaledb_size(args[0])
     elif task == "channel-read":
         channel_read(args[0], int(args[1]))
     else:

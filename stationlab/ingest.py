@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -310,8 +310,7 @@ def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, name: s
     parsed = _with_offset(parsed, data, ref, name, options)
     if parsed.records != "readings":
         return _store_health(conn, parsed, file_id=file_id, label=label, ref=ref)
-    if parsed.data.height:
-        storage.readings.ensure_partitions(conn, parsed.data["ts"].min(), parsed.data["ts"].max())
+    # Months without partitions get theirs inside the transaction (see store_readings).
     with storage.transaction(conn):
         catalog.lock_station(conn, station)
         if catalog.lock_file(conn, file_id) == "imported":
@@ -332,28 +331,37 @@ def _store_readings(conn, parsed: parse.ParsedFile, ref: catalog.LoggerRef, *, f
         if new:
             catalog.create_channels(conn, ref, new)
             configs = catalog.logger_configs(conn, ref)
-    long, unmatched = standardise.to_long(parsed, configs)
+    unmatched = standardise.unmatched_columns(parsed, configs)
     if unmatched:
         columns = {c.name: c for c in parsed.columns}
         ids = catalog.unassigned_channels(conn, ref, [
             (name, columns[name].statistic, _kind(columns[name]), columns[name].unit)
             for name in unmatched])
-        long = long.with_columns(pl.col("channel_id").fill_null(
-            pl.col("column_name").replace_strict(ids, default=None, return_dtype=pl.Int32)))
-    stored = storage.readings.store_readings(conn, [long.select("channel_id", "ts", "value")],
-                                             file_id=file_id)
-    if long.height:
+        configs = standardise.with_fallback(configs, ids)
+    stored_columns = [c.name for c in standardise.stored_columns(parsed)]
+    channel_ids = configs.filter(pl.col("column_name").is_in(stored_columns))["channel_id"]
+    ts_first, ts_last = parsed.data["ts"].min(), parsed.data["ts"].max()
+    seen: set[int] = set()
+
+    def months() -> Iterator[pl.DataFrame]:
+        for month in standardise.readings_by_month(parsed, configs):
+            seen.update(month["channel_id"].unique().to_list())
+            yield month
+
+    stored = storage.readings.store_readings(
+        conn, months(), file_id=file_id, channel_ids=sorted(set(channel_ids.to_list())),
+        ts_first=ts_first, ts_last=ts_last)
+    if stored.readings:
         storage.quality.after_import(
-            conn, long["channel_id"].unique().to_list(), long["ts"].min(), long["ts"].max(),
+            conn, sorted(seen), stored.monthly,
             int(parsed.interval.total_seconds()) if parsed.interval else None)
     catalog.mark_imported(
         conn, file_id, format=parsed.format, station_id=ref.station_id,
         logger_id=ref.logger_id, table_name=ref.table_name, n_rows=parsed.data.height,
-        n_readings=long.height, n_inserted=stored.inserted, n_duplicates=stored.duplicates,
-        n_conflicts=stored.conflicts,
-        ts_first=parsed.data["ts"].min(), ts_last=parsed.data["ts"].max(),
+        n_readings=stored.readings, n_inserted=stored.inserted, n_duplicates=stored.duplicates,
+        n_conflicts=stored.conflicts, ts_first=ts_first, ts_last=ts_last,
         header=_header_record(parsed))
-    logger.info("%s: %d readings, %d inserted (%s)", label, long.height, stored.inserted,
+    logger.info("%s: %d readings, %d inserted (%s)", label, stored.readings, stored.inserted,
                 stored.path)
     return Outcome(label, "imported", station=station, readings=stored.inserted,
                    duplicates=stored.duplicates, conflicts=stored.conflicts,

@@ -1,13 +1,14 @@
 """From a wide parsed file to long readings ``(channel_id, ts, value)``.
 
 Two steps: :func:`describe_columns` guesses what each column measures from its name and the file
-header, for loggers that no metadata describes yet; :func:`to_long` maps every column to its
-channel through the logger configuration valid at each timestamp.
+header, for loggers that no metadata describes yet; :func:`readings_by_month` maps every column to
+its channel through the logger configuration valid at each timestamp.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -111,21 +112,14 @@ def stored_columns(parsed: ParsedFile) -> list[Column]:
     return [c for c in parsed.columns if c.kind != "text"]
 
 
-def to_long(parsed: ParsedFile, configs: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
-    """Readings of a file as a long frame, each mapped to the channel configured at its time.
+def _long_parts(frame: pl.LazyFrame, parsed: ParsedFile, configs: pl.DataFrame
+                ) -> list[pl.LazyFrame]:
+    """Per stored column: ``column_name, channel_id (null where no configuration covers the
+    reading), ts, value``, missing values dropped. Timestamp columns hold seconds since
+    1970-01-01 UTC. [s]
 
-    Parameters
-    ----------
-    configs
-        ``column_name, channel_id, valid_from, valid_to`` (nulls are open ends).
-
-    Returns
-    -------
-    long
-        ``column_name, channel_id (null where no configuration covers the reading), ts, value``;
-        missing values are dropped. Timestamp columns hold seconds since 1970-01-01 UTC. [s]
-    unmatched
-        Names of the columns with readings that no configuration covers.
+    ``configs`` rows are ``column_name, channel_id, valid_from, valid_to`` (nulls are open
+    ends); where two cover a reading, the later row wins.
     """
     parts = []
     for column in stored_columns(parsed):
@@ -141,13 +135,56 @@ def to_long(parsed: ParsedFile, configs: pl.DataFrame) -> tuple[pl.DataFrame, li
                 covered &= pl.col("ts") < row["valid_to"]
             channel = pl.when(covered).then(pl.lit(row["channel_id"], dtype=pl.Int32)
                                              ).otherwise(channel)
-        parts.append(parsed.data.lazy().select(
+        parts.append(frame.select(
             pl.lit(column.name).alias("column_name"), channel.alias("channel_id"), "ts",
             value.alias("value")).drop_nulls("value").filter(pl.col("value").is_finite()))
+    return parts
+
+
+def unmatched_columns(parsed: ParsedFile, configs: pl.DataFrame) -> list[str]:
+    """Names of the columns with readings that no configuration covers, in file order.
+
+    ``configs``: ``column_name, channel_id, valid_from, valid_to`` (nulls are open ends).
+    """
+    parts = [part.filter(pl.col("channel_id").is_null()).select("column_name").head(1)
+             for part in _long_parts(parsed.data.lazy(), parsed, configs)]
     if not parts:
-        return pl.DataFrame(schema={"column_name": pl.String, "channel_id": pl.Int32,
-                                    "ts": pl.Datetime("us", "UTC"), "value": pl.Float64}), []
-    long = pl.concat(parts).collect()
-    unmatched = long.filter(pl.col("channel_id").is_null())["column_name"].unique(
-        maintain_order=True).to_list()
-    return long, unmatched
+        return []
+    return pl.concat(parts).collect()["column_name"].to_list()
+
+
+def with_fallback(configs: pl.DataFrame, channel_ids: dict[str, int]) -> pl.DataFrame:
+    """``configs`` with an open-ended configuration per named column (its unassigned channel,
+    say) that applies only where no other configuration covers a reading."""
+    fallback = pl.DataFrame({"column_name": list(channel_ids),
+                             "channel_id": list(channel_ids.values())},
+                            schema={"column_name": pl.String, "channel_id": pl.Int32})
+    return pl.concat([fallback, configs.select("column_name", "channel_id", "valid_from",
+                                               "valid_to").cast({"channel_id": pl.Int32})],
+                     how="diagonal_relaxed")
+
+
+def readings_by_month(parsed: ParsedFile, configs: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """A file's readings, each mapped to the channel configured at its time, one calendar month
+    (UTC) at a time, by channel and time within a month: ``channel_id, ts, value``.
+
+    That is the order of the readings' monthly partitions and their primary key, and a month
+    at a time keeps the unpivoted file out of memory. Every reading must be covered by a
+    configuration (see :func:`unmatched_columns` and :func:`with_fallback`).
+
+    Raises
+    ------
+    ValueError
+        If a reading has no channel.
+    """
+    if not stored_columns(parsed):
+        return
+    frame = parsed.data if parsed.data["ts"].is_sorted() else parsed.data.sort("ts")
+    months = (frame.select(pl.col("ts").dt.truncate("1mo").alias("month")).with_row_index()
+              .group_by("month", maintain_order=True).agg(pl.col("index").first(), pl.len()))
+    for offset, length in months.select("index", "len").iter_rows():
+        month = pl.concat(_long_parts(frame.slice(offset, length).lazy(), parsed, configs))
+        long = month.select("channel_id", "ts", "value").sort("channel_id", "ts").collect()
+        if long["channel_id"].null_count():
+            raise ValueError("readings without a channel; see unmatched_columns()")
+        yield long

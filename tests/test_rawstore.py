@@ -23,7 +23,8 @@ ALLOWED = {
     ("stationlab/export/__init__.py", "export_station", "replace"),  # export file into place
     ("stationlab/export/__init__.py", "wide_windows", "rename"),  # polars columns, not files
     ("stationlab/export/__init__.py", "export_station", "unlink"),  # its own .partial file
-    ("stationlab/storage/readings.py", "partition_order", "truncate"),  # timestamps (dt)
+    ("stationlab/storage/readings.py", "monthly_statistics", "truncate"),  # timestamps (dt)
+    ("stationlab/standardise.py", "readings_by_month", "truncate"),  # timestamps (dt)
     ("stationlab/flags.py", "_read_table", "rename"),  # polars columns
     ("stationlab/qc/checks.py", "flag_flat_line", "rename"),  # polars series names
     ("stationlab/qc/checks.py", "flag_spike", "rename"),

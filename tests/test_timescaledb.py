@@ -408,6 +408,13 @@ def test_readings_insert_aggregate_and_ignore_duplicates(loaded):
         assert _monthly(conn) == monthly
         conn.execute(storage.db.queries()["refresh_monthly"], {  # a no-op here
             "channel_ids": [1, 2], "ts_first": rows[0].ts, "ts_last": rows[-1].ts})
+        conn.execute(storage.db.queries()["add_monthly"], {  # so is this
+            "channel_ids": [1], "months": [DAY0], "n": [1], "total": [1.0], "minimum": [1.0],
+            "maximum": [1.0]})
+        assert _monthly(conn) == monthly
+        # An import copies every month into the hypertable; TimescaleDB makes the chunks.
+        load = conn.execute("SELECT readings_load_table(%s) AS name", (DAY0,)).fetchone()
+        assert load["name"] == "readings"
 
         # The product's named query on the hypertable.
         span = conn.execute(storage.db.queries()["readings_range"], {

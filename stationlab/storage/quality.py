@@ -48,14 +48,21 @@ def clean_readings(conn: psycopg.Connection, channel_ids: list[int], start: date
     return pl.DataFrame(rows, schema=CLEAN_SCHEMA, orient="row")
 
 
-def after_import(conn: psycopg.Connection, channel_ids: list[int], ts_first: datetime,
-                 ts_last: datetime, interval_s: int | None) -> None:
-    """Keep derived tables current after a file's readings are stored (same transaction)."""
+def after_import(conn: psycopg.Connection, channel_ids: list[int], monthly: pl.DataFrame,
+                 interval_s: int | None) -> None:
+    """Keep derived tables current after a file's readings are stored (same transaction).
+
+    ``monthly``: the statistics of the inserted readings per channel and month (see
+    :attr:`stationlab.storage.readings.StoreResult.monthly`), added to the monthly rollup.
+    """
     if interval_s:
         conn.execute(queries()["channel_interval"],
                      {"channel_ids": channel_ids, "interval_s": interval_s})
-    conn.execute(queries()["refresh_monthly"],
-                 {"channel_ids": channel_ids, "ts_first": ts_first, "ts_last": ts_last})
+    if monthly.height:
+        conn.execute(queries()["add_monthly"], {
+            "channel_ids": monthly["channel_id"].to_list(), "months": monthly["month"].to_list(),
+            "n": monthly["n"].to_list(), "total": monthly["total"].to_list(),
+            "minimum": monthly["minimum"].to_list(), "maximum": monthly["maximum"].to_list()})
 
 
 def monthly(conn: psycopg.Connection, channel_ids: list[int], start: datetime | None,

@@ -174,18 +174,39 @@ CREATE TEMPORARY TABLE reading_stage (
     value double precision NOT NULL
 ) ON COMMIT DROP
 
+-- name: stage_months_unpartitioned
+-- The months of the staged readings whose partitions do not exist yet; each call of
+-- readings_load_table makes the (empty) table that attach_readings_partition then attaches.
+SELECT month FROM (
+    SELECT DISTINCT date_trunc('month', ts, 'UTC') AS month FROM reading_stage
+) m
+WHERE readings_load_table(month) <> 'readings'
+ORDER BY month
+
 -- name: stage_conflicts
 INSERT INTO reading_conflicts (file_id, channel_id, ts, stored_value, file_value)
 SELECT %(file_id)s, s.channel_id, s.ts, r.value, s.value
 FROM reading_stage s JOIN readings r USING (channel_id, ts)
 WHERE r.value IS DISTINCT FROM s.value
+  AND r.ts >= %(ts_first)s AND r.ts <= %(ts_last)s  -- only the file's partitions
 ON CONFLICT DO NOTHING
 
 -- name: stage_insert
-INSERT INTO readings (channel_id, ts, value)
-SELECT s.channel_id, s.ts, s.value FROM reading_stage s
-WHERE NOT EXISTS (SELECT 1 FROM readings r WHERE r.channel_id = s.channel_id AND r.ts = s.ts)
-ON CONFLICT DO NOTHING
+-- The staged readings not stored yet go in; returns their statistics per channel and month
+-- (for the monthly rollup).
+WITH inserted AS (
+    INSERT INTO readings (channel_id, ts, value)
+    SELECT s.channel_id, s.ts, s.value FROM reading_stage s
+    WHERE NOT EXISTS (SELECT 1 FROM readings r
+                      WHERE r.channel_id = s.channel_id AND r.ts = s.ts
+                        AND r.ts >= %(ts_first)s AND r.ts <= %(ts_last)s)
+    ON CONFLICT DO NOTHING
+    RETURNING channel_id, ts, value
+)
+SELECT channel_id, date_trunc('month', ts, 'UTC') AS month, count(*) AS n, sum(value) AS total,
+       min(value) AS minimum, max(value) AS maximum
+FROM inserted
+GROUP BY 1, 2
 
 -- name: station_channels
 SELECT c.channel_id, c.statistic, c.kind, coalesce(c.unit, p.unit) AS unit,
@@ -238,6 +259,10 @@ WHERE channel_id = ANY(%(channel_ids)s) AND interval_s IS NULL
 
 -- name: refresh_monthly
 SELECT refresh_readings_monthly(%(channel_ids)s, %(ts_first)s, %(ts_last)s)
+
+-- name: add_monthly
+SELECT add_readings_monthly(%(channel_ids)s, %(months)s, %(n)s, %(total)s, %(minimum)s,
+                            %(maximum)s)
 
 -- name: monthly
 SELECT m.channel_id, m.month, m.n, m.total / m.n AS mean, m.minimum, m.maximum,
