@@ -137,7 +137,7 @@ def store_readings(conn: psycopg.Connection, months: Iterable[pl.DataFrame], *, 
         return StoreResult(total, total, 0, 0, "copy", monthly)
     conn.execute(queries()["stage_create"])
     total = _copy(conn, sql.SQL("COPY reading_stage (channel_id, ts, value) FROM STDIN "
-                                "(FORMAT binary)"), months, chunk_rows)
+                                "(FORMAT binary)"), ahead(months), chunk_rows)
     conn.execute("ANALYZE reading_stage")
     for start in conn.execute(queries()["stage_months_unpartitioned"]).fetchall():
         conn.execute("SELECT attach_readings_partition(%s)", (start["month"],))
