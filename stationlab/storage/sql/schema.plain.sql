@@ -99,35 +99,40 @@ $$;
 -- check lets `attach_readings_partition` attach it without scanning it. Both run inside the
 -- import's transaction.
 
+CREATE FUNCTION readings_month_partition(p_month timestamptz, OUT name text,
+                                         OUT lower timestamptz, OUT upper timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT 'readings_' || to_char(m AT TIME ZONE 'UTC', '"y"YYYY"m"MM'), m, m + interval '1 month'
+    FROM (SELECT date_trunc('month', p_month, 'UTC') AS m) month
+$$;
+
 CREATE FUNCTION readings_load_table(p_month timestamptz)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-    month timestamptz := date_trunc('month', p_month AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-    part text := 'readings_' || to_char(month AT TIME ZONE 'UTC', '"y"YYYY"m"MM');
+    part record := readings_month_partition(p_month);
 BEGIN
-    IF to_regclass(part) IS NOT NULL THEN
+    IF to_regclass(part.name) IS NOT NULL THEN
         RETURN 'readings';
     END IF;
     -- Attaching needs this lock (it lets reads and writes go on); taking it now keeps two
     -- imports from making the same partition, and shows this one any partition made meanwhile.
     LOCK TABLE readings IN SHARE UPDATE EXCLUSIVE MODE;
-    IF to_regclass(part) IS NOT NULL THEN
+    IF to_regclass(part.name) IS NOT NULL THEN
         RETURN 'readings';
     END IF;
     EXECUTE format('CREATE TABLE %I (LIKE readings, CONSTRAINT %I CHECK '
-                   '(ts >= %L AND ts < %L))', part, part || '_range', month,
-                   month + interval '1 month');
-    RETURN part;
+                   '(ts >= %L AND ts < %L))', part.name, part.name || '_range', part.lower,
+                   part.upper);
+    RETURN part.name;
 END $$;
 
 CREATE FUNCTION attach_readings_partition(p_month timestamptz)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    month timestamptz := date_trunc('month', p_month AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-    part text := 'readings_' || to_char(month AT TIME ZONE 'UTC', '"y"YYYY"m"MM');
+    part record := readings_month_partition(p_month);
 BEGIN
-    EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (channel_id, ts)', part);
+    EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (channel_id, ts)', part.name);
     EXECUTE format('ALTER TABLE readings ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
-                   part, month, month + interval '1 month');
-    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', part, part || '_range');
+                   part.name, part.lower, part.upper);
+    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', part.name, part.name || '_range');
 END $$;
