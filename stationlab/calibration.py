@@ -114,6 +114,11 @@ class CalibrationRepository:
         """A sensor's calibration timeline, oldest first."""
         return storage.calibration.calibrations(self.conn, sensor_id)
 
+    def history(self, sensor_id: int) -> pl.DataFrame:
+        """Earlier versions of the sensor's calibrations, newest first, with who replaced each
+        and when (see :func:`stationlab.storage.calibration.calibration_history`)."""
+        return storage.calibration.calibration_history(self.conn, sensor_id)
+
     def _check(self, sensor_id: int, cal: Calibration, calibration_id: int | None):
         cal = cal.checked()
         table = self.list(sensor_id)

@@ -125,6 +125,26 @@ def test_calibration_editor_previews_then_saves_a_correction(client, conn, mast)
     assert mast.readings(channels=[SPEED], start=FIRST, end=datetime(2016, 1, 9, 15, 21,
                                                                      tzinfo=UTC))["value"][0] \
         == pytest.approx(176.6233766 * 0.05 + 0.2528, abs=1e-6)
+    # The version it replaced is kept, and shown.
+    earlier = editor._history.value.to_dict("records")
+    assert [(r["calibration_id"], r["slope"], r["author"], r["change"], r["replaced_by"])
+            for r in earlier] == [(saved, 0.04577, "ana", "corrected", "ana")]
+
+
+def test_every_earlier_version_of_a_calibration_is_kept(client, conn):
+    sensor, repo = _anemometer(conn)
+    [first] = repo.list(sensor)["calibration_id"]
+    repo.author = "bo"
+    repo.correct(sensor, first, Calibration(0.046, 0.25, None, datetime(2016, 1, 10, tzinfo=UTC),
+                                            certificate="C-2"))
+    conn.execute("DELETE FROM calibrations WHERE calibration_id = %s", (first,))
+    history = repo.history(sensor)
+    assert history.select("slope", "offset", "certificate", "author", "change").rows() == [
+        (0.046, 0.25, "C-2", "bo", "deleted"), (0.04577, 0.2528, None, "ana", "corrected")]
+    assert history["replaced_by"].to_list() == [
+        conn.execute("SELECT current_user AS u").fetchone()["u"], "bo"]
+    assert history["valid_to"].to_list() == [datetime(2016, 1, 10, tzinfo=UTC)] * 2
+    assert repo.list(sensor).is_empty()
 
 
 def test_calibration_editor_table_edit_previews(client, conn):

@@ -18,6 +18,8 @@ CALIBRATION_SCHEMA = {
     "calibration_date": pl.Date, "certificate": pl.String,
     "valid_from": pl.Datetime("us", "UTC"), "valid_to": pl.Datetime("us", "UTC"),
     "author": pl.String, "created_at": pl.Datetime("us", "UTC")}
+HISTORY_SCHEMA = CALIBRATION_SCHEMA | {"replaced_at": pl.Datetime("us", "UTC"),
+                                       "replaced_by": pl.String, "change": pl.String}
 #: The fields of a calibration that a person sets.
 FIELDS = ("slope", "offset", "calibration_date", "certificate", "valid_from", "valid_to")
 
@@ -57,6 +59,14 @@ def calibrations(conn: psycopg.Connection, sensor_id: int) -> pl.DataFrame:
     """A sensor's calibrations in time order; open period ends are null."""
     rows = conn.execute(queries()["calibrations_list"], {"sensor_id": sensor_id}).fetchall()
     return pl.DataFrame(rows, schema=CALIBRATION_SCHEMA, orient="row")
+
+
+def calibration_history(conn: psycopg.Connection, sensor_id: int) -> pl.DataFrame:
+    """Earlier versions of a sensor's calibrations, newest first: each row as it was until
+    ``replaced_at``, when ``replaced_by`` corrected (``change``: ``corrected``) or removed it
+    (``deleted``)."""
+    rows = conn.execute(queries()["calibration_history"], {"sensor_id": sensor_id}).fetchall()
+    return pl.DataFrame(rows, schema=HISTORY_SCHEMA, orient="row")
 
 
 def _params(values: dict) -> dict:

@@ -19,6 +19,9 @@ logger = logging.getLogger(__name__)
 TABLE_COLUMNS = ["calibration_id", "slope", "offset", "valid_from", "valid_to", "certificate",
                  "author", "created_at"]
 EDITABLE = ("slope", "offset", "valid_from", "valid_to", "certificate")
+HISTORY_COLUMNS = ["calibration_id", "slope", "offset", "valid_from", "valid_to", "certificate",
+                   "author", "change", "replaced_by", "replaced_at"]
+STAMPS = ("valid_from", "valid_to", "created_at", "replaced_at")
 
 
 class CalibrationEditor(pn.viewable.Viewer):
@@ -60,6 +63,8 @@ class CalibrationEditor(pn.viewable.Viewer):
             None, show_index=False, selectable=1, height=200, sizing_mode="stretch_width",
             editors={c: None for c in TABLE_COLUMNS if c not in EDITABLE})
         self._table.on_edit(self._on_edit)
+        self._history = pn.widgets.Tabulator(None, show_index=False, disabled=True, height=150,
+                                             sizing_mode="stretch_width")
         self._table.param.watch(self._on_select, "selection")
         self._overlay = pn.pane.HoloViews(self._overlay_plot(), sizing_mode="stretch_width")
         if self.sensor is None and sensors.height:
@@ -76,9 +81,9 @@ class CalibrationEditor(pn.viewable.Viewer):
         if self.sensor is None:
             return
         self.timeline = self.repository.list(self.sensor)
-        frame = self.timeline.select(TABLE_COLUMNS).with_columns(
-            pl.col("valid_from", "valid_to", "created_at").dt.replace_time_zone(None))
-        self._table.value = frame.to_pandas()
+        self._table.value = _naive(self.timeline.select(TABLE_COLUMNS)).to_pandas()
+        self._history.value = _naive(self.repository.history(self.sensor)
+                                     .select(HISTORY_COLUMNS)).to_pandas()
         self.start_new()
 
     def start_new(self) -> None:
@@ -160,8 +165,16 @@ class CalibrationEditor(pn.viewable.Viewer):
                    pn.widgets.Button.from_param(self.param.save, color="primary")),
             pn.widgets.Button.from_param(self.param.new), width=320)
         status = pn.pane.Markdown(self.param.message, css_classes=["calibration-message"])
-        return pn.Row(form, pn.Column(self._table, status, self._overlay,
+        history = pn.Column(pn.pane.Markdown("Earlier versions (corrected or removed)"),
+                            self._history, sizing_mode="stretch_width")
+        return pn.Row(form, pn.Column(self._table, status, self._overlay, history,
                                       sizing_mode="stretch_width"), sizing_mode="stretch_width")
+
+
+def _naive(frame: pl.DataFrame) -> pl.DataFrame:
+    """Stamps as naive UTC, as the tables show them."""
+    return frame.with_columns(pl.col(c).dt.replace_time_zone(None)
+                              for c in STAMPS if c in frame.columns)
 
 
 def _missing(value) -> bool:

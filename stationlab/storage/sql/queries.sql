@@ -748,6 +748,14 @@ SELECT calibration_id, sensor_id, slope, "offset", calibration_date, certificate
 FROM calibrations WHERE sensor_id = %(sensor_id)s
 ORDER BY valid_from, calibration_id
 
+-- name: calibration_history
+-- Earlier versions of a sensor's calibrations (each as it was until replaced_at), newest first.
+SELECT calibration_id, sensor_id, slope, "offset", calibration_date, certificate,
+       nullif(valid_from, '-infinity') AS valid_from, nullif(valid_to, 'infinity') AS valid_to,
+       author, created_at, replaced_at, replaced_by, change
+FROM calibration_history WHERE sensor_id = %(sensor_id)s
+ORDER BY replaced_at DESC, calibration_id
+
 -- name: calibration_insert
 INSERT INTO calibrations (sensor_id, slope, "offset", calibration_date, certificate, valid_from,
                           valid_to, author)
