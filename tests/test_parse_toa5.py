@@ -12,8 +12,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, parse_bytes, read_file, sniff
-from stationlab.parse.toa5 import interval_from_table_name, parse_toa5, read_toa5, statistic_of
+from stationlab.parse import Column, _stamps, parse_bytes, read_file, sniff
+from stationlab.parse.toa5 import (
+    MISSING_TEXT,
+    interval_from_table_name,
+    parse_toa5,
+    read_toa5,
+    statistic_of,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOA5 = DATA / "campbell_toa5"
@@ -233,6 +239,70 @@ def test_text_in_a_numeric_column_names_line_and_column():
     error = parse_error(HEAD + ROW1 + ROW2 + b'"2021-06-18 23:00:00",3,abc,"a"\n')
     assert (error.line, error.column) == (7, "WS_Avg")
     assert str(error) == "mast.dat, line 7, column WS_Avg: text 'abc' in numeric column WS_Avg"
+
+
+NUMBERS_HEAD = (b'"TOA5","Mast","CR1000X","1","OS","P.CR1X","2","Hourly"\n'
+                b'"TIMESTAMP","RECORD","WS_Avg","WS_Std"\n'
+                b'"TS","RN","m/s","m/s"\n'
+                b'"","","Avg","Std"\n')
+
+
+def test_text_in_an_all_numeric_table_names_line_and_column():
+    # No text column: the numbers are read straight to Float64 until "abc" stops that.
+    error = parse_error(NUMBERS_HEAD + b'"2021-06-18 21:00:00",1,5.5,0.5\n'
+                        b'"2021-06-18 22:00:00",2,6.5,0.25\n'
+                        b'"2021-06-18 23:00:00",3,1.5,abc\n')
+    assert (error.line, error.column) == (7, "WS_Std")
+    assert "text 'abc' in numeric column WS_Std" in error.message
+
+
+#: Every way a number or a missing value is written in the files seen so far.
+NUMBER_FIELDS = ("5.5", '"6.25"', " 7", "NAN", '"NAN"', "", " ", "-INF", "INF", "+INF",
+                 "NaN", "nan", "1e400", "-1e400", "+3", ".5", "-0", "1E-3", '""')
+
+
+def test_numbers_read_straight_or_as_text_are_the_same():
+    names = ["TIMESTAMP", "RECORD", "A", "B"]
+    body = "\n".join(f'"2021-06-18 {i // 60:02d}:{i % 60:02d}:00",{i},{a},{b}'
+                     for i, (a, b) in enumerate(zip(NUMBER_FIELDS, NUMBER_FIELDS[::-1],
+                                                    strict=True)))
+    options = dict(separator=",", quote_char='"', source="x.dat", first_line=5)
+    straight = _stamps.read_rows(body, names, numeric=("A", "B"), missing_text=MISSING_TEXT,
+                                 **options)
+    as_text = _stamps.read_rows(body, names, **options)
+    assert straight.schema["A"] == straight.schema["B"] == pl.Float64
+    assert as_text.schema["A"] == pl.String
+    converted = [_stamps.convert_columns(rows.select("A", "B"), kinds={}, source="x.dat",
+                                         first_line=5, missing_text=MISSING_TEXT)
+                 for rows in (straight, as_text)]
+    assert converted[0][1] == converted[1][1] == ["number", "number"]
+    for fast, slow in zip(converted[0][0], converted[1][0], strict=True):
+        assert fast.to_list() == slow.to_list()
+    assert converted[0][0][0].to_list()[:5] == [5.5, 6.25, 7.0, None, None]
+
+
+def test_a_number_polars_does_not_read_falls_back_to_text():
+    parsed = parse_toa5(NUMBERS_HEAD + b'"2021-06-18 21:00:00",1,5.5 ,0.5\n')
+    assert parsed.data.row(0)[1:] == (5.5, 0.5)
+
+
+GOOD_FILES = [p for p in sorted(TOA5.rglob("*")) if p.suffix in (".dat", ".csv")
+              and "_Bad" not in p.name]
+
+
+@pytest.mark.parametrize("path", GOOD_FILES, ids=lambda p: p.name)
+def test_sample_files_read_the_same_without_the_numeric_shortcut(path, monkeypatch):
+    read_rows, read = _stamps.read_rows, []
+    monkeypatch.setattr(_stamps, "read_rows", lambda *args, **kw: read.append(
+        read_rows(*args, **kw)) or read[-1])
+    fast = read_toa5(path)
+    assert pl.Float64 in read[0].dtypes  # the shortcut was taken
+    monkeypatch.setattr(_stamps, "read_rows", lambda *args, numeric=(), **kw: read_rows(
+        *args, **kw))
+    slow = read_toa5(path)
+    assert_frame_equal(fast.data, slow.data)
+    assert fast.columns == slow.columns
+    assert fast.header == slow.header
 
 
 def test_backwards_timestamp_names_the_line():

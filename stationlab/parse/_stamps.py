@@ -187,12 +187,19 @@ def infer_interval(ts: pl.Series) -> timedelta | None:
 
 
 def read_rows(body: str, names: list[str], *, separator: str, quote_char: str | None,
-              source: str, first_line: int, padding: int = 0) -> pl.DataFrame:
+              source: str, first_line: int, padding: int = 0, numeric: tuple[str, ...] = (),
+              missing_text: tuple[str, ...] = ()) -> pl.DataFrame:
     """Read the data part of a file into a frame of String columns named ``names``.
 
     Blank lines at the end of the file are ignored (spreadsheets add them); row ``i`` of the
     frame is line ``first_line + i`` of the file. Up to ``padding`` extra fields are allowed
     after the named ones if they are empty (a spreadsheet re-save pads narrow tables).
+
+    The ``numeric`` columns (those of them whose first rows hold numbers) are read straight to
+    Float64 (blank and ``missing_text`` fields are null, in every column) when all of them hold
+    only numbers: a big file then never exists as text columns, which take twice the memory and
+    time. Otherwise every column is String, for :func:`convert_columns` to name the first bad
+    field.
 
     Raises
     ------
@@ -209,7 +216,10 @@ def read_rows(body: str, names: list[str], *, separator: str, quote_char: str | 
     schema = {n: pl.String for n in [*names, *pads]}
     if end == 0:
         return pl.DataFrame(schema=schema)
-    text = pl.Series("line", lines[:end], dtype=pl.String).str.strip_suffix("\r")
+    text = pl.Series("line", lines[:end], dtype=pl.String)
+    del lines
+    if "\r" in body:
+        text = text.str.strip_suffix("\r")
     if quote_char:
         odd = text.str.count_matches(quote_char, literal=True) % 2 == 1
         _raise_first(odd, source, first_line, lambda row: "unterminated quote: the row looks "
@@ -232,13 +242,31 @@ def read_rows(body: str, names: list[str], *, separator: str, quote_char: str | 
                 f"{truncated}")
 
     _raise_first(wrong, source, first_line, wrong_count)
-    try:
-        frame = pl.read_csv(body.encode("utf-8"), has_header=False, separator=separator,
-                            quote_char=quote_char, schema=schema, raise_if_empty=False).head(end)
-    except pl.exceptions.PolarsError as exc:  # a layout the checks above did not catch
-        detail = str(exc).split("\n")[0]
-        raise ParseError(f"the rows cannot be read as {len(names)} fields separated by "
-                         f"{separator!r}: {detail}", source=source, line=first_line) from None
+    del text  # the lines: as big as the file
+    data = body.encode("utf-8")
+    options = dict(has_header=False, separator=separator, quote_char=quote_char,
+                   raise_if_empty=False)
+    frame = None
+    if numeric:  # a column of text (a site name, say) keeps the others from being read as numbers
+        head = missing_to_null(pl.read_csv(data, schema=schema, n_rows=100, **options)
+                               .select(numeric), missing_text, ())
+        numeric = tuple(n for n in numeric
+                        if head[n].cast(pl.Float64, strict=False).null_count()
+                        == head[n].null_count())
+    if numeric:
+        try:
+            frame = pl.read_csv(data, schema={**schema, **dict.fromkeys(numeric, pl.Float64)},
+                                null_values=list(missing_text) or None, **options).head(end)
+        except pl.exceptions.PolarsError:
+            logger.debug("%s: a numeric column holds text; reading every column as text", source)
+    if frame is None:
+        try:
+            frame = pl.read_csv(data, schema=schema, **options).head(end)
+        except pl.exceptions.PolarsError as exc:  # a layout the checks above did not catch
+            detail = str(exc).split("\n")[0]
+            raise ParseError(f"the rows cannot be read as {len(names)} fields separated by "
+                             f"{separator!r}: {detail}", source=source,
+                             line=first_line) from None
     if pads:
         filled = frame.select(pl.any_horizontal(pl.col(pads).str.strip_chars() != "")
                               .fill_null(False)).to_series()
@@ -297,7 +325,8 @@ def convert_columns(rows: pl.DataFrame, *, kinds: dict[str, str], source: str, f
             finite, rows.null_count().row(0), numbers.null_count().row(0), strict=True)]
     out, out_kinds = [], []
     for name, is_plain in zip(rows.columns, plain, strict=True):
-        if is_plain and kinds.get(name) != "timestamp":
+        read_as_number = rows.schema[name] == pl.Float64  # by read_rows; may hold inf
+        if (is_plain or read_as_number) and kinds.get(name) != "timestamp":
             series = numbers[name]
             if missing_numbers:
                 series = pl.select(pl.when(series.is_in(list(missing_numbers))).then(None)

@@ -193,17 +193,21 @@ def parse_toa5(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta |
         Naming the line (and column) of the first problem: bad header, wrong field count,
         text in a numeric column, unreadable or out-of-order time stamp.
     """
-    text = decode(data, source=source, encoding=encoding)
-    (env, names, units, processing), padding, body_text = _read_header(text, source)
+    (env, names, units, processing), padding, body_text = _read_header(
+        decode(data, source=source, encoding=encoding), source)
     header = dict(zip(ENVIRONMENT_KEYS, (v.strip() for v in env[1:]), strict=True))
     first_line = len(HEADER_LINES) + 1
-    rows = _stamps.read_rows(body_text, names, separator=",", quote_char='"', source=source,
-                             first_line=first_line, padding=padding)
     record = next((n for n, u in zip(names, units, strict=True) if n.strip().upper() == "RECORD"
                    or u.strip() == "RN"), None)
+    numeric = tuple(n for n, w in zip(names, processing, strict=True)
+                    if n not in (names[0], record) and w.strip() not in TIMESTAMP_PROCESSING)
+    rows = _stamps.read_rows(body_text, names, separator=",", quote_char='"', source=source,
+                             first_line=first_line, padding=padding, numeric=numeric,
+                             missing_text=MISSING_TEXT)
+    del body_text
     if record is not None and rows.height:
-        header["first_record"] = rows[record][0].strip()
-        header["last_record"] = rows[record][-1].strip()
+        header["first_record"] = (rows[record][0] or "").strip()
+        header["last_record"] = (rows[record][-1] or "").strip()
     stamps, stamp_format = _stamps.row_stamps(
         rows[names[0]], source=source, first_line=first_line, column=names[0],
         missing_text=MISSING_TEXT, utc_offset=utc_offset, fmt=timestamp_format)

@@ -125,8 +125,12 @@ def store_readings(conn: psycopg.Connection, months: Iterable[pl.DataFrame], *, 
             start = month["ts"].min()
             table = conn.execute("SELECT readings_load_table(%s) AS name",
                                  (start,)).fetchone()["name"]
+            # A table made in this transaction takes its rows frozen: no hint bits to set and
+            # no freezing vacuum later.
+            freeze = sql.SQL(", FREEZE" if table != "readings" else "")
             total += _copy(conn, sql.SQL("COPY {} (channel_id, ts, value) FROM STDIN "
-                                         "(FORMAT binary)").format(sql.Identifier(table)),
+                                         "(FORMAT binary{})").format(sql.Identifier(table),
+                                                                      freeze),
                            [month], chunk_rows)
             if table != "readings":
                 conn.execute("SELECT attach_readings_partition(%s)", (start,))
