@@ -184,13 +184,18 @@ EXPORT_FORMATS = ("windographer", "csv", "zip", "parquet")
                                          "%Y-%m-%d %H:%M). Windographer and zip only.")
 @click.option("--separator", type=click.Choice(["tab", "comma"]),
               help="Field separator (default: tab). Windographer and zip only.")
+@click.option("--flag-status", is_flag=True,
+              help="After each data column, a column of the letters of the flags covering each "
+                   "time step; the preamble says which flag each letter is. Windographer and "
+                   "zip only.")
 def export(station: str, format_: str, out: Path, start, end, clean: bool, excluded_flags,
-           missing, timestamp_format, separator) -> None:
+           missing, timestamp_format, separator, flag_status: bool) -> None:
     """Export a station's readings to a file, with a progress bar."""
     from stationlab.export import WindographerOptions, export_station
 
     given = {"excluded_flags": tuple(excluded_flags) or None, "missing": missing,
-             "timestamp_format": timestamp_format, "separator": separator}
+             "timestamp_format": timestamp_format, "separator": separator,
+             "flag_status": flag_status or None}
     given = {k: v for k, v in given.items() if v is not None}
     options = _run(WindographerOptions, **given) if given else None
     if excluded_flags and not clean:

@@ -131,3 +131,36 @@ def test_clean_export_is_calibrated_and_leaves_flagged_readings_blank(conn, mast
     raw = export_station("some_site", tmp_path / "raw.txt", clock=CLOCK)
     assert raw.readings == 5640
     assert read_windographer(tmp_path / "raw.txt").data["Speed 80m 0deg Mean [m/s]"][0] == 8.37
+
+
+def test_flag_status_letters_cover_half_open_periods_across_windows():
+    from stationlab.export import flag_status
+
+    stamps = [datetime(2024, 1, 1, h, tzinfo=UTC) for h in range(4)]
+    frame = pl.DataFrame({"ts": stamps, "a": [1.0, 2.0, None, 4.0], "b": [5.0, 6.0, 7.0, 8.0]})
+    coverage = pl.DataFrame({
+        "channel_id": [1, 1, 2, 3],
+        # from before the window to 02:00 (excluded); 01:00 on; one hour of b; another channel
+        "ts_from": [datetime(2023, 12, 1, tzinfo=UTC), stamps[1], stamps[3], stamps[0]],
+        "ts_to": [stamps[2], datetime(2024, 2, 1, tzinfo=UTC),
+                  datetime(2024, 1, 1, 3, 30, tzinfo=UTC), stamps[3]],
+        "code": ["icing", "bad", "icing", "icing"]})
+    letters = flag_status.letters(coverage["code"])
+    assert letters == {"bad": "A", "icing": "B"}
+    out = flag_status.add_status(frame, coverage, {1: "a", 2: "b"}, letters)
+    assert out.columns == ["ts", "a", "a Flags", "b", "b Flags"]
+    assert out["a Flags"].to_list() == ["B", "AB", "A", "A"]  # a missing value still flagged
+    assert out["b Flags"].to_list() == ["", "", "", "B"]
+    assert out["a"].to_list() == frame["a"].to_list()
+    empty = flag_status.add_status(frame.clear(), coverage, {1: "a", 2: "b"}, letters)
+    assert empty.columns == out.columns and empty.height == 0
+
+
+def test_flag_status_has_a_letter_per_code_and_says_when_they_run_out():
+    from stationlab.export import flag_status
+
+    assert flag_status.legend({}, {}) == ["Flag status codes: <None>"]
+    codes = [f"c{i:02d}" for i in range(53)]
+    assert list(flag_status.letters(codes[:52]).values())[-1] == "z"
+    with pytest.raises(StationlabError, match="53 flag codes cover this export"):
+        flag_status.letters(codes)

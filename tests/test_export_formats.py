@@ -72,6 +72,80 @@ def test_windographer_with_every_option(station, tmp_path):
     assert (result.rows, result.channels, result.readings) == (5, 9, 23)
 
 
+def _flag(conn, station: str) -> None:
+    """Maintenance on the whole station at 21:00, icing of the humidity sensor 20:00 to 23:00,
+    and a removed flag that must not show."""
+    from stationlab import flags
+
+    flags.add_flag(conn, station, datetime(2021, 6, 18, 21, tzinfo=UTC),
+                   datetime(2021, 6, 18, 22, tzinfo=UTC), "maintenance")
+    flags.add_flag(conn, station, datetime(2021, 6, 18, 20, tzinfo=UTC),
+                   datetime(2021, 6, 18, 23, tzinfo=UTC), "icing", point="RelHumid(3)")
+    removed = flags.add_flag(conn, station, datetime(2021, 6, 18, tzinfo=UTC),
+                             datetime(2021, 6, 20, tzinfo=UTC), "bad")
+    flags.remove_flag(conn, removed)
+
+
+FLAG_LEGEND = ("Flag status codes:\r\n"
+               "A = icing (Sensor iced: stalled anemometer or vane.)\r\n"
+               "B = maintenance (Site visit or maintenance work.)\r\n"
+               "\r\n")
+
+
+def _with_status(stamp: str, values: str, *, clean: bool = False) -> str:
+    """A row of ROWS with each value followed by the letters of the flags over it."""
+    fields = []
+    for i, value in enumerate(values.split(",")):
+        letters = ("A" if i == 1 and stamp[11:13] in ("20", "21", "22") else "") + \
+            ("B" if stamp.endswith("21:00") else "")
+        if clean and letters:  # icing and maintenance exclude by default
+            value = ""
+        fields += [value, letters]
+    return "\t".join([stamp, *fields])
+
+
+def test_windographer_with_flag_status_columns(station, conn, tmp_path):
+    _flag(conn, station)
+    result = export_station(station, tmp_path / "w.txt", clock=CLOCK,
+                            options=WindographerOptions(flag_status=True))
+    preamble = PREAMBLE.format(excluded="<None>").replace(
+        "Time stamps", FLAG_LEGEND + "Time stamps")
+    header = "\t".join(["Date/Time", *(c for n in NAMES for c in (n, n + " Flags"))])
+    expected = (preamble + header + "\r\n"
+                + "".join(_with_status(*row) + "\r\n" for row in ROWS))
+    assert (tmp_path / "w.txt").read_bytes().decode() == expected
+    assert (result.rows, result.channels, result.readings) == (5, 9, 23)
+
+
+def test_clean_export_with_flag_status_says_why_a_value_is_blank(station, conn, tmp_path):
+    from .test_cli import stationlab
+
+    _flag(conn, station)
+    run = stationlab("export", "--station", station, "--out", tmp_path / "w.txt", "--clean",
+                     "--flag-status")
+    assert run.returncode == 0, run.stderr
+    lines = (tmp_path / "w.txt").read_text().splitlines()
+    assert lines[8] == "Excluded flags: bad, icing, maintenance, missing, tower_shadow"
+    assert lines[10:13] == ["Flag status codes:", FLAG_LEGEND.split("\r\n")[1],
+                            FLAG_LEGEND.split("\r\n")[2]]
+    assert lines[-5:] == [_with_status(*row, clean=True) for row in ROWS]
+
+
+def test_zip_members_carry_their_columns_flag_status(station, conn, tmp_path):
+    _flag(conn, station)
+    export_station(station, tmp_path / "x.zip", format="zip", clock=CLOCK,
+                   options=WindographerOptions(flag_status=True))
+    with zipfile.ZipFile(tmp_path / "x.zip") as archive:
+        humidity = archive.read("relative_humidity.txt").decode().split("\r\n")
+        voltage = archive.read("voltage.txt").decode().split("\r\n")
+    assert FLAG_LEGEND.split("\r\n")[1] in humidity
+    assert humidity[-7:-1] == [
+        "Date/Time\tHumidity (RelHumid(3)) Mean [%]\tHumidity (RelHumid(3)) Mean [%] Flags",
+        "2021-06-18 00:00\t\t", "2021-06-18 20:00\t49.31\tA", "2021-06-18 21:00\t54.85\tAB",
+        "2021-06-18 22:00\t63.28\tA", "2021-06-19 00:00\t\t"]
+    assert voltage[-4] == "2021-06-18 21:00\t13.31\tB\t\tB"
+
+
 def test_windographer_default_is_tab_separated_with_blanks(station, tmp_path):
     export_station(station, tmp_path / "w.txt", clock=CLOCK)
     expected = (PREAMBLE.format(excluded="<None>") + "\t".join(["Date/Time", *NAMES]) + "\r\n"

@@ -47,7 +47,8 @@ def test_build_makes_every_file_once_and_records_it(conn, home, two_stations):
     assert bytes(wind["sha256"]) == hashlib.sha256(path.read_bytes()).digest()
     assert wind["size_bytes"] == path.stat().st_size
     assert wind["options"] == {"excluded_flags": [], "missing": "",
-                               "timestamp_format": "%Y-%m-%d %H:%M", "separator": "tab"}
+                               "timestamp_format": "%Y-%m-%d %H:%M", "separator": "tab",
+                               "flag_status": False}
     assert wind["created_at"] == CLOCK()
     assert (wind["period_start"], wind["period_end"]) == (None, None)
     assert wind["ts_first"] == datetime(2021, 6, 18, 20, tzinfo=UTC)

@@ -22,7 +22,7 @@ import polars as pl
 
 from stationlab import __version__, config, storage
 from stationlab.errors import StationlabError
-from stationlab.export import csv_file, parquet_file, windographer, zip_by_type
+from stationlab.export import csv_file, flag_status, parquet_file, windographer, zip_by_type
 from stationlab.export.layout import (
     Layout,
     column_names,
@@ -79,9 +79,10 @@ def wide_windows(conn, channels: pl.DataFrame, names: list[str],
                  *, clean: bool = False, excluded_codes: list[str] | None = None
                  ) -> Iterator[pl.DataFrame]:
     """Each window's values pivoted to ``ts`` plus one column per channel (named ``names``);
-    ``clean``: calibrated values, readings under an excluding flag left blank.
+    ``clean``: calibrated values, readings under an excluding flag left blank (a time step whose
+    every reading is excluded keeps its row).
 
-    ``counts``, if given, gets each window's number of readings appended.
+    ``counts``, if given, gets each window's number of values appended.
     """
     ids = channels["channel_id"].to_list()
     rename = {str(i): n for i, n in zip(ids, names, strict=True)}
@@ -89,8 +90,10 @@ def wide_windows(conn, channels: pl.DataFrame, names: list[str],
         conn, ids, windows, query="export_clean_values" if clean else "export_values",
         params={"excluded_codes": excluded_codes} if clean else None)
     for long in values:
+        if clean:  # excluded readings come as NaN (see export_clean_values)
+            long = long.with_columns(pl.col("value").fill_nan(None))
         if counts is not None:
-            counts.append(long.height)
+            counts.append(long["value"].count())
         if long.is_empty():
             yield pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC"),
                                        **dict.fromkeys(names, pl.Float64)})
@@ -109,7 +112,8 @@ def _options(format: str, options: WindographerOptions | None) -> WindographerOp
         return options or WindographerOptions()
     if options is not None and options != WindographerOptions():
         raise StationlabError(f"the {format} format takes no text options (missing value, "
-                              "timestamp format, separator, excluded flags); they are for "
+                              "timestamp format, separator, excluded flags, flag status); they "
+                              "are for "
                               f"{' and '.join(TEXT_FORMATS)}")
     return None
 
@@ -130,7 +134,7 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         The period; by default everything stored. [UTC]
     options
         For the text formats (Windographer, zip): missing-value text, stamp format, separator,
-        excluded flag codes.
+        excluded flag codes, flag-status columns.
     clock
         Gives the creation time written in the file (pass a fixed one for reproducible output).
     progress
@@ -156,10 +160,21 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         ids = channels["channel_id"].to_list()
         span = storage.readings.readings_span(conn, ids, start, end)
         first, last = span["ts_first"], span["ts_last"]
-        layout = Layout(station=station, channels=channels, names=column_names(channels),
-                        created=clock(), version=__version__, latitude=meta["latitude"],
-                        longitude=meta["longitude"], elevation_m=meta["elevation_m"])
         windows = month_windows(first, last) if first is not None else []
+        names = column_names(channels)
+        coverage, code_letters, legend = None, {}, ()
+        if options is not None and options.flag_status:
+            coverage = storage.quality.flag_coverage(
+                conn, ids, windows[0][0] if windows else start,
+                windows[-1][1] if windows else end)
+            code_letters = flag_status.letters(coverage["code"])
+            descriptions = dict(storage.quality.flag_codes(conn).select(
+                "code", "description").iter_rows())
+            legend = tuple(flag_status.legend(code_letters, descriptions))
+        layout = Layout(station=station, channels=channels, names=names,
+                        created=clock(), version=__version__, latitude=meta["latitude"],
+                        longitude=meta["longitude"], elevation_m=meta["elevation_m"],
+                        flag_legend=legend)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".partial")
         bar = tqdm(windows, desc=f"exporting {station}", unit="month", leave=False,
@@ -175,12 +190,17 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
                     storage.readings.excluded_by_default(conn)))
         frames = wide_windows(conn, channels, layout.names, windows, counts, clean=clean,
                               excluded_codes=excluded)
+        written = frames
+        if coverage is not None:
+            written = flag_status.add_status_to_windows(
+                frames, coverage, dict(zip(ids, names, strict=True)), code_letters)
         try:
-            rows = WRITERS[format].write_file(tmp, _advance(frames, bar), layout, options)
+            rows = WRITERS[format].write_file(tmp, _advance(written, bar), layout, options)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         finally:
+            written.close()
             frames.close()
             bar.close()
         tmp.replace(out)

@@ -107,6 +107,9 @@ class Layout:
         Of the station. [deg]
     elevation_m
         Of the station. [m]
+    flag_legend
+        Preamble lines naming the letters of the flag-status columns, where the frames carry
+        them (see :mod:`stationlab.export.flag_status`).
     """
 
     station: str
@@ -117,6 +120,7 @@ class Layout:
     latitude: float | None = None
     longitude: float | None = None
     elevation_m: float | None = None
+    flag_legend: tuple[str, ...] = ()
 
     def measurement_types(self) -> list[str]:
         """Each column's measurement type (``unassigned`` for columns of no measurement point)."""

@@ -4,9 +4,9 @@ Stamps label the beginning of the time step, missing values are blank, lines end
 Windographer's own exports do (``../shared/data/windographer/``). Options change the missing-value
 text, the stamp format and the separator, and record which flag codes are excluded.
 
-Flag-status columns (one per data column, saying which flag covers each value) are not written
-yet: flags only take effect on clean data (issue 4), and a column that claims "unflagged" for raw
-values would be false.
+With ``flag_status``, each data column is followed by a column of the one-letter codes of the
+flags covering each time step (see :mod:`stationlab.export.flag_status`), as Windographer's
+"Also export flag status" does; the preamble lists the letters.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import BinaryIO
 import polars as pl
 
 from stationlab.errors import StationlabError
+from stationlab.export import flag_status
 from stationlab.export.layout import Layout
 
 #: The stamp format of the ``Date/Time`` column.
@@ -45,12 +46,15 @@ class WindographerOptions:
         strftime pattern of the ``Date/Time`` column. [UTC]
     separator
         ``"tab"`` or ``"comma"``.
+    flag_status
+        Follow each data column with the letters of the flags covering each time step.
     """
 
     excluded_flags: tuple[str, ...] = ()
     missing: str = ""
     timestamp_format: str = TIMESTAMP_FORMAT
     separator: str = "tab"
+    flag_status: bool = False
 
     def __post_init__(self) -> None:
         if self.separator not in SEPARATORS:
@@ -66,7 +70,8 @@ class WindographerOptions:
     def as_record(self) -> dict:
         """The options as JSON-ready values (for the exports manifest)."""
         return {"excluded_flags": list(self.excluded_flags), "missing": self.missing,
-                "timestamp_format": self.timestamp_format, "separator": self.separator}
+                "timestamp_format": self.timestamp_format, "separator": self.separator,
+                "flag_status": self.flag_status}
 
 
 def _degrees(value: float | None, positive: str, negative: str) -> str:
@@ -76,7 +81,7 @@ def _degrees(value: float | None, positive: str, negative: str) -> str:
 
 def preamble(*, created: datetime, version: str, latitude: float | None = None,
              longitude: float | None = None, elevation_m: float | None = None,
-             excluded_flags: Iterable[str] = ()) -> str:
+             excluded_flags: Iterable[str] = (), flag_legend: Iterable[str] = ()) -> str:
     """The lines before the header, as Windographer 4 writes them.
 
     Parameters
@@ -87,8 +92,12 @@ def preamble(*, created: datetime, version: str, latitude: float | None = None,
         Of the station. [deg]
     elevation_m
         Of the station. [m]
+    flag_legend
+        Lines saying what the letters of flag-status columns stand for, if there are such
+        columns.
     """
     excluded = ", ".join(excluded_flags) or "<None>"
+    legend = [*flag_legend, ""] if flag_legend else []
     lines = [
         f"Created {created:%d-%m-%Y %H:%M} by stationlab {version}",
         "",
@@ -100,6 +109,7 @@ def preamble(*, created: datetime, version: str, latitude: float | None = None,
         "Included flags: <Unflagged data>",
         f"Excluded flags: {excluded}",
         "",
+        *legend,
         "Time stamps indicate the beginning of the time step.",
         "",
     ]
@@ -142,7 +152,14 @@ def layout_preamble(layout: Layout, options: WindographerOptions) -> str:
     """The preamble of a station's file."""
     return preamble(created=layout.created, version=layout.version, latitude=layout.latitude,
                     longitude=layout.longitude, elevation_m=layout.elevation_m,
-                    excluded_flags=options.excluded_flags)
+                    excluded_flags=options.excluded_flags,
+                    flag_legend=layout.flag_legend if options.flag_status else ())
+
+
+def layout_columns(names: list[str], options: WindographerOptions) -> list[str]:
+    """The columns written for data columns ``names``: with flag status, each followed by its
+    own."""
+    return flag_status.with_status_columns(names) if options.flag_status else names
 
 
 def write_file(path: Path, frames: Iterable[pl.DataFrame], layout: Layout,
@@ -150,6 +167,7 @@ def write_file(path: Path, frames: Iterable[pl.DataFrame], layout: Layout,
     """Write a station's Windographer file to ``path``; returns rows written."""
     options = options or WindographerOptions()
     with path.open("wb") as handle:
-        return write(handle, frames, layout.names, preamble_text=layout_preamble(layout, options),
+        return write(handle, frames, layout_columns(layout.names, options),
+                     preamble_text=layout_preamble(layout, options),
                      timestamp_format=options.timestamp_format, missing=options.missing,
                      separator=SEPARATORS[options.separator])

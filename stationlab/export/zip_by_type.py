@@ -31,12 +31,20 @@ def groups(layout: Layout) -> dict[str, list[str]]:
     return result
 
 
+def member_columns(layout: Layout, options: windographer.WindographerOptions
+                   ) -> dict[str, list[str]]:
+    """Measurement type -> the columns its member holds (with flag status, each data column
+    followed by its own)."""
+    return {kind: windographer.layout_columns(names, options)
+            for kind, names in groups(layout).items()}
+
+
 def write_file(path: Path, frames: Iterable[pl.DataFrame], layout: Layout,
                options: windographer.WindographerOptions | None = None) -> int:
     """Write a station's zip to ``path``; returns rows written (the same in every member)."""
     options = options or windographer.WindographerOptions()
     separator = windographer.SEPARATORS[options.separator]
-    by_type = groups(layout)
+    by_type = member_columns(layout, options)
     preamble = windographer.layout_preamble(layout, options)
     rows = 0
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".zip-") as folder:

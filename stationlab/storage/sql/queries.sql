@@ -956,10 +956,11 @@ CROSS JOIN LATERAL (
 ) f
 
 -- name: export_clean_values
--- Clean values for an export: calibrated, readings under an excluding flag left out (their
--- cells stay blank). excluded_codes NULL: each flag code's excluded_by_default.
-SELECT channel_id, ts, value
-FROM clean_readings(%(channel_ids)s, %(start)s, %(end)s, %(excluded_codes)s::text[])
+-- Clean values for an export: calibrated, readings under an excluding flag NaN (their cells stay
+-- blank, their time steps stay in the file; stored readings are never NaN). excluded_codes NULL:
+-- each flag code's excluded_by_default.
+SELECT channel_id, ts, CASE WHEN excluded THEN 'NaN'::double precision ELSE value END AS value
+FROM clean_readings(%(channel_ids)s, %(start)s, %(end)s, %(excluded_codes)s::text[], true)
 
 -- name: channel_clean_values
 -- One channel's clean values in [start, end).
