@@ -747,14 +747,18 @@ def exports() -> None:
               help="Station to export (repeatable; default: every station).")
 @click.option("--format", "formats", multiple=True, type=click.Choice(EXPORT_FORMATS),
               help="Format to make (repeatable; default: all).")
+@click.option("--source", "sources", multiple=True, type=click.Choice(["raw", "clean"]),
+              help="Raw readings, or clean values (calibrated, excluded readings blank; made "
+                   "again when calibrations or flags change); repeatable; default: raw.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Exports made at the same time (at most STATIONLAB_MAX_CONNECTIONS).")
-def exports_build(stations: tuple[str, ...], formats: tuple[str, ...], workers: int) -> None:
+def exports_build(stations: tuple[str, ...], formats: tuple[str, ...], sources: tuple[str, ...],
+                  workers: int) -> None:
     """Make the files of stations whose data changed since their last export."""
     from stationlab.export import store
 
     outcomes = _run(store.build_exports, stations or None, formats or EXPORT_FORMATS,
-                    workers=workers, progress=None)
+                    sources=sources or ("raw",), workers=workers, progress=None)
     for outcome in outcomes:
         click.echo(outcome.describe())
     built = sum(o.status == "built" for o in outcomes)
@@ -763,7 +767,7 @@ def exports_build(stations: tuple[str, ...], formats: tuple[str, ...], workers: 
 
 @exports.command("list")
 def exports_list() -> None:
-    """The ready files: station, format, rows, data version, when made, where."""
+    """The ready files: station, format, source, rows, data version, when made, where."""
     from stationlab.export import store
 
     rows = _run(store.list_exports)
@@ -773,7 +777,7 @@ def exports_list() -> None:
         state = "stale" if row["stale"] else "current"
         if not row["present"]:
             state = "missing file"
-        click.echo(f"{row['station']}\t{row['format']}\t{row['n_rows']:,} rows\t"
+        click.echo(f"{row['station']}\t{row['format']}\t{row['source']}\t{row['n_rows']:,} rows\t"
                    f"data version {row['data_version']} ({state})\t"
                    f"{row['created_at']:%Y-%m-%d %H:%M} UTC\t{row['path']}")
 
@@ -782,8 +786,9 @@ def exports_list() -> None:
 @click.option("--station", required=True, help="Station name.")
 @click.option("--format", "format_", type=click.Choice(EXPORT_FORMATS), default="windographer",
               show_default=True)
-def exports_path(station: str, format_: str) -> None:
+@click.option("--source", type=click.Choice(["raw", "clean"]), default="raw", show_default=True)
+def exports_path(station: str, format_: str, source: str) -> None:
     """Print the path of a station's ready file in a format."""
     from stationlab.export import store
 
-    click.echo(_run(store.ready_export, station, format_))
+    click.echo(_run(store.ready_export, station, format_, source=source))

@@ -12,6 +12,7 @@ from stationlab.errors import StationlabError
 from stationlab.export import store
 from stationlab.export.store import ExportNotReady, build_exports, list_exports, ready_export
 
+from .test_calibration import install_anemometer
 from .test_cli import stationlab
 
 CLOCK = lambda: datetime(2026, 11, 28, 9, 15, tzinfo=UTC)  # noqa: E731
@@ -117,10 +118,88 @@ def test_exports_build_list_and_path_commands(home, two_stations):
     again = stationlab("exports", "build", "--station", "TestLogger", "--format", "csv")
     assert again.stdout.splitlines()[0] == f"TestLogger csv: up to date ({path})"
     listed = stationlab("exports", "list")
-    assert listed.stdout.startswith("TestLogger\tcsv\t3 rows\tdata version 1 (current)\t")
+    assert listed.stdout.startswith("TestLogger\tcsv\traw\t3 rows\tdata version 1 (current)\t")
     assert listed.stdout.strip().endswith(str(path))
     assert stationlab("exports", "path", "--station", "TestLogger", "--format", "csv"
                       ).stdout.strip() == str(path)
     missing = stationlab("exports", "path", "--station", "some_site", "--format", "zip")
     assert missing.returncode == 1
     assert "no zip export of station 'some_site' is ready" in missing.stderr
+
+
+def _csv_rows(path) -> list[list[str]]:
+    return [line.split(",") for line in path.read_text().splitlines()[1:]]
+
+
+def test_clean_files_are_made_again_when_flags_or_calibrations_change(conn, home, two_stations):
+    from stationlab import flags
+
+    first = build_exports(formats=["csv"], sources=["raw", "clean"], clock=CLOCK)
+    assert [(o.station, o.source, o.status) for o in first] == [
+        ("TestLogger", "raw", "built"), ("TestLogger", "clean", "built"),
+        ("some_site", "raw", "built"), ("some_site", "clean", "built")]
+    clean = ready_export("TestLogger", "csv", source="clean")
+    assert clean == home / "exports/TestLogger/TestLogger.clean.csv"
+    assert _csv_rows(clean) == _csv_rows(ready_export("TestLogger", "csv"))  # no flags yet
+    row = conn.execute("SELECT source, inputs_digest, options FROM exports WHERE path = %s",
+                       (str(clean),)).fetchone()
+    assert row["source"] == "clean" and len(row["inputs_digest"]) == 32
+    assert {o.status for o in build_exports(formats=["csv"], sources=["raw", "clean"])} == {
+        "up to date"}
+
+    flag = flags.add_flag(conn, "TestLogger", datetime(2021, 6, 18, 21, tzinfo=UTC),
+                          datetime(2021, 6, 18, 22, tzinfo=UTC), "bad", reason="broken")
+    listed = {(r["station"], r["source"]): r["stale"] for r in list_exports()}
+    assert listed == {("TestLogger", "raw"): False, ("TestLogger", "clean"): True,
+                      ("some_site", "raw"): False, ("some_site", "clean"): False}
+    again = build_exports(formats=["csv"], sources=["raw", "clean"], clock=CLOCK)
+    assert [(o.station, o.source) for o in again if o.status == "built"] == [
+        ("TestLogger", "clean")]
+    rows = {r[0]: r[1:] for r in _csv_rows(clean)}
+    assert set(rows["2021-06-18T21:00:00Z"]) == {""}  # a bad hour: every value blank
+    assert "" not in rows["2021-06-18T20:00:00Z"]
+
+    flags.remove_flag(conn, flag)  # back to what it was: made again, as before
+    assert [o.source for o in build_exports(formats=["csv"], sources=["clean"])
+            if o.status == "built"] == ["clean"]
+    assert _csv_rows(clean) == _csv_rows(ready_export("TestLogger", "csv"))
+
+    # A certificate for some_site's 80 m anemometer: its clean file only is made again.
+    install_anemometer(conn, "Spd80mN", (0.04577, 0.2528, "-infinity", "infinity"))
+    rebuilt = build_exports(formats=["csv"], sources=["raw", "clean"], clock=CLOCK)
+    assert [(o.station, o.source) for o in rebuilt if o.status == "built"] == [
+        ("some_site", "clean")]
+    raw, calibrated = (_csv_rows(ready_export("some_site", "csv", source=s))
+                       for s in ("raw", "clean"))
+    assert raw[0][1] == "8.37"  # Speed 80m 0deg Mean, first row
+    assert float(calibrated[0][1]) == pytest.approx(8.3368520, abs=1e-6)  # as test_calibration
+
+
+def test_a_stale_clean_file_is_served_with_a_warning_and_named_in_messages(
+        conn, home, two_stations, caplog):
+    from stationlab import flags
+
+    with pytest.raises(ExportNotReady, match="no csv export of clean data of station "
+                       "'some_site' is ready; run `stationlab exports build --station some_site "
+                       "--source clean`"):
+        ready_export("some_site", "csv", source="clean")
+    build_exports(["some_site"], ["csv"], sources=["clean"], clock=CLOCK)
+    flags.add_flag(conn, "some_site", datetime(2016, 1, 9, tzinfo=UTC),
+                   datetime(2016, 1, 10, tzinfo=UTC), "icing")
+    assert ready_export("some_site", "csv", source="clean").is_file()
+    assert "predates its latest data" in caplog.text
+    with pytest.raises(StationlabError, match="unknown export source 'cleaned'"):
+        build_exports(sources=["cleaned"])
+
+
+def test_exports_commands_take_the_source(home, two_stations):
+    run = stationlab("exports", "build", "--station", "some_site", "--format", "windographer",
+                     "--source", "clean")
+    assert run.returncode == 0, run.stderr
+    path = home / "exports" / "some_site" / "some_site.clean.windographer.txt"
+    assert run.stdout.splitlines()[0].startswith("some_site windographer clean: built ")
+    assert stationlab("exports", "path", "--station", "some_site", "--source", "clean"
+                      ).stdout.strip() == str(path)
+    assert "Excluded flags: bad, icing, maintenance, missing, tower_shadow" in \
+        path.read_text().splitlines()
+    assert "\tclean\t" in stationlab("exports", "list").stdout

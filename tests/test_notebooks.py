@@ -33,7 +33,9 @@ def test_due_runs_the_five_jobs_on_the_sample_data(db, tmp_path, monkeypatch):
         assert Path(result.output_path).is_file()
     exports = sorted(p.relative_to(tmp_path / "home" / "exports").as_posix()
                      for p in (tmp_path / "home" / "exports").rglob("*.txt"))
-    assert exports == ["TestLogger/TestLogger.windographer.txt",
+    assert exports == ["TestLogger/TestLogger.clean.windographer.txt",
+                       "TestLogger/TestLogger.windographer.txt",
+                       "some_site/some_site.clean.windographer.txt",
                        "some_site/some_site.windographer.txt"]
     raw = list((tmp_path / "home" / "raw").rglob("*"))
     assert sum(p.is_file() for p in raw) >= 3  # the imported files went through the raw store

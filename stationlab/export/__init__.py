@@ -56,6 +56,7 @@ class ExportResult:
     ts_first: datetime | None
     ts_last: datetime | None
     data_version: int | None = None
+    excluded_flags: tuple[str, ...] = ()  # clean: the flag codes whose readings were left out
 
 
 def month_windows(first: datetime, last: datetime) -> list[tuple[datetime, datetime]]:
@@ -180,14 +181,14 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         bar = tqdm(windows, desc=f"exporting {station}", unit="month", leave=False,
                    disable=None if progress is None else not progress)
         counts: list[int] = []
-        excluded = None
+        excluded, left_out = None, ()
         if clean:
             excluded = list(options.excluded_flags) if options and options.excluded_flags \
                 else None
+            left_out = tuple(excluded or storage.readings.excluded_by_default(conn))
             if options is not None and not options.excluded_flags:
                 # the preamble says which codes were left out
-                options = replace(options, excluded_flags=tuple(
-                    storage.readings.excluded_by_default(conn)))
+                options = replace(options, excluded_flags=left_out)
         frames = wide_windows(conn, channels, layout.names, windows, counts, clean=clean,
                               excluded_codes=excluded)
         written = frames
@@ -206,7 +207,7 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         tmp.replace(out)
     logger.info("exported %s: %d rows x %d channels to %s", station, rows, len(ids), out)
     return ExportResult(out, station, format, rows, len(ids), sum(counts), first, last,
-                        meta["data_version"])
+                        meta["data_version"], left_out)
 
 
 def _advance(frames: Iterator[pl.DataFrame], bar) -> Iterator[pl.DataFrame]:

@@ -6,6 +6,10 @@ period, rows, sha256, creation time, and the station's data version it was made 
 file again only when the station's data changed since: every import that stores readings bumps
 the station's data version in its own transaction. A user asking for a file gets the ready one
 (:func:`ready_export`); a big re-export is this job, never a request that makes someone wait.
+
+Files are raw, or clean (calibrated, readings under an excluding flag blank; ``source="clean"``).
+A clean file also depends on the station's calibrations and flags: it records their digest
+(``clean_inputs_digest``, migration 0010) and is made again when a calibration or flag changed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 #: The store's folder under ``$STATIONLAB_HOME``.
 FOLDER = "exports"
+#: What a stored file holds: raw readings, or clean values.
+SOURCES = ("raw", "clean")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -45,13 +51,15 @@ class BuildOutcome:
     path: Path
     rows: int | None = None
     data_version: int | None = None
+    source: str = "raw"
 
     def describe(self) -> str:
         """The line ``stationlab exports build`` prints."""
+        what = f"{self.station} {self.format}" + (" clean" if self.source == "clean" else "")
         if self.status == "built":
-            return (f"{self.station} {self.format}: built {self.rows:,} rows (data version "
-                    f"{self.data_version}) -> {self.path}")
-        return f"{self.station} {self.format}: up to date ({self.path})"
+            return (f"{what}: built {self.rows:,} rows (data version {self.data_version}) -> "
+                    f"{self.path}")
+        return f"{what}: up to date ({self.path})"
 
 
 def store_dir() -> Path:
@@ -59,15 +67,16 @@ def store_dir() -> Path:
     return config.home() / FOLDER
 
 
-def store_path(station: str, station_id: int, format: str) -> Path:
-    """Where the store keeps a station's file in a format.
+def store_path(station: str, station_id: int, format: str, source: str = "raw") -> Path:
+    """Where the store keeps a station's file in a format (clean files: ``<name>.clean.<...>``).
 
     The folder is the station's name made safe for any file system; the station id is added when
     that changed the name, so two stations never share a folder.
     """
     safe = _UNSAFE.sub("_", station).strip("._") or "station"
     folder = safe if safe == station else f"{safe}-{station_id}"
-    return store_dir() / folder / f"{safe}{WRITERS[format].SUFFIX}"
+    kind = ".clean" if source == "clean" else ""
+    return store_dir() / folder / f"{safe}{kind}{WRITERS[format].SUFFIX}"
 
 
 def _sha256(path: Path) -> tuple[bytes, int]:
@@ -87,8 +96,24 @@ def _check_formats(formats: Iterable[str]) -> list[str]:
     return formats
 
 
+def _check_sources(sources: Iterable[str]) -> list[str]:
+    sources = list(dict.fromkeys(sources))
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise StationlabError(f"unknown export source {unknown[0]!r}; known: "
+                              f"{', '.join(SOURCES)}")
+    return sources
+
+
+def _up_to_date(latest: dict | None, version: dict, digest: str | None) -> bool:
+    """Whether a manifest row was made from the station's current data (and, for a clean file,
+    its current calibrations and flags)."""
+    return (latest is not None and latest["data_version"] == version["data_version"]
+            and latest["inputs_digest"] == digest and Path(latest["path"]).is_file())
+
+
 def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] = FORMATS, *,
-                  dsn: str | None = None, workers: int = 1,
+                  sources: Iterable[str] = ("raw",), dsn: str | None = None, workers: int = 1,
                   clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                   progress: bool | None = False) -> list[BuildOutcome]:
     """Make each station's files (all stations, or those named) whose data changed since their
@@ -96,6 +121,9 @@ def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] 
 
     Parameters
     ----------
+    sources
+        ``"raw"`` and/or ``"clean"`` (see :data:`SOURCES`): a clean file is also made again
+        when the station's calibrations or flags changed.
     workers
         Exports made at the same time, each on its own connection; at most
         ``STATIONLAB_MAX_CONNECTIONS``.
@@ -108,9 +136,10 @@ def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] 
         For a station or format that does not exist.
     """
     formats = _check_formats(formats)
+    sources = _check_sources(sources)
     named = None if stations is None else list(dict.fromkeys(stations))
     outcomes: list[BuildOutcome] = []
-    todo: list[tuple[dict, str, Path]] = []
+    todo: list[tuple[dict, str, str, str | None, Path]] = []
     with storage.connect(dsn, autocommit=True) as conn:
         versions = storage.exports.data_versions(conn, named)
         unknown = sorted(set(named or ()) - {v["station"] for v in versions})
@@ -119,22 +148,25 @@ def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] 
             raise StationlabError(f"no station called {unknown[0]!r}; stations: "
                                   f"{known or 'none yet'}")
         for version in versions:
-            for format in formats:
-                path = store_path(version["station"], version["station_id"], format)
-                latest = storage.exports.latest(conn, version["station"], format)
-                if (latest and latest["data_version"] == version["data_version"]
-                        and Path(latest["path"]).is_file()):
-                    outcomes.append(BuildOutcome(version["station"], format, "up to date",
-                                                 Path(latest["path"])))
-                else:
-                    todo.append((version, format, path))
+            for source in sources:
+                # taken before the file is made: a change meanwhile makes it again next time
+                digest = (storage.exports.clean_inputs_digest(conn, version["station_id"])
+                          if source == "clean" else None)
+                for format in formats:
+                    path = store_path(version["station"], version["station_id"], format, source)
+                    latest = storage.exports.latest(conn, version["station"], format, source)
+                    if _up_to_date(latest, version, digest):
+                        outcomes.append(BuildOutcome(version["station"], format, "up to date",
+                                                     Path(latest["path"]), source=source))
+                    else:
+                        todo.append((version, format, source, digest, path))
     workers = max(1, min(workers, config.max_connections(), len(todo) or 1))
 
-    def make(task: tuple[dict, str, Path]) -> ExportResult:
-        version, format, path = task
+    def make(task: tuple[dict, str, str, str | None, Path]) -> ExportResult:
+        version, format, source, _, path = task
         options = WindographerOptions() if format in TEXT_FORMATS else None
         return export_station(version["station"], path, format=format, options=options,
-                              dsn=dsn, clock=clock, progress=progress)
+                              dsn=dsn, clock=clock, progress=progress, clean=source == "clean")
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stationlab-export") as pool:
         futures = [pool.submit(make, task) for task in todo]
@@ -142,34 +174,41 @@ def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] 
             if f.exception() is None]
     if done:  # what was made is recorded even if another export failed
         with storage.connect(dsn, autocommit=True) as conn, storage.transaction(conn):
-            for (version, format, path), result in done:
-                _record(conn, version["station_id"], result, clock)
+            for (version, format, source, digest, path), result in done:
+                _record(conn, version["station_id"], result, clock, source, digest)
                 outcomes.append(BuildOutcome(result.station, format, "built", path, result.rows,
-                                             result.data_version))
+                                             result.data_version, source))
     for future in futures:
         if future.exception() is not None:
             raise future.exception()
     for outcome in outcomes:
         logger.info("%s", outcome.describe())
-    return sorted(outcomes, key=lambda o: (o.station, FORMATS.index(o.format)))
+    return sorted(outcomes, key=lambda o: (o.station, SOURCES.index(o.source),
+                                           FORMATS.index(o.format)))
 
 
-def _record(conn, station_id: int, result: ExportResult, clock: Callable[[], datetime]) -> None:
+def _record(conn, station_id: int, result: ExportResult, clock: Callable[[], datetime],
+            source: str, inputs_digest: str | None) -> None:
     digest, size = _sha256(result.path)
     options = WindographerOptions().as_record() if result.format in TEXT_FORMATS else {}
+    if source == "clean" and result.format in TEXT_FORMATS:
+        options["excluded_flags"] = list(result.excluded_flags)
     storage.exports.record(
-        conn, station_id=station_id, format=result.format, source="raw", options=options,
+        conn, station_id=station_id, format=result.format, source=source,
+        inputs_digest=inputs_digest, options=options,
         period_start=None, period_end=None, ts_first=result.ts_first, ts_last=result.ts_last,
         n_rows=result.rows, n_channels=result.channels, n_readings=result.readings,
         size_bytes=size, sha256=digest, path=str(result.path.absolute()),
         data_version=result.data_version, stationlab_version=__version__, created_at=clock())
 
 
-def ready_export(station: str, format: str, *, dsn: str | None = None) -> Path:
-    """The ready file of a station's export in ``format``, from the exports store.
+def ready_export(station: str, format: str, *, source: str = "raw",
+                 dsn: str | None = None) -> Path:
+    """The ready file of a station's export in ``format`` (``source``: raw or clean), from the
+    exports store.
 
-    A file made from older data than the station now holds is still returned (and a warning
-    logged): the export job makes the new one.
+    A file made from older data (or, clean, older calibrations or flags) than the station now
+    holds is still returned, and a warning logged: the export job makes the new one.
 
     Raises
     ------
@@ -177,28 +216,42 @@ def ready_export(station: str, format: str, *, dsn: str | None = None) -> Path:
         If the export job has not made that file (or it is gone from the store).
     """
     _check_formats([format])
+    _check_sources([source])
+    what = f"{format} export{' of clean data' if source == 'clean' else ''}"
+    build = (f"run `stationlab exports build --station {station}"
+             f"{' --source clean' if source == 'clean' else ''}`")
     with storage.connect(dsn) as conn:
-        latest = storage.exports.latest(conn, station, format)
-    build = f"run `stationlab exports build --station {station}`"
+        latest = storage.exports.latest(conn, station, format, source)
+        current = latest is not None and _current(conn, latest)
     if latest is None:
-        raise ExportNotReady(f"no {format} export of station {station!r} is ready; {build}")
+        raise ExportNotReady(f"no {what} of station {station!r} is ready; {build}")
     path = Path(latest["path"])
     if not path.is_file():
-        raise ExportNotReady(f"the {format} export of station {station!r} is missing from the "
+        raise ExportNotReady(f"the {what} of station {station!r} is missing from the "
                              f"exports store ({path}); {build}")
-    if latest["data_version"] != latest["station_data_version"]:
-        logger.warning("the %s export of station %s predates its latest data; %s", format,
-                       station, build)
+    if not current:
+        logger.warning("the %s of station %s predates its latest data; %s", what, station,
+                       build)
     return path
 
 
+def _current(conn, row: dict) -> bool:
+    """Whether a manifest row (with ``station_data_version``) matches the station's data now."""
+    if row["data_version"] != row["station_data_version"]:
+        return False
+    return row["source"] != "clean" or row["inputs_digest"] == \
+        storage.exports.clean_inputs_digest(conn, row["station_id"])
+
+
 def list_exports(*, dsn: str | None = None) -> list[dict]:
-    """The newest file of every station and format: the manifest row plus ``stale`` (the station
-    has newer data) and ``present`` (the file is in the store)."""
+    """The newest file of every station, source and format: the manifest row plus ``stale``
+    (the station has newer data, or for a clean file changed calibrations or flags) and
+    ``present`` (the file is in the store)."""
     with storage.connect(dsn) as conn:
         rows = storage.exports.newest(conn)
-    for row in rows:
-        row["stale"] = row["data_version"] != row["station_data_version"]
-        row["present"] = Path(row["path"]).is_file()
-    return sorted(rows, key=lambda r: (r["station"], FORMATS.index(r["format"])
+        for row in rows:
+            row["stale"] = not _current(conn, row)
+            row["present"] = Path(row["path"]).is_file()
+    return sorted(rows, key=lambda r: (r["station"], SOURCES.index(r["source"]),
+                                       FORMATS.index(r["format"])
                                        if r["format"] in FORMATS else len(FORMATS)))

@@ -14,6 +14,13 @@ def data_versions(conn: psycopg.Connection, stations: list[str] | None = None) -
     return conn.execute(queries()["station_data_versions"], {"stations": stations}).fetchall()
 
 
+def clean_inputs_digest(conn: psycopg.Connection, station_id: int) -> str:
+    """A digest of what turns a station's raw readings into clean ones (its calibration
+    segments, active flags and the flag codes; see migration 0010)."""
+    return conn.execute("SELECT clean_inputs_digest(%s) AS digest", (station_id,)
+                        ).fetchone()["digest"]
+
+
 def record(conn: psycopg.Connection, **fields) -> int:
     """Add a manifest row (fields as in the ``export_insert`` query); returns its id."""
     fields["options"] = json.dumps(fields.get("options") or {}, sort_keys=True)

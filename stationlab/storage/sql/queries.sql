@@ -886,14 +886,13 @@ SELECT (SELECT max(version) FROM schema_migrations) AS schema_version,
 UPDATE stations SET data_version = data_version + 1 WHERE station_id = %(station_id)s
 
 -- name: export_values
--- The values an export reads, one window [start, end) at a time: raw readings for now.
--- Issue 4 (clean data) switches this one block to calibrated values with flagged ones removed.
+-- The raw values an export reads, one window [start, end) at a time (export_clean_values: the
+-- clean ones).
 SELECT channel_id, ts, value FROM readings
 WHERE channel_id = ANY(%(channel_ids)s) AND ts >= %(start)s AND ts < %(end)s
 
 -- name: channel_values
--- One channel's values in [start, end), in time order: raw readings for now (issue 4 switches
--- this block to clean values).
+-- One channel's raw values in [start, end) (channel_clean_values: the clean ones).
 SELECT channel_id, ts, value FROM readings
 WHERE channel_id = %(channel_id)s AND ts >= %(start)s AND ts < %(end)s
 
@@ -905,10 +904,11 @@ ORDER BY name
 -- name: export_insert
 INSERT INTO exports (station_id, format, source, options, period_start, period_end, ts_first,
                      ts_last, n_rows, n_channels, n_readings, size_bytes, sha256, path,
-                     data_version, stationlab_version, created_at)
+                     data_version, inputs_digest, stationlab_version, created_at)
 VALUES (%(station_id)s, %(format)s, %(source)s, %(options)s, %(period_start)s, %(period_end)s,
         %(ts_first)s, %(ts_last)s, %(n_rows)s, %(n_channels)s, %(n_readings)s, %(size_bytes)s,
-        %(sha256)s, %(path)s, %(data_version)s, %(stationlab_version)s, %(created_at)s)
+        %(sha256)s, %(path)s, %(data_version)s, %(inputs_digest)s, %(stationlab_version)s,
+        %(created_at)s)
 RETURNING export_id
 
 -- name: export_latest
