@@ -13,7 +13,9 @@ skipped silently.
 from __future__ import annotations
 
 import codecs
+import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +25,8 @@ from typing import BinaryIO
 import polars as pl
 
 from stationlab.errors import ParseError, UnknownFormatError
+
+logger = logging.getLogger(__name__)
 
 PathOrBuffer = str | os.PathLike | bytes | BinaryIO
 
@@ -279,7 +283,11 @@ def parse_bytes(data: bytes, *, format: str | None = None, source: str = "<buffe
         known = ", ".join(sorted(FORMATS))
         raise UnknownFormatError(f"unknown format {format!r}; known formats: {known}",
                                  source=source) from None
-    return fmt.parse(data, source=source, **options)
+    started = time.perf_counter()
+    parsed = fmt.parse(data, source=source, **options)
+    logger.debug("%s: parsed %d rows x %d columns (%s) in %.2f s", source, parsed.data.height,
+                 len(parsed.columns), format, time.perf_counter() - started)
+    return parsed
 
 
 def formats() -> list[Format]:

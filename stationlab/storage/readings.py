@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -118,8 +119,11 @@ def store_readings(conn: psycopg.Connection, months: Iterable[pl.DataFrame], *, 
     span = {"channel_ids": channel_ids, "ts_first": ts_first, "ts_last": ts_last}
     if not channel_ids or not conn.execute(queries()["readings_exist"], span
                                            ).fetchone()["overlap"]:
-        total, counted = 0, []
-        for month in ahead(months):
+        total, counted, new = 0, [], 0
+        laps = _Laps()
+        # The helper thread makes each month and its statistics while this one sends the last.
+        for month, statistics in ahead((m, monthly_statistics(m)) for m in months):
+            laps.lap("waiting for the next month")
             if not month.height:
                 continue
             start = month["ts"].min()
@@ -132,9 +136,14 @@ def store_readings(conn: psycopg.Connection, months: Iterable[pl.DataFrame], *, 
                                          "(FORMAT binary{})").format(sql.Identifier(table),
                                                                       freeze),
                            [month], chunk_rows)
+            laps.lap("COPY")
             if table != "readings":
                 conn.execute("SELECT attach_readings_partition(%s)", (start,))
-            counted.append(monthly_statistics(month))
+                new += 1
+                laps.lap("keying and attaching new months")
+            counted.append(statistics)
+        logger.debug("copied %d readings in %d months (%d new): %s", total, len(counted), new,
+                     laps)
         monthly = (pl.concat(counted).group_by("channel_id", "month").agg(
             pl.col("n", "total").sum(), pl.col("minimum").min(), pl.col("maximum").max())
             if counted else pl.DataFrame(schema=MONTHLY_SCHEMA))
@@ -152,6 +161,24 @@ def store_readings(conn: psycopg.Connection, months: Iterable[pl.DataFrame], *, 
     inserted = int(monthly["n"].sum())
     return StoreResult(total, inserted, total - inserted - conflicts, conflicts, "staged",
                        monthly)
+
+
+class _Laps:
+    """Seconds spent per named step of a loop, summed; logged to show where an import's time
+    goes (``stationlab -vv import``, and bench/run's profile)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        """Count the time since the last lap to ``step``."""
+        now = time.perf_counter()
+        self.seconds[step] = self.seconds.get(step, 0.0) + now - self._mark
+        self._mark = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{step} {seconds:.2f} s" for step, seconds in self.seconds.items())
 
 
 def ahead(items: Iterable[T]) -> Iterator[T]:
