@@ -139,7 +139,8 @@ def _migrate(backend: str | None = None) -> None:
               help="Store and queue the files, then import the queue with N workers.")
 @click.option("--mapping", "mappings", multiple=True,
               type=click.Path(exists=True, dir_okay=False),
-              help="Mapping file (TOML) for generic CSV files; may be repeated. See "
+              help="Mapping file (TOML) for generic CSV files; may be repeated; tried before "
+                   "the standing ones in $STATIONLAB_HOME/mappings. See "
                    "stationlab.parse.generic_csv for the format.")
 def import_(paths: tuple[str, ...], station: str | None, parallel: int | None,
             mappings: tuple[str, ...]) -> None:
@@ -148,10 +149,7 @@ def import_(paths: tuple[str, ...], station: str | None, parallel: int | None,
     from stationlab import ingest
 
     if parallel:
-        if mappings:
-            raise click.UsageError("--mapping cannot be combined with --parallel yet: the "
-                                   "queue's workers read vendor formats only")
-        _import_parallel(paths, station, parallel)
+        _import_parallel(paths, station, parallel, mappings)
         return
     outcomes = _run(ingest.import_paths, paths, station=station, mappings=mappings,
                     on_outcome=lambda o: click.echo(o.describe()))
@@ -427,8 +425,12 @@ def qc_set(rule: str, params: tuple[str, ...], station: str, measurement_type: s
                + ("disabled" if disable else f"set {values}"))
 # --- Fetching, uploads and the import queue (issue 6) ---------------------------------------
 
-def _import_parallel(paths: tuple[str, ...], station: str | None, workers: int) -> None:
+def _import_parallel(paths: tuple[str, ...], station: str | None, workers: int,
+                     mappings: tuple[str, ...]) -> None:
     from stationlab import fetch, worker
+    from stationlab.parse import generic_csv
+
+    loaded = [_run(generic_csv.read_mapping, m) for m in mappings]
 
     received = _run(fetch.upload_paths, paths, station=station, source="cli")
     failed = 0
@@ -438,7 +440,8 @@ def _import_parallel(paths: tuple[str, ...], station: str | None, workers: int) 
         elif item.failed:
             failed += 1
             click.echo(item.describe())
-    report = _run(worker.run_workers, workers, on_outcome=lambda o: click.echo(o.describe()))
+    report = _run(worker.run_workers, workers, on_outcome=lambda o: click.echo(o.describe()),
+                  mappings=loaded)
     failed += report.failed
     click.echo(report.describe())
     if failed:

@@ -35,6 +35,12 @@ def home() -> Path:
     return Path(os.environ.get("STATIONLAB_HOME") or ".stationlab").absolute()
 
 
+def mappings_dir() -> Path:
+    """The folder of standing mapping files for generic CSV files (``$STATIONLAB_HOME/mappings``):
+    every import uses them, the queue's workers included."""
+    return home() / "mappings"
+
+
 def external_dsn() -> str | None:
     """The DSN of an external server named by the environment, or ``None`` for the embedded one.
 

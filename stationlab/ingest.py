@@ -18,6 +18,7 @@ import polars as pl
 from stationlab import archives, parse, standardise, storage
 from stationlab.errors import (
     ArchiveError,
+    ConfigError,
     DatabaseUnavailable,
     ImportRejected,
     ParseError,
@@ -186,7 +187,7 @@ def import_bytes(conn, data: bytes, *, name: str, label: str | None = None,
     except ParseError as exc:
         _fail(conn, file_id, str(exc), fmt, exc.line, exc.column)
         return Outcome(label, "failed", error=str(exc))
-    except (ImportRejected, StorageError) as exc:
+    except (ImportRejected, StorageError, ConfigError) as exc:
         _fail(conn, file_id, str(exc), fmt)
         return Outcome(label, "failed", error=str(exc))
     except Exception as exc:  # a bug must not stop the other files; it is logged in full
@@ -223,9 +224,12 @@ class PartitionsNeeded(Exception):  # noqa: N818 - a signal to the worker, not a
 
 
 def import_claimed(conn, data: bytes, *, file_id: int, name: str,
-                   station: str | None = None) -> Outcome:
+                   station: str | None = None, mappings: Iterable = ()) -> Outcome:
     """Import a file a worker has claimed, inside the worker's transaction (which holds the
     claim). A bad file is marked failed in that transaction; nothing of it is stored.
+
+    ``mappings`` (:class:`~stationlab.parse.generic_csv.Mapping`) are tried for a generic CSV
+    file before the standing ones.
 
     Raises
     ------
@@ -239,13 +243,14 @@ def import_claimed(conn, data: bytes, *, file_id: int, name: str,
     try:
         with storage.transaction(conn):  # a savepoint: a failure undoes only this file's work
             fmt = parse.sniff(data[:parse.SNIFF_BYTES], source=name)
-            parsed = parse.parse_bytes(data, format=fmt, source=name)
+            options = _options(fmt, name, mappings)
+            parsed = parse.parse_bytes(data, format=fmt, source=name, **options)
             given = station is not None
             station = _station_for(parsed, name, station)
             catalog.lock_station(conn, station)
             ref = _resolve(conn, parsed, name, station, station_given=given)
             station = ref.station_name
-            parsed = _with_offset(parsed, data, ref, name, {})
+            parsed = _with_offset(parsed, data, ref, name, options)
             if parsed.records != "readings":
                 return _store_health(conn, parsed, file_id=file_id, label=name, ref=ref)
             if parsed.data.height:
@@ -258,7 +263,7 @@ def import_claimed(conn, data: bytes, *, file_id: int, name: str,
         raise
     except ParseError as exc:
         error, line, column = str(exc), exc.line, exc.column
-    except (ImportRejected, StorageError) as exc:
+    except (ImportRejected, StorageError, ConfigError) as exc:
         error, line, column = str(exc), None, None
     except Exception as exc:  # a bug must not stop the other files; it is logged in full
         logger.exception("unexpected error importing %s", name)
@@ -369,13 +374,16 @@ def _store_readings(conn, parsed: parse.ParsedFile, ref: catalog.LoggerRef, *, f
 
 
 def _options(fmt: str, name: str, mappings: Iterable) -> dict:
-    """Parser options for a file: a generic CSV gets the mapping whose pattern matches it."""
+    """Parser options for a file: a generic CSV gets the first mapping whose pattern matches it,
+    of those given and then the standing ones (read now, so that a mapping added to the folder
+    serves the next file)."""
     if fmt != "generic_csv":
         return {}
     from stationlab.parse import generic_csv
 
     path = Path(name.rsplit(archives.MEMBER_SEPARATOR, 1)[-1])
-    return {"mapping": generic_csv.mapping_for(path, list(mappings))}
+    return {"mapping": generic_csv.mapping_for(
+        path, [*mappings, *generic_csv.standing_mappings()])}
 
 
 def _history_configs(conn, parsed: parse.ParsedFile, ref, configs: pl.DataFrame) -> pl.DataFrame:

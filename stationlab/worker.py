@@ -23,7 +23,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from stationlab import ingest, rawstore, storage
@@ -67,9 +67,12 @@ class WorkerReport:
 def run_workers(concurrency: int = 1, *, forever: bool = False, dsn: str | None = None,
                 on_outcome: Callable[[Outcome], None] | None = None,
                 stop: threading.Event | None = None, poll_s: float = POLL_S,
-                progress: bool | None = None) -> WorkerReport:
+                progress: bool | None = None, mappings: Iterable = ()) -> WorkerReport:
     """Import pending files with ``concurrency`` workers until none is left (or, with
     ``forever``, until ``stop`` is set), sharing a bounded pool of connections.
+
+    ``mappings`` (:class:`~stationlab.parse.generic_csv.Mapping`) read generic CSV files
+    before the standing ones of ``$STATIONLAB_HOME/mappings``.
 
     Raises
     ------
@@ -100,7 +103,7 @@ def run_workers(concurrency: int = 1, *, forever: bool = False, dsn: str | None 
         name = f"{socket.gethostname()}:{os.getpid()}"
         threads = [threading.Thread(target=_work, name=f"worker-{i}", daemon=True,
                                     args=(pool, f"{name}/{i}", forever, stop, poll_s, done,
-                                          report, lock))
+                                          report, lock, tuple(mappings)))
                    for i in range(concurrency)]
         for thread in threads:
             thread.start()
@@ -113,11 +116,12 @@ def run_workers(concurrency: int = 1, *, forever: bool = False, dsn: str | None 
 
 
 def _work(pool, name: str, forever: bool, stop: threading.Event, poll_s: float,
-          done: Callable[[Outcome], None], report: WorkerReport, lock: threading.Lock) -> None:
+          done: Callable[[Outcome], None], report: WorkerReport, lock: threading.Lock,
+          mappings: tuple = ()) -> None:
     delay = BACKOFF_FIRST_S
     while not stop.is_set():
         try:
-            outcome = import_next(pool, worker=name)
+            outcome = import_next(pool, worker=name, mappings=mappings)
         except DatabaseUnavailable as exc:
             with lock:
                 report.database_errors += 1
@@ -139,7 +143,7 @@ def _work(pool, name: str, forever: bool, stop: threading.Event, poll_s: float,
         done(outcome)
 
 
-def import_next(pool, *, worker: str = "worker") -> Outcome | None:
+def import_next(pool, *, worker: str = "worker", mappings: Iterable = ()) -> Outcome | None:
     """Claim the next pending file and import it in the claim's transaction; ``None`` if no
     file is waiting (or every waiting one is claimed by another worker)."""
     while True:
@@ -148,7 +152,7 @@ def import_next(pool, *, worker: str = "worker") -> Outcome | None:
                 claim = queue.claim_next(conn)
                 if claim is None:
                     return None
-                outcome = _import_claim(conn, claim, worker)
+                outcome = _import_claim(conn, claim, worker, mappings)
                 _pause_hook(claim)
             return outcome
         except ingest.PartitionsNeeded as need:
@@ -156,14 +160,14 @@ def import_next(pool, *, worker: str = "worker") -> Outcome | None:
                 storage.readings.ensure_partitions(conn, need.ts_first, need.ts_last)
 
 
-def _import_claim(conn, claim: queue.Claim, worker: str) -> Outcome:
+def _import_claim(conn, claim: queue.Claim, worker: str, mappings: Iterable = ()) -> Outcome:
     try:
         data = rawstore.read(claim.stored_path, digest=claim.sha256)
     except StationlabError as exc:
         catalog.mark_failed(conn, claim.file_id, error=str(exc))
         return Outcome(claim.name, "failed", error=str(exc))
     outcome = ingest.import_claimed(conn, data, file_id=claim.file_id, name=claim.name,
-                                    station=claim.station_name)
+                                    station=claim.station_name, mappings=mappings)
     if not outcome.failed:
         queue.set_imported_by(conn, claim.file_id, worker)
     return outcome

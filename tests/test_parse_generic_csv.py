@@ -60,16 +60,39 @@ def test_import_gives_each_column_its_point_height_orientation_and_statistic(con
         ("Spd_50m", "Spd_50m", "wind_speed", 50.0, None, "avg", "mapping_file")]
 
 
-def test_a_csv_without_a_mapping_fails_saying_how_to_give_one(conn, db, shared_data):
+def test_a_csv_without_a_mapping_fails_saying_how_to_give_one(conn, db, home, shared_data):
     outcome = ingest.import_file(conn, shared_data / "generic_csv/demo_data2.csv")
     assert outcome.status == "failed"
     assert outcome.error == (
         "demo_data2.csv, line 1: a generic CSV file needs a mapping file that says what its "
-        "columns hold: pass --mapping FILE (format: see stationlab.parse.generic_csv)")
+        "columns hold: pass --mapping FILE, or put it in the standing mappings folder "
+        f"{home / 'mappings'} (format: see stationlab.parse.generic_csv)")
     other = ingest.import_paths([shared_data / "generic_csv/demo_data2.csv"],
                                 mappings=[LIDAR_MAPPING])
-    assert other[0].error.endswith(f"the mappings given ({LIDAR_MAPPING}) do not match "
+    assert other[0].error.endswith(f"the mappings there ({LIDAR_MAPPING}) do not match "
                                    "'demo_data2.csv'")
+
+
+def test_standing_mappings_serve_every_import_after_those_given(conn, db, home, shared_data):
+    (home / "mappings").mkdir()
+    standing = home / "mappings" / "demo.toml"
+    standing.write_text(DEMO_MAPPING.read_text().replace(
+        'station = "brightwind demo mast"', 'station = "standing"'))
+    outcome = ingest.import_file(conn, shared_data / "generic_csv/demo_data2.csv")
+    assert (outcome.status, outcome.station) == ("imported", "standing")
+    given = ingest.import_paths([shared_data / "generic_csv/demo_data3.csv"],
+                                mappings=[DEMO_MAPPING])
+    assert (given[0].status, given[0].station) == ("imported", "brightwind demo mast")
+
+
+def test_a_broken_standing_mapping_fails_only_the_csv_files(conn, db, home, shared_data):
+    (home / "mappings").mkdir()
+    (home / "mappings" / "bad.toml").write_text("files = [\n")
+    outcomes = ingest.import_paths([shared_data / "generic_csv/demo_data2.csv",
+                                    shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"])
+    assert [o.status for o in outcomes] == ["failed", "imported"]
+    assert outcomes[0].error.startswith(f"{home / 'mappings' / 'bad.toml'}: cannot read the "
+                                        "mapping file")
 
 
 def test_stamps_at_the_end_of_the_interval_and_an_offset(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from stationlab import archives, fetch, ingest, rawstore, worker
 from stationlab.errors import ArchiveError
 
-from .conftest import BAD, DAILY, DEMO, HOURLY
+from .conftest import BAD, DAILY, DEMO, HOURLY, REPO
 from .test_cli import stationlab
 
 
@@ -88,6 +88,25 @@ def test_upload_stores_read_only_and_the_worker_imports(db, conn, home, shared_d
     row = conn.execute("SELECT status, imported_by FROM files").fetchone()
     assert row["status"] == "imported" and row["imported_by"]
     assert worker.run_workers(1).outcomes == []  # nothing left
+
+
+def test_workers_read_generic_csv_with_given_and_standing_mappings(db, conn, home, shared_data):
+    mapping = REPO / "tests/data/demo_data.mapping.toml"
+    run = stationlab("import", "--parallel", 2, "--mapping", mapping,
+                     shared_data / "generic_csv/demo_data2.csv")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "demo_data2.csv: imported 5,452 readings into station 'brightwind demo mast'" in \
+        run.stdout.splitlines()
+    # A fetched or uploaded CSV has no --mapping: the standing folder serves the workers.
+    fetch.upload_bytes("demo_data3.csv",
+                       (shared_data / "generic_csv/demo_data3.csv").read_bytes())
+    assert [o.status for o in worker.run_workers(1).outcomes] == ["failed"]
+    (home / "mappings").mkdir()
+    (home / "mappings" / "demo.toml").write_bytes(mapping.read_bytes())
+    assert stationlab("retry").returncode == 0
+    row = conn.execute("SELECT status, error FROM files WHERE name = 'demo_data3.csv'"
+                       ).fetchone()
+    assert row == {"status": "imported", "error": None}
 
 
 def test_import_parallel_a_corrupt_file_is_quarantined_the_rest_imported(db, conn, home,

@@ -1,9 +1,11 @@
 """Generic wide CSV files (one time stamp column, one column per value), read with a mapping file.
 
 A wide CSV says nothing about its columns, so a small TOML mapping file does. Give it to
-``stationlab import --mapping FILE`` (the option may be repeated); a CSV file that no vendor
-format recognises is read with the first mapping whose ``files`` pattern matches its
-name, and fails naming the mappings if none does. The format::
+``stationlab import --mapping FILE`` (the option may be repeated), or put it in the standing
+mappings folder ``$STATIONLAB_HOME/mappings/`` (``*.toml``, read by every import, the queue's
+workers included, after those given). A CSV file that no vendor format recognises is read with
+the first mapping whose ``files`` pattern matches its name, and fails naming the mappings if none
+does. The format::
 
     # Which files this mapping reads: shell patterns on the file name (default: every file).
     files = ["demo_data*.csv"]
@@ -50,6 +52,7 @@ from pathlib import Path
 
 import polars as pl
 
+from stationlab import config
 from stationlab.errors import ConfigError, ParseError
 from stationlab.parse import (
     STATISTICS,
@@ -190,11 +193,26 @@ def mapping_for(path: str | Path, mappings: list[Mapping]) -> Mapping:
     for mapping in mappings:
         if mapping.matches(name):
             return mapping
-    given = (f"; the mappings given ({', '.join(m.path for m in mappings)}) do not match "
+    given = (f"; the mappings there ({', '.join(m.path for m in mappings)}) do not match "
              f"{name!r}") if mappings else ""
     raise ParseError("a generic CSV file needs a mapping file that says what its columns hold: "
-                     f"pass --mapping FILE (format: see stationlab.parse.generic_csv){given}",
-                     source=name, line=1)
+                     "pass --mapping FILE, or put it in the standing mappings folder "
+                     f"{config.mappings_dir()} (format: see stationlab.parse.generic_csv)"
+                     f"{given}", source=name, line=1)
+
+
+def standing_mappings() -> list[Mapping]:
+    """The mapping files in the standing mappings folder (``$STATIONLAB_HOME/mappings/*.toml``),
+    by file name; none if the folder does not exist.
+
+    Raises
+    ------
+    ConfigError
+        Naming a mapping file that cannot be read.
+    """
+    folder = config.mappings_dir()
+    return [read_mapping(path) for path in sorted(folder.glob("*.toml"))] \
+        if folder.is_dir() else []
 
 
 def _sniff(head: str) -> bool:
