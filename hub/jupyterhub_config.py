@@ -7,8 +7,10 @@ Start (as root, so the hub can start servers as the analysts; once: `npm ci --pr
     .venv/bin/jupyterhub -f hub/jupyterhub_config.py
 
 Each analyst needs a system user (``useradd -m NAME``), a database role made by
-``stationlab db grant-analyst NAME`` (read everything, add flags, nothing more) and, where the
-server wants passwords, a ``~/.pgpass`` of their own (mode 600): the hub hands out no secrets.
+``stationlab db grant-analyst NAME`` (read everything, add flags, nothing more; add
+``--calibrations`` for those who keep the sensor calibrations with the calibration editor) and,
+where the server wants passwords, a ``~/.pgpass`` of their own (mode 600): the hub hands out no
+secrets.
 
 Settings (environment variables, so the same file serves production and the tests):
 

@@ -625,8 +625,12 @@ def dashboard(port: int, address: str, prefix: str | None) -> None:
 @click.argument("name")
 @click.option("--password-env", metavar="VAR",
               help="Set the role's password from this environment variable.")
-def db_grant_analyst(name: str, password_env: str | None) -> None:
-    """Create or update NAME, a login role that can read everything and add flags, nothing more."""
+@click.option("--calibrations/--no-calibrations", default=None,
+              help="Also (or no longer) record and correct sensor calibrations, as the "
+                   "calibration editor does (member of stationlab_calibrator). Default: as is.")
+def db_grant_analyst(name: str, password_env: str | None, calibrations: bool | None) -> None:
+    """Create or update NAME, a login role that can read everything and add flags, nothing more
+    (with --calibrations: and edit calibrations)."""
     import os
 
     from stationlab import storage
@@ -637,10 +641,11 @@ def db_grant_analyst(name: str, password_env: str | None) -> None:
         if not password:
             raise click.ClickException(f"${password_env} is not set")
     with storage.connect(autocommit=True) as conn:
-        created = _run(storage.runs.grant_analyst, conn, name, password)
+        created = _run(storage.runs.grant_analyst, conn, name, password, calibrations)
         dsn = storage.runs.dsn_for(conn.info.dsn, user=name)
+        member = storage.runs.role_memberships(conn, name)
     click.echo(f"analyst role {name} {'created' if created else 'updated'} "
-               "(member of stationlab_analyst)")
+               f"(member of {', '.join(member)})")
     click.echo(f"STATIONLAB_DSN for {name}: {dsn}")
 
 

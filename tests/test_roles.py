@@ -58,3 +58,36 @@ def test_grant_analyst_twice_updates_and_names_the_dsn(analysts, db):
     assert result.exit_code == 0
     assert "analyst role ana_a updated" in result.output
     assert "user=ana_a" in result.output
+
+
+def test_a_calibration_editor_records_and_corrects_certificates_as_themself(analysts, conn,
+                                                                            db):
+    from stationlab.calibration import Calibration, CalibrationRepository
+
+    from .test_calibration import install_anemometer
+
+    sensor = install_anemometer(conn, "Spd80mN")  # a sensor without a certificate yet
+    result = CliRunner().invoke(main, ["db", "grant-analyst", "ana_a", "--calibrations"])
+    assert result.exit_code == 0, result.output
+    assert "(member of stationlab_analyst, stationlab_calibrator)" in result.output
+    with stationlab.connect(analysts["ana_b"]) as plain:  # an analyst only: read, no edits
+        with pytest.raises(StorageError, match="ana_b may read calibrations but not change "
+                           r"them \(permission denied .*\); the database owner allows it with "
+                           "`stationlab db grant-analyst ana_b --calibrations`"):
+            CalibrationRepository(plain.conn).add(sensor, Calibration(0.0458, 0.25))
+    with stationlab.connect(analysts["ana_a"]) as editor:
+        calibrations = CalibrationRepository(editor.conn, author="someone_else")
+        cal_id = calibrations.add(sensor, Calibration(0.0458, 0.25))
+        calibrations.correct(sensor, cal_id, Calibration(0.04577, 0.2528))
+        assert calibrations.list(sensor)[["slope", "author"]].rows() == [(0.04577, "ana_a")]
+        history = calibrations.history(sensor)
+        assert history[["slope", "replaced_by", "change"]].rows() == [
+            (0.0458, "ana_a", "corrected")]
+        with pytest.raises(StorageError, match="permission denied"):  # nothing else
+            with storage.transaction(editor.conn):
+                editor.conn.execute("UPDATE readings SET value = 0")
+    revoked = CliRunner().invoke(main, ["db", "grant-analyst", "ana_a", "--no-calibrations"])
+    assert "(member of stationlab_analyst)" in revoked.output
+    with stationlab.connect(analysts["ana_a"]) as again:
+        with pytest.raises(StorageError, match="permission denied"):
+            CalibrationRepository(again.conn).correct(sensor, cal_id, Calibration(0.05, 0.2))

@@ -7,7 +7,7 @@ from datetime import datetime
 import polars as pl
 import psycopg
 
-from stationlab.errors import StationlabError
+from stationlab.errors import StationlabError, StorageError
 from stationlab.storage.db import queries
 
 SENSOR_SCHEMA = {"sensor_id": pl.Int32, "sensor_type": pl.String, "oem": pl.String,
@@ -96,6 +96,11 @@ def write_calibration(conn: psycopg.Connection, *, sensor_id: int, author: str,
     except psycopg.errors.CheckViolation as exc:
         raise StationlabError("a calibration needs a non-zero slope and a period that starts "
                               f"before it ends ({exc.diag.message_primary})") from exc
+    except psycopg.errors.InsufficientPrivilege as exc:
+        user = conn.info.user
+        raise StorageError(f"{user} may read calibrations but not change them "
+                           f"({exc.diag.message_primary}); the database owner allows it with "
+                           f"`stationlab db grant-analyst {user} --calibrations`") from exc
     if row is None:
         raise StationlabError(f"no calibration {calibration_id}")
     return row["calibration_id"]

@@ -111,15 +111,23 @@ def server_version(conn: psycopg.Connection) -> int:
     return conn.execute(queries()["server_version"]).fetchone()["version_num"] // 10000
 
 
-def grant_analyst(conn: psycopg.Connection, name: str, password: str | None = None) -> bool:
+def grant_analyst(conn: psycopg.Connection, name: str, password: str | None = None,
+                  calibrations: bool | None = None) -> bool:
     """Create (or update) an analyst's LOGIN role, a member of ``stationlab_analyst``, allowed to
-    connect to this database. Returns True if the role was created."""
+    connect to this database. Returns True if the role was created.
+
+    ``calibrations``: also (``True``) or no longer (``False``) a member of
+    ``stationlab_calibrator``, who records and corrects sensor calibrations; ``None`` leaves it.
+    """
     ident = sql.Identifier(name)
     try:
         with conn.transaction():
             created = not conn.execute(queries()["role_exists"], {"name": name}).fetchone()
             key = "role_create_analyst" if created else "role_grant_analyst"
             conn.execute(sql.SQL(queries()[key]).format(name=ident))
+            if calibrations is not None:
+                key = "role_grant_calibrator" if calibrations else "role_revoke_calibrator"
+                conn.execute(sql.SQL(queries()[key]).format(name=ident))
             if password is not None:
                 conn.execute(sql.SQL(queries()["role_set_password"]).format(
                     name=ident, password=sql.Literal(password)))
@@ -129,9 +137,14 @@ def grant_analyst(conn: psycopg.Connection, name: str, password: str | None = No
         raise StorageError(f"cannot create role {name!r}: connect as a role with CREATEROLE "
                            f"(the database owner); PostgreSQL said: {exc}".strip()) from exc
     except psycopg.errors.UndefinedObject as exc:
-        raise ConfigError("role stationlab_analyst is missing; run `stationlab db migrate` "
-                          "first") from exc
+        raise ConfigError("role stationlab_analyst or stationlab_calibrator is missing; run "
+                          "`stationlab db migrate` first") from exc
     return created
+
+
+def role_memberships(conn: psycopg.Connection, name: str) -> list[str]:
+    """The stationlab group roles a login role is a member of, by name."""
+    return [r["rolname"] for r in conn.execute(queries()["role_memberships"], {"name": name})]
 
 
 def dsn_for(dsn: str, **changes) -> str:

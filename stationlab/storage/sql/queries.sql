@@ -864,6 +864,18 @@ CREATE ROLE {name} LOGIN IN ROLE stationlab_analyst
 -- name: role_grant_analyst
 GRANT stationlab_analyst TO {name}
 
+-- name: role_memberships
+SELECT g.rolname FROM pg_auth_members m
+JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+WHERE u.rolname = %(name)s AND g.rolname LIKE 'stationlab\_%%'
+ORDER BY g.rolname
+
+-- name: role_grant_calibrator
+GRANT stationlab_calibrator TO {name}
+
+-- name: role_revoke_calibrator
+REVOKE stationlab_calibrator FROM {name}
+
 -- name: role_set_password
 ALTER ROLE {name} PASSWORD {password}
 
