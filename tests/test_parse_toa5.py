@@ -305,6 +305,46 @@ def test_sample_files_read_the_same_without_the_numeric_shortcut(path, monkeypat
     assert fast.header == slow.header
 
 
+def _long_table(head: bytes, rows: int, *, site: bool = False) -> tuple[bytes, list[str]]:
+    """A table of ``rows`` hourly rows (some NAN), and its data lines."""
+    lines = [f'"2021-06-{1 + i // 24:02d} {i % 24:02d}:00:00",{i},{i * 0.5},'
+             + ('"a"' if site else ("NAN" if i % 7 == 0 else f"{i * 0.25}")) for i in range(rows)]
+    return head + ("\n".join(lines) + "\n").encode(), lines
+
+
+@pytest.mark.parametrize("head", [NUMBERS_HEAD, HEAD], ids=["numbers", "with a text column"])
+def test_a_big_table_is_read_in_blocks_as_it_would_be_at_once(head, monkeypatch):
+    data, _ = _long_table(head, 300, site=head is HEAD)
+    whole = parse_toa5(data)
+    blocks = []
+    read_block = _stamps._read_block
+    monkeypatch.setattr(_stamps, "BLOCK_CHARS", 1000)
+    monkeypatch.setattr(_stamps, "_read_block", lambda body, **kw: blocks.append(kw["final"])
+                        or read_block(body, **kw))
+    in_blocks = parse_toa5(data)
+    assert_frame_equal(in_blocks.data, whole.data)
+    assert in_blocks.columns == whole.columns and in_blocks.header == whole.header
+    assert len(blocks) > 5 and blocks[-1] and not any(blocks[:-1])
+
+
+def test_blocks_do_not_hide_a_blank_line_or_text_from_the_checks(monkeypatch):
+    monkeypatch.setattr(_stamps, "BLOCK_CHARS", 1000)
+    data, lines = _long_table(NUMBERS_HEAD, 300)
+    body = "\n".join(lines) + "\n"
+    boundary = body[:body.find("\n", 1000) + 1].count("\n")  # lines in the first block
+    for blank_after in range(boundary - 2, boundary + 3):
+        broken = lines[:blank_after] + [""] + lines[blank_after:]
+        error = parse_error(NUMBERS_HEAD + ("\n".join(broken) + "\n").encode())
+        assert (error.line, error.message) == (5 + blank_after,
+                                                "blank line inside the data; remove it")
+    lines[250] = lines[250].rsplit(",", 1)[0] + ",abc"
+    error = parse_error(NUMBERS_HEAD + ("\n".join(lines) + "\n").encode())
+    assert (error.line, error.column) == (5 + 250, "WS_Std")
+    short = lines[:100] + [lines[100].rsplit(",", 1)[0]] + lines[101:]
+    error = parse_error(NUMBERS_HEAD + ("\n".join(short) + "\n").encode())
+    assert (error.line, error.message) == (5 + 100, "expected 4 fields as in the header, found 3")
+
+
 def test_backwards_timestamp_names_the_line():
     error = parse_error(HEAD + ROW1 + ROW2 + b'"2021-06-18 21:30:00",3,1,"a"\n')
     assert error.line == 7

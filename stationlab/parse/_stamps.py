@@ -186,10 +186,19 @@ def infer_interval(ts: pl.Series) -> timedelta | None:
     return counts[steps.name][0]
 
 
+#: A data part longer than this (characters) is read in blocks of about this size when its
+#: numeric columns hold numbers: only one block's lines and fields exist at a time, so a big file
+#: is held as its text and its numbers, not as text several times over.
+BLOCK_CHARS = 16 * 2**20
+#: How much of the data part :func:`read_rows` looks at to tell which numeric columns hold
+#: numbers (its first 100 rows).
+HEAD_CHARS = 2**20
+
+
 def read_rows(body: str, names: list[str], *, separator: str, quote_char: str | None,
               source: str, first_line: int, padding: int = 0, numeric: tuple[str, ...] = (),
-              missing_text: tuple[str, ...] = ()) -> pl.DataFrame:
-    """Read the data part of a file into a frame of String columns named ``names``.
+              missing_text: tuple[str, ...] = (), start: int = 0) -> pl.DataFrame:
+    """Read the data part of a file, ``body[start:]``, into a frame of columns named ``names``.
 
     Blank lines at the end of the file are ignored (spreadsheets add them); row ``i`` of the
     frame is line ``first_line + i`` of the file. Up to ``padding`` extra fields are allowed
@@ -198,20 +207,84 @@ def read_rows(body: str, names: list[str], *, separator: str, quote_char: str | 
     The ``numeric`` columns (those of them whose first rows hold numbers) are read straight to
     Float64 (blank and ``missing_text`` fields are null, in every column) when all of them hold
     only numbers: a big file then never exists as text columns, which take twice the memory and
-    time. Otherwise every column is String, for :func:`convert_columns` to name the first bad
-    field.
+    time, and is read in blocks of about :data:`BLOCK_CHARS`. Otherwise every column is String,
+    for :func:`convert_columns` to name the first bad field.
 
     Raises
     ------
     ParseError
         On the first blank line, unterminated quote or row with the wrong number of fields.
     """
-    lines = body.split("\n")
-    end = len(lines)
-    while end and not lines[end - 1].strip():
-        end -= 1
-    if end < len(lines) - 1:
-        logger.debug("%s: ignoring %d blank line(s) at the end", source, len(lines) - 1 - end)
+    layout = dict(names=names, separator=separator, quote_char=quote_char, source=source,
+                  padding=padding, missing_text=missing_text)
+    if numeric:  # a column of text (a site name, say) keeps the others from being read as numbers
+        numeric = _numeric_in_head(body[start:start + HEAD_CHARS], numeric, **layout)
+    if numeric and len(body) - start > BLOCK_CHARS:
+        frame = _read_blocks(body, start, first_line, numeric, layout)
+        if frame is not None:
+            return frame
+        numeric = ()  # a numeric column holds text: read all as text to name the field
+    return _read_block(body[start:] if start else body, first_line=first_line, numeric=numeric,
+                       final=True, fall_back=True, **layout)
+
+
+def _numeric_in_head(head: str, numeric: tuple[str, ...], *, names, separator, quote_char,
+                     source, padding, missing_text) -> tuple[str, ...]:
+    """The ``numeric`` columns whose fields in the first rows of ``head`` are numbers (or
+    missing)."""
+    cut = head.rfind("\n")
+    head = head[:cut + 1] if cut >= 0 else head
+    schema = {n: pl.String for n in [*names, *(f"_padding_{i}" for i in range(padding))]}
+    try:
+        rows = pl.read_csv(head.encode("utf-8"), schema=schema, n_rows=100, has_header=False,
+                           separator=separator, quote_char=quote_char, raise_if_empty=False,
+                           truncate_ragged_lines=True)
+    except pl.exceptions.PolarsError:
+        return ()  # the checks of the whole name the problem
+    rows = missing_to_null(rows.select(numeric), missing_text, ())
+    return tuple(n for n in numeric
+                 if rows[n].cast(pl.Float64, strict=False).null_count() == rows[n].null_count())
+
+
+def _read_blocks(body: str, start: int, first_line: int, numeric: tuple[str, ...],
+                 layout: dict) -> pl.DataFrame | None:
+    """The data part read a block of lines at a time, numeric columns as Float64; ``None`` if a
+    block has text in one of them."""
+    frames, line, end = [], first_line, len(body)
+    while start < end:
+        cut = body.find("\n", min(start + BLOCK_CHARS, end))
+        cut = end if cut < 0 else cut + 1
+        block = body[start:cut]
+        frame = _read_block(block, first_line=line, numeric=numeric, final=cut >= end,
+                            fall_back=False, **layout)
+        if frame is None:
+            return None
+        frames.append(frame)
+        line += block.count("\n")
+        start = cut
+    logger.debug("%s: read %d rows in %d blocks", layout["source"],
+                 sum(f.height for f in frames), len(frames))
+    return pl.concat(frames)
+
+
+def _read_block(body: str, *, names: list[str], separator: str, quote_char: str | None,
+                source: str, first_line: int, padding: int, numeric: tuple[str, ...],
+                missing_text: tuple[str, ...], final: bool, fall_back: bool
+                ) -> pl.DataFrame | None:
+    """Check and read lines (see :func:`read_rows`). Only the ``final`` block may end in blank
+    lines. If a ``numeric`` column holds text: with ``fall_back`` every column is read as text,
+    else ``None``."""
+    if final:
+        lines = body.split("\n")
+        end = len(lines)
+        while end and not lines[end - 1].strip():
+            end -= 1
+        if end < len(lines) - 1:
+            logger.debug("%s: ignoring %d blank line(s) at the end", source,
+                         len(lines) - 1 - end)
+    else:  # ends in a line end: every line of it counts
+        lines = body[:-1].split("\n")
+        end = len(lines)
     pads = [f"_padding_{i}" for i in range(padding)]
     schema = {n: pl.String for n in [*names, *pads]}
     if end == 0:
@@ -235,29 +308,25 @@ def read_rows(body: str, names: list[str], *, separator: str, quote_char: str | 
                  lambda row: "blank line inside the data; remove it")
 
     def wrong_count(row: int) -> str:
-        truncated = " (the last row looks truncated)" if row == end - 1 and \
+        truncated = " (the last row looks truncated)" if final and row == end - 1 and \
             found[row] < expected else ""
         allowed = f" (or up to {expected + padding} with empty padding)" if padding else ""
         return (f"expected {expected} fields as in the header{allowed}, found {found[row]}"
                 f"{truncated}")
 
     _raise_first(wrong, source, first_line, wrong_count)
-    del text  # the lines: as big as the file
+    del text  # the lines: as big as the block
     data = body.encode("utf-8")
     options = dict(has_header=False, separator=separator, quote_char=quote_char,
                    raise_if_empty=False)
     frame = None
-    if numeric:  # a column of text (a site name, say) keeps the others from being read as numbers
-        head = missing_to_null(pl.read_csv(data, schema=schema, n_rows=100, **options)
-                               .select(numeric), missing_text, ())
-        numeric = tuple(n for n in numeric
-                        if head[n].cast(pl.Float64, strict=False).null_count()
-                        == head[n].null_count())
     if numeric:
         try:
             frame = pl.read_csv(data, schema={**schema, **dict.fromkeys(numeric, pl.Float64)},
                                 null_values=list(missing_text) or None, **options).head(end)
         except pl.exceptions.PolarsError:
+            if not fall_back:
+                return None
             logger.debug("%s: a numeric column holds text; reading every column as text", source)
     if frame is None:
         try:

@@ -88,12 +88,20 @@ def statistic_of(processing: str, name: str) -> str | None:
     return PROCESSING_STATISTICS.get(word) if word else None
 
 
-def _read_header(text: str, source: str) -> tuple[list[list[str]], int, str]:
+def _read_header(text: str, source: str) -> tuple[list[list[str]], int, int]:
     """The four header lines split into fields and checked, the number of padding fields after
-    the named columns, and the text after the header."""
+    the named columns, and where the text after the header starts."""
     if not text:
         raise ParseError("the file is empty", source=source, line=1)
-    parts = text.split("\n", len(HEADER_LINES))
+    parts, start = [], 0  # the header lines (not the rest: a big file's text is not copied)
+    for _ in HEADER_LINES:
+        end = text.find("\n", start)
+        if end < 0:
+            parts.append(text[start:])
+            start = len(text)
+            break
+        parts.append(text[start:end])
+        start = end + 1
     fields: list[list[str]] = []
     for i, role in enumerate(HEADER_LINES):
         line_no = i + 1
@@ -114,7 +122,7 @@ def _read_header(text: str, source: str) -> tuple[list[list[str]], int, str]:
         if i == 0:
             _check_environment(fields[0], source)
     padding = _check_columns(*fields[1:], source=source)
-    return fields, padding, parts[len(HEADER_LINES)] if len(parts) > len(HEADER_LINES) else ""
+    return fields, padding, start
 
 
 def _check_environment(env: list[str], source: str) -> None:
@@ -193,18 +201,18 @@ def parse_toa5(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta |
         Naming the line (and column) of the first problem: bad header, wrong field count,
         text in a numeric column, unreadable or out-of-order time stamp.
     """
-    (env, names, units, processing), padding, body_text = _read_header(
-        decode(data, source=source, encoding=encoding), source)
+    text = decode(data, source=source, encoding=encoding)
+    (env, names, units, processing), padding, body_start = _read_header(text, source)
     header = dict(zip(ENVIRONMENT_KEYS, (v.strip() for v in env[1:]), strict=True))
     first_line = len(HEADER_LINES) + 1
     record = next((n for n, u in zip(names, units, strict=True) if n.strip().upper() == "RECORD"
                    or u.strip() == "RN"), None)
     numeric = tuple(n for n, w in zip(names, processing, strict=True)
                     if n not in (names[0], record) and w.strip() not in TIMESTAMP_PROCESSING)
-    rows = _stamps.read_rows(body_text, names, separator=",", quote_char='"', source=source,
+    rows = _stamps.read_rows(text, names, separator=",", quote_char='"', source=source,
                              first_line=first_line, padding=padding, numeric=numeric,
-                             missing_text=MISSING_TEXT)
-    del body_text
+                             missing_text=MISSING_TEXT, start=body_start)
+    del text
     if record is not None and rows.height:
         header["first_record"] = (rows[record][0] or "").strip()
         header["last_record"] = (rows[record][-1] or "").strip()
