@@ -165,13 +165,9 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         names = column_names(channels)
         coverage, code_letters, legend = None, {}, ()
         if options is not None and options.flag_status:
-            coverage = storage.quality.flag_coverage(
+            coverage, code_letters, legend = _flags_over(
                 conn, ids, windows[0][0] if windows else start,
                 windows[-1][1] if windows else end)
-            code_letters = flag_status.letters(coverage["code"])
-            descriptions = dict(storage.quality.flag_codes(conn).select(
-                "code", "description").iter_rows())
-            legend = tuple(flag_status.legend(code_letters, descriptions))
         layout = Layout(station=station, channels=channels, names=names,
                         created=clock(), version=__version__, latitude=meta["latitude"],
                         longitude=meta["longitude"], elevation_m=meta["elevation_m"],
@@ -208,6 +204,17 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
     logger.info("exported %s: %d rows x %d channels to %s", station, rows, len(ids), out)
     return ExportResult(out, station, format, rows, len(ids), sum(counts), first, last,
                         meta["data_version"], left_out)
+
+
+def _flags_over(conn, ids: list[int], start: datetime | None, end: datetime | None
+                ) -> tuple[pl.DataFrame, dict[str, str], tuple[str, ...]]:
+    """For flag-status columns: the flags over the channels and period, each code's letter,
+    and the preamble lines naming them."""
+    coverage = storage.quality.flag_coverage(conn, ids, start, end)
+    code_letters = flag_status.letters(coverage["code"])
+    descriptions = dict(storage.quality.flag_codes(conn).select("code", "description")
+                        .iter_rows())
+    return coverage, code_letters, tuple(flag_status.legend(code_letters, descriptions))
 
 
 def _advance(frames: Iterator[pl.DataFrame], bar) -> Iterator[pl.DataFrame]:
