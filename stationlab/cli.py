@@ -621,16 +621,36 @@ def dashboard(port: int, address: str, prefix: str | None) -> None:
 
 
 
+_password_option = click.option(
+    "--password-env", metavar="VAR", help="Set the role's password from this environment variable.")
+
+
 @db.command("grant-analyst")
 @click.argument("name")
-@click.option("--password-env", metavar="VAR",
-              help="Set the role's password from this environment variable.")
+@_password_option
 @click.option("--calibrations/--no-calibrations", default=None,
               help="Also (or no longer) record and correct sensor calibrations, as the "
                    "calibration editor does (member of stationlab_calibrator). Default: as is.")
 def db_grant_analyst(name: str, password_env: str | None, calibrations: bool | None) -> None:
     """Create or update NAME, a login role that can read everything and add flags, nothing more
     (with --calibrations: and edit calibrations)."""
+    from stationlab import storage
+
+    _grant("analyst", name, password_env, storage.runs.grant_analyst, calibrations)
+
+
+@db.command("grant-pipeline")
+@click.argument("name")
+@_password_option
+def db_grant_pipeline(name: str, password_env: str | None) -> None:
+    """Create or update NAME, a login role for the scheduled jobs: reads and writes data (and
+    makes the partitions of new months), never changes the schema."""
+    from stationlab import storage
+
+    _grant("pipeline", name, password_env, storage.runs.grant_pipeline)
+
+
+def _grant(kind: str, name: str, password_env: str | None, grant, *args) -> None:
     import os
 
     from stationlab import storage
@@ -641,10 +661,10 @@ def db_grant_analyst(name: str, password_env: str | None, calibrations: bool | N
         if not password:
             raise click.ClickException(f"${password_env} is not set")
     with storage.connect(autocommit=True) as conn:
-        created = _run(storage.runs.grant_analyst, conn, name, password, calibrations)
+        created = _run(grant, conn, name, password, *args)
         dsn = storage.runs.dsn_for(conn.info.dsn, user=name)
         member = storage.runs.role_memberships(conn, name)
-    click.echo(f"analyst role {name} {'created' if created else 'updated'} "
+    click.echo(f"{kind} role {name} {'created' if created else 'updated'} "
                f"(member of {', '.join(member)})")
     click.echo(f"STATIONLAB_DSN for {name}: {dsn}")
 

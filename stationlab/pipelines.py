@@ -15,6 +15,11 @@ The schedule names each job's notebook, its parameters and when it runs (a cron 
     cron = "5 * * * *"
     after = ["import"]               # in one `due` batch, wait for these first
 
+    [jobs.backup]
+    notebook = "backup.ipynb"
+    cron = "15 3 * * *"
+    dsn = "$STATIONLAB_BACKUP_DSN"   # this job's database role (default: the runner's)
+
     [health]
     quiet_after_hours = 26
     stations = { remote_mast = 72 }  # per-station thresholds [h]
@@ -24,7 +29,10 @@ The schedule names each job's notebook, its parameters and when it runs (a cron 
 Each run keeps its executed notebook under ``$STATIONLAB_HOME/runs/JOB/``, is recorded in
 ``pipeline_runs`` and holds a PostgreSQL advisory lock for its job, so the same job never runs
 twice at once (no broker). A failed run raises an alert once per incident; a later success
-closes it. The configuration file is found through ``--config``, ``$STATIONLAB_PIPELINES`` or
+closes it. The runner and its jobs connect as ``STATIONLAB_DSN`` says, best a role made by
+``stationlab db grant-pipeline NAME`` (data, not schema); a job with a ``dsn`` of its own uses that
+(the backup's restore proof creates a scratch database, which the pipeline role may not).
+The configuration file is found through ``--config``, ``$STATIONLAB_PIPELINES`` or
 ``./pipelines/schedule.toml``.
 """
 
@@ -57,6 +65,7 @@ class Job:
     cron: str | None = None
     parameters: dict = field(default_factory=dict)
     after: tuple[str, ...] = ()
+    dsn: str | None = None  # the job's own database role, if not the runner's
 
 
 @dataclass(frozen=True)
@@ -121,8 +130,12 @@ def load_config(path: str | os.PathLike | None = None, *, missing_ok: bool = Fal
         if unknown:
             raise ConfigError(f"{file}: job {name!r} runs after {', '.join(unknown)}, which "
                               "must be defined before it")
+        dsn = _expand(table.get("dsn") or "")
+        if dsn.startswith("$"):  # a variable that is not set: the runner's role
+            logger.info("job %s: %s is not set; it connects as the runner does", name, dsn)
         jobs[name] = Job(name, (folder / table["notebook"]).resolve(), cron,
-                         _expand(dict(table.get("parameters", {}))), after)
+                         _expand(dict(table.get("parameters", {}))), after,
+                         dsn if dsn and not dsn.startswith("$") else None)
     health = data.get("health", {})
     max_parallel = int(data.get("max_parallel", 2))
     if max_parallel < 1:
@@ -230,7 +243,7 @@ def run_job(cfg: Config, name: str, *, parameters: dict | None = None,
         logger.info("run %s: job %s, notebook %s -> %s", run_id, name, job.notebook, output)
         env = {"STATIONLAB_RUN_ID": str(run_id), "STATIONLAB_RUN_OUTPUT": str(output),
                "STATIONLAB_PIPELINES": str(cfg.path) if cfg.path else None,
-               "STATIONLAB_DSN": dsn or None}
+               "STATIONLAB_DSN": job.dsn or dsn or None}
         try:
             if not job.notebook.is_file():
                 raise ConfigError(f"job {name!r}: notebook {job.notebook} does not exist")

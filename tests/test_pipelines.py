@@ -203,3 +203,29 @@ def test_bad_schedules_are_refused_with_the_reason(tmp_path, monkeypatch):
         pipelines.load_config(path)
     with pytest.raises(ConfigError, match="no pipelines configuration at"):
         pipelines.load_config(tmp_path / "missing.toml")
+
+
+def test_a_job_with_a_dsn_of_its_own_connects_with_it(db, tmp_path, monkeypatch):
+    """The runner as the pipeline role; the one job that needs more (the backup) as another."""
+    CliRunner().invoke(main, ["db", "grant-pipeline", "pipe_runner"], catch_exceptions=False)
+    monkeypatch.setenv("STATIONLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OWNER_DSN", db)
+    monkeypatch.delenv("UNSET_DSN", raising=False)
+    _notebook(tmp_path / "who.ipynb", "", "import stationlab\n"
+              "with stationlab.connect() as db:\n"
+              "    print(db.conn.execute('SELECT current_user AS u').fetchone()['u'])")
+    (tmp_path / "s.toml").write_text('[jobs.plain]\nnotebook = "who.ipynb"\n'
+                                     '[jobs.own]\nnotebook = "who.ipynb"\ndsn = "$OWNER_DSN"\n'
+                                     '[jobs.unset]\nnotebook = "who.ipynb"\ndsn = "$UNSET_DSN"\n')
+    cfg = pipelines.load_config(tmp_path / "s.toml")
+    assert (cfg.job("own").dsn, cfg.job("unset").dsn) == (db, None)
+    runner = storage.runs.dsn_for(db, user="pipe_runner")
+    owner = storage.runs.dsn_parts(db).get("user") or "postgres"
+
+    def user_of(job: str) -> str:
+        result = pipelines.run_job(cfg, job, dsn=runner)
+        assert result.status == "success", result.error
+        return nbformat.read(result.output_path, as_version=4).cells[1].outputs[0]["text"]
+
+    assert [user_of(job) for job in ("plain", "own", "unset")] == [
+        "pipe_runner\n", f"{owner}\n", "pipe_runner\n"]

@@ -91,3 +91,54 @@ def test_a_calibration_editor_records_and_corrects_certificates_as_themself(anal
     with stationlab.connect(analysts["ana_a"]) as again:
         with pytest.raises(StorageError, match="permission denied"):
             CalibrationRepository(again.conn).correct(sensor, cal_id, Calibration(0.05, 0.2))
+
+
+@pytest.fixture
+def pipeline(db):
+    """A pipeline login role on the test's database; its DSN."""
+    result = CliRunner().invoke(main, ["db", "grant-pipeline", "pipe_a"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("pipeline role pipe_a ")
+    assert "(member of stationlab_pipeline)" in result.output
+    return storage.runs.dsn_for(db, user="pipe_a")
+
+
+def test_the_pipeline_role_imports_cleans_and_exports_but_never_changes_the_schema(
+        pipeline, home, shared_data, monkeypatch):
+    from stationlab import fetch, ingest, qc, worker
+    from stationlab.export.store import build_exports
+
+    from .conftest import DEMO, HOURLY
+    from .test_parse_generic_csv import DEMO_MAPPING
+
+    monkeypatch.setenv("STATIONLAB_DSN", pipeline)
+    # New months: their partitions are made by the owner's functions (SECURITY DEFINER).
+    new = ingest.import_paths([shared_data / HOURLY, shared_data / "generic_csv/demo_data2.csv"],
+                              mappings=[DEMO_MAPPING])
+    assert [o.status for o in new] == ["imported", "imported"]
+    # An overlapping file goes through staging; a queued one through a worker, whose file
+    # needs the partitions of another month first.
+    again = ingest.import_paths([shared_data / "generic_csv/demo_data3.csv"],
+                                mappings=[DEMO_MAPPING])
+    assert (again[0].status, again[0].readings, again[0].duplicates) == ("imported", 0, 5452)
+    fetch.upload_bytes("demo.csv", (shared_data / DEMO).read_bytes())
+    assert [o.status for o in worker.run_workers(1).outcomes] == ["imported"]
+    with stationlab.connect(pipeline) as db:
+        checked = qc.run(db.conn, "some_site")  # replaces the rule flags of the period
+        assert checked.station == "some_site" and set(checked.flags) >= {"range", "flat_line"}
+        for statement in ("CREATE TABLE mine (a int)", "DROP TABLE readings",
+                          "ALTER TABLE readings ADD COLUMN x int"):
+            with pytest.raises(StorageError, match="permission denied|must be owner"):
+                with storage.transaction(db.conn):
+                    db.conn.execute(statement)
+    built = build_exports(["some_site"], ["csv"], sources=["raw", "clean"])
+    assert [o.status for o in built] == ["built", "built"]
+
+
+def test_analysts_may_not_make_partitions(analysts):
+    with stationlab.connect(analysts["ana_a"]) as db:
+        for call in ("readings_load_table(now())", "attach_readings_partition(now())",
+                     "ensure_readings_partitions(now(), now())"):
+            with pytest.raises(StorageError, match="permission denied for function"):
+                with storage.transaction(db.conn):
+                    db.conn.execute(f"SELECT {call}")

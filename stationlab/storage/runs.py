@@ -119,15 +119,29 @@ def grant_analyst(conn: psycopg.Connection, name: str, password: str | None = No
     ``calibrations``: also (``True``) or no longer (``False``) a member of
     ``stationlab_calibrator``, who records and corrects sensor calibrations; ``None`` leaves it.
     """
+    extra = {} if calibrations is None else {"stationlab_calibrator": calibrations}
+    return _grant_login(conn, name, "stationlab_analyst", password, extra)
+
+
+def grant_pipeline(conn: psycopg.Connection, name: str, password: str | None = None) -> bool:
+    """Create (or update) a LOGIN role for the scheduled jobs, a member of
+    ``stationlab_pipeline`` (reads and writes data, never the schema; migration 0012), allowed
+    to connect to this database. Returns True if the role was created."""
+    return _grant_login(conn, name, "stationlab_pipeline", password, {})
+
+
+def _grant_login(conn: psycopg.Connection, name: str, group: str, password: str | None,
+                 extra: dict[str, bool]) -> bool:
+    """A LOGIN role in ``group`` (and in or out of the ``extra`` groups) that may connect."""
     ident = sql.Identifier(name)
     try:
         with conn.transaction():
             created = not conn.execute(queries()["role_exists"], {"name": name}).fetchone()
-            key = "role_create_analyst" if created else "role_grant_analyst"
-            conn.execute(sql.SQL(queries()[key]).format(name=ident))
-            if calibrations is not None:
-                key = "role_grant_calibrator" if calibrations else "role_revoke_calibrator"
-                conn.execute(sql.SQL(queries()[key]).format(name=ident))
+            key = "role_create_login" if created else "role_grant"
+            conn.execute(sql.SQL(queries()[key]).format(name=ident, group=sql.Identifier(group)))
+            for other, member in extra.items():
+                conn.execute(sql.SQL(queries()["role_grant" if member else "role_revoke"]).format(
+                    name=ident, group=sql.Identifier(other)))
             if password is not None:
                 conn.execute(sql.SQL(queries()["role_set_password"]).format(
                     name=ident, password=sql.Literal(password)))
@@ -137,8 +151,8 @@ def grant_analyst(conn: psycopg.Connection, name: str, password: str | None = No
         raise StorageError(f"cannot create role {name!r}: connect as a role with CREATEROLE "
                            f"(the database owner); PostgreSQL said: {exc}".strip()) from exc
     except psycopg.errors.UndefinedObject as exc:
-        raise ConfigError("role stationlab_analyst or stationlab_calibrator is missing; run "
-                          "`stationlab db migrate` first") from exc
+        raise ConfigError(f"a role stationlab needs is missing ({exc.diag.message_primary}); "
+                          "run `stationlab db migrate` first") from exc
     return created
 
 

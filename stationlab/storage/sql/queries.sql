@@ -858,11 +858,11 @@ SELECT current_setting('server_version_num')::integer AS version_num,
 -- name: role_exists
 SELECT 1 FROM pg_roles WHERE rolname = %(name)s
 
--- name: role_create_analyst
-CREATE ROLE {name} LOGIN IN ROLE stationlab_analyst
+-- name: role_create_login
+CREATE ROLE {name} LOGIN IN ROLE {group}
 
--- name: role_grant_analyst
-GRANT stationlab_analyst TO {name}
+-- name: role_grant
+GRANT {group} TO {name}
 
 -- name: role_memberships
 SELECT g.rolname FROM pg_auth_members m
@@ -870,11 +870,8 @@ JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
 WHERE u.rolname = %(name)s AND g.rolname LIKE 'stationlab\_%%'
 ORDER BY g.rolname
 
--- name: role_grant_calibrator
-GRANT stationlab_calibrator TO {name}
-
--- name: role_revoke_calibrator
-REVOKE stationlab_calibrator FROM {name}
+-- name: role_revoke
+REVOKE {group} FROM {name}
 
 -- name: role_set_password
 ALTER ROLE {name} PASSWORD {password}
