@@ -130,12 +130,12 @@ def load_config(path: str | os.PathLike | None = None, *, missing_ok: bool = Fal
         if unknown:
             raise ConfigError(f"{file}: job {name!r} runs after {', '.join(unknown)}, which "
                               "must be defined before it")
-        dsn = _expand(table.get("dsn") or "")
-        if dsn.startswith("$"):  # a variable that is not set: the runner's role
+        dsn = _expand(table.get("dsn") or "") or None
+        if dsn and dsn.startswith("$"):  # a variable that is not set: the runner's role
             logger.info("job %s: %s is not set; it connects as the runner does", name, dsn)
+            dsn = None
         jobs[name] = Job(name, (folder / table["notebook"]).resolve(), cron,
-                         _expand(dict(table.get("parameters", {}))), after,
-                         dsn if dsn and not dsn.startswith("$") else None)
+                         _expand(dict(table.get("parameters", {}))), after, dsn)
     health = data.get("health", {})
     max_parallel = int(data.get("max_parallel", 2))
     if max_parallel < 1:

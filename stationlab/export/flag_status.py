@@ -70,6 +70,7 @@ def add_status(frame: pl.DataFrame, coverage: pl.DataFrame, names: dict[int, str
     """
     stamps = frame["ts"].dt.epoch("us").to_numpy()
     bits = {name: np.zeros(frame.height, dtype=np.uint64) for name in names.values()}
+    bit_of = {code: np.uint64(1 << LETTERS.index(letter)) for code, letter in code_letters.items()}
     if frame.height and coverage.height:
         inside = coverage.filter((pl.col("ts_to") > frame["ts"][0])
                                  & (pl.col("ts_from") <= frame["ts"][-1]))
@@ -78,8 +79,7 @@ def add_status(frame: pl.DataFrame, coverage: pl.DataFrame, names: dict[int, str
                 "code").iter_rows():
             if channel_id in names:
                 lo, hi = np.searchsorted(stamps, [ts_from, ts_to])
-                bits[names[channel_id]][lo:hi] |= np.uint64(1 << LETTERS.index(
-                    code_letters[code]))
+                bits[names[channel_id]][lo:hi] |= bit_of[code]
     return frame.with_columns(_text(bits[name]).alias(column_name(name))
                               for name in names.values()).select(
         "ts", *with_status_columns(list(names.values())))

@@ -105,11 +105,11 @@ def _check_sources(sources: Iterable[str]) -> list[str]:
     return sources
 
 
-def _up_to_date(latest: dict | None, version: dict, digest: str | None) -> bool:
-    """Whether a manifest row was made from the station's current data (and, for a clean file,
-    its current calibrations and flags)."""
-    return (latest is not None and latest["data_version"] == version["data_version"]
-            and latest["inputs_digest"] == digest and Path(latest["path"]).is_file())
+def _made_from(row: dict, data_version: int, digest: str | None) -> bool:
+    """Whether a manifest row was made from this data version (and, for a clean file, from the
+    calibrations and flags of this digest)."""
+    return row["data_version"] == data_version and (
+        row["source"] != "clean" or row["inputs_digest"] == digest)
 
 
 def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] = FORMATS, *,
@@ -155,7 +155,8 @@ def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] 
                 for format in formats:
                     path = store_path(version["station"], version["station_id"], format, source)
                     latest = storage.exports.latest(conn, version["station"], format, source)
-                    if _up_to_date(latest, version, digest):
+                    if (latest is not None and _made_from(latest, version["data_version"], digest)
+                            and Path(latest["path"]).is_file()):
                         outcomes.append(BuildOutcome(version["station"], format, "up to date",
                                                      Path(latest["path"]), source=source))
                     else:
@@ -222,7 +223,8 @@ def ready_export(station: str, format: str, *, source: str = "raw",
              f"{' --source clean' if source == 'clean' else ''}`")
     with storage.connect(dsn) as conn:
         latest = storage.exports.latest(conn, station, format, source)
-        current = latest is not None and _current(conn, latest)
+        current = latest is not None and _made_from(
+            latest, latest["station_data_version"], _digest_of(conn, latest, {}))
     if latest is None:
         raise ExportNotReady(f"no {what} of station {station!r} is ready; {build}")
     path = Path(latest["path"])
@@ -235,12 +237,14 @@ def ready_export(station: str, format: str, *, source: str = "raw",
     return path
 
 
-def _current(conn, row: dict) -> bool:
-    """Whether a manifest row (with ``station_data_version``) matches the station's data now."""
-    if row["data_version"] != row["station_data_version"]:
-        return False
-    return row["source"] != "clean" or row["inputs_digest"] == \
-        storage.exports.clean_inputs_digest(conn, row["station_id"])
+def _digest_of(conn, row: dict, digests: dict[int, str]) -> str | None:
+    """The current clean-inputs digest of a clean manifest row's station (kept in ``digests``,
+    one query per station); ``None`` for a raw row."""
+    if row["source"] != "clean":
+        return None
+    if row["station_id"] not in digests:
+        digests[row["station_id"]] = storage.exports.clean_inputs_digest(conn, row["station_id"])
+    return digests[row["station_id"]]
 
 
 def list_exports(*, dsn: str | None = None) -> list[dict]:
@@ -249,8 +253,10 @@ def list_exports(*, dsn: str | None = None) -> list[dict]:
     ``present`` (the file is in the store)."""
     with storage.connect(dsn) as conn:
         rows = storage.exports.newest(conn)
+        digests: dict[int, str] = {}
         for row in rows:
-            row["stale"] = not _current(conn, row)
+            row["stale"] = not _made_from(row, row["station_data_version"],
+                                          _digest_of(conn, row, digests))
             row["present"] = Path(row["path"]).is_file()
     return sorted(rows, key=lambda r: (r["station"], SOURCES.index(r["source"]),
                                        FORMATS.index(r["format"])

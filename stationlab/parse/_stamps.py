@@ -234,16 +234,21 @@ def _numeric_in_head(head: str, numeric: tuple[str, ...], *, names, separator, q
     missing)."""
     cut = head.rfind("\n")
     head = head[:cut + 1] if cut >= 0 else head
-    schema = {n: pl.String for n in [*names, *(f"_padding_{i}" for i in range(padding))]}
     try:
-        rows = pl.read_csv(head.encode("utf-8"), schema=schema, n_rows=100, has_header=False,
-                           separator=separator, quote_char=quote_char, raise_if_empty=False,
+        rows = pl.read_csv(head.encode("utf-8"), schema=_text_schema(names, padding),
+                           n_rows=100, has_header=False, separator=separator,
+                           quote_char=quote_char, raise_if_empty=False,
                            truncate_ragged_lines=True)
     except pl.exceptions.PolarsError:
         return ()  # the checks of the whole name the problem
     rows = missing_to_null(rows.select(numeric), missing_text, ())
     return tuple(n for n in numeric
                  if rows[n].cast(pl.Float64, strict=False).null_count() == rows[n].null_count())
+
+
+def _text_schema(names: list[str], padding: int) -> dict[str, pl.DataType]:
+    """Every field as text: the named columns, then the ``padding`` ones."""
+    return {n: pl.String for n in [*names, *(f"_padding_{i}" for i in range(padding))]}
 
 
 def _read_blocks(body: str, start: int, first_line: int, numeric: tuple[str, ...],
@@ -285,8 +290,8 @@ def _read_block(body: str, *, names: list[str], separator: str, quote_char: str 
     else:  # ends in a line end: every line of it counts
         lines = body[:-1].split("\n")
         end = len(lines)
-    pads = [f"_padding_{i}" for i in range(padding)]
-    schema = {n: pl.String for n in [*names, *pads]}
+    schema = _text_schema(names, padding)
+    pads = list(schema)[len(names):]
     if end == 0:
         return pl.DataFrame(schema=schema)
     text = pl.Series("line", lines[:end], dtype=pl.String)

@@ -920,6 +920,9 @@ VALUES (%(station_id)s, %(format)s, %(source)s, %(options)s, %(period_start)s, %
         %(created_at)s)
 RETURNING export_id
 
+-- name: clean_inputs_digest
+SELECT clean_inputs_digest(%(station_id)s) AS digest
+
 -- name: export_latest
 SELECT e.*, s.name AS station, s.data_version AS station_data_version
 FROM exports e JOIN stations s USING (station_id)
