@@ -20,8 +20,8 @@ from psycopg.conninfo import make_conninfo
 from stationlab import storage
 
 REPO = Path(__file__).resolve().parents[1]
-#: Real logger files, beside the repository (CI lays shared/ out the same way).
-SHARED_DATA = REPO.parent / "shared" / "data"
+#: Real logger files, copied into the repository with their provenance (tests/data/real/PROVENANCE.md).
+REAL_DATA = REPO / "tests" / "data" / "real"
 TEMPLATE = "stationlab_template"
 
 _counter = itertools.count()
@@ -116,10 +116,10 @@ def conn(db):
 
 
 @pytest.fixture
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"the real sample files are missing: {SHARED_DATA}")
-    return SHARED_DATA
+def real_data() -> Path:
+    if not REAL_DATA.is_dir():
+        pytest.fail(f"the real sample files are missing: {REAL_DATA}")
+    return REAL_DATA
 
 
 #: The brightwind demo mast as a TOA5 file (re-saved by a spreadsheet): station ``some_site``.
@@ -140,12 +140,12 @@ def home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def mast(db, shared_data):
+def mast(db, real_data):
     """The demo mast imported into the test's database, as a :class:`stationlab.api.Station`
     (connected through ``STATIONLAB_DSN``, as a notebook would be)."""
     import stationlab
     from stationlab import ingest
 
-    ingest.import_paths([shared_data / DEMO], dsn=db)
+    ingest.import_paths([real_data / DEMO], dsn=db)
     with stationlab.connect() as client:
         yield client.station("some_site")

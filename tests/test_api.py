@@ -15,9 +15,9 @@ from .conftest import DEMO
 SPEED = "Speed 80m 0deg Mean [m/s]"
 
 
-def file_column(shared_data, name) -> list[float]:
+def file_column(real_data, name) -> list[float]:
     """A column of the demo file, read with the csv module (independently of stationlab)."""
-    with open(shared_data / DEMO, encoding="utf-8-sig", newline="") as handle:
+    with open(real_data / DEMO, encoding="utf-8-sig", newline="") as handle:
         rows = [r for r in csv.reader(handle) if r]
     header = rows[1]
     return [float(r[header.index(name)]) for r in rows[4:]]
@@ -30,7 +30,7 @@ def test_connect_and_stations(mast):
         mast.client.station("x")
 
 
-def test_readings_long_and_wide(mast, shared_data):
+def test_readings_long_and_wide(mast, real_data):
     long = mast.readings(types=["wind_speed"], statistics=["avg"])
     assert long.columns == ["ts", "channel_id", "name", "measurement_type", "height_m",
                             "statistic", "value", "raw", "flags", "excluded"]
@@ -39,15 +39,15 @@ def test_readings_long_and_wide(mast, shared_data):
     wide = mast.readings(types=["wind_speed"], statistics=["avg"], wide=True)
     assert wide.columns[:3] == ["ts", SPEED, "Speed 80m 180deg Mean [m/s]"]
     assert wide.height == 188
-    assert wide[SPEED].to_list() == file_column(shared_data, "Spd80mN")
+    assert wide[SPEED].to_list() == file_column(real_data, "Spd80mN")
     assert wide["ts"][0] == datetime(2016, 1, 9, 15, 20, tzinfo=UTC)
     day = mast.readings(channels=[SPEED], start="2016-01-10", end="2016-01-10T01:00")
     assert day["ts"].to_list() == [datetime(2016, 1, 10, 0, m, tzinfo=UTC)
                                    for m in range(0, 60, 10)]
 
 
-def test_monthly_summaries_raw_and_clean(mast, shared_data):
-    speeds = file_column(shared_data, "Spd80mN")
+def test_monthly_summaries_raw_and_clean(mast, real_data):
+    speeds = file_column(real_data, "Spd80mN")
     raw = mast.monthly(types=["wind_speed"], statistics=["avg"])
     row = raw.filter(pl.col("name") == SPEED).row(0, named=True)
     assert row["month"] == datetime(2016, 1, 1, tzinfo=UTC)
@@ -68,8 +68,8 @@ def test_monthly_summaries_raw_and_clean(mast, shared_data):
     assert recovery.columns == ["name", "2016-01"]
 
 
-def test_statistics(mast, shared_data):
-    temperatures = file_column(shared_data, "T2m")
+def test_statistics(mast, real_data):
+    temperatures = file_column(real_data, "T2m")
     stats = mast.statistics(types=["air_temperature"]).row(0, named=True)
     assert stats["n"] == 188
     assert stats["mean"] == pytest.approx(sum(temperatures) / 188, rel=1e-12)

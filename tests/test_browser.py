@@ -55,12 +55,12 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def site(pg_server, template_db, shared_data_dir):
+def site(pg_server, template_db, real_data_dir):
     """``stationlab dashboard`` serving a database with the demo mast and one calibrated
     anemometer; yields (base URL, DSN)."""
     name = f"stationlab_browser_{os.getpid()}"
     dsn = _create_database(pg_server, name, template=template_db)
-    ingest.import_paths([shared_data_dir / DEMO], dsn=dsn, progress=False)
+    ingest.import_paths([real_data_dir / DEMO], dsn=dsn, progress=False)
     with storage.connect(dsn, autocommit=True) as conn:
         point = storage.quality.channel_table(conn, "some_site").filter(
             pl.col("point_name") == "Spd80mN")["measurement_point_id"][0]
@@ -100,12 +100,12 @@ def site(pg_server, template_db, shared_data_dir):
 
 
 @pytest.fixture(scope="module")
-def shared_data_dir():
-    from .conftest import SHARED_DATA
+def real_data_dir():
+    from .conftest import REAL_DATA
 
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"the real sample files are missing: {SHARED_DATA}")
-    return SHARED_DATA
+    if not REAL_DATA.is_dir():
+        pytest.fail(f"the real sample files are missing: {REAL_DATA}")
+    return REAL_DATA
 
 
 @pytest.fixture
@@ -204,11 +204,11 @@ def test_edit_a_calibration(page, site):
     assert page.errors == []
 
 
-def test_upload_a_file(page, site, shared_data_dir):
+def test_upload_a_file(page, site, real_data_dir):
     url, dsn = site
     _open(page, f"{url}/upload", "Upload logger files")
     page.locator("input[type=file]").set_input_files(
-        shared_data_dir / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat")
+        real_data_dir / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat")
     page.get_by_text("TestLogger_Hourly_1.dat: imported").wait_for()
     _shot(page, "upload")
     assert _query(dsn, "SELECT name, status, source FROM files WHERE source = 'upload'") == [

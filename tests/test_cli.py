@@ -21,12 +21,12 @@ def stationlab(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
 
 
-def test_import_prints_a_line_per_file_and_fails_if_any_file_failed(db, shared_data, tmp_path):
+def test_import_prints_a_line_per_file_and_fails_if_any_file_failed(db, real_data, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
-    shutil.copy(shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat", folder)
-    shutil.copy(shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_Bad05.dat", folder)
-    shutil.copy(shared_data / "windographer/windographer_flagging_log.txt", folder)
+    shutil.copy(real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat", folder)
+    shutil.copy(real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_Bad05.dat", folder)
+    shutil.copy(real_data / "windographer/windographer_flagging_log.txt", folder)
     run = stationlab("import", folder)
     assert run.returncode == 1, run.stderr
     lines = run.stdout.splitlines()
@@ -46,8 +46,8 @@ def test_import_prints_a_line_per_file_and_fails_if_any_file_failed(db, shared_d
     assert again.stdout.splitlines()[0].endswith("TestLogger_Hourly_1.dat: already imported")
 
 
-def test_export_writes_the_file_and_says_what_it_holds(db, shared_data, tmp_path):
-    stationlab("import", shared_data / "campbell_toa5/campbell_scientific_demo_data1.csv")
+def test_export_writes_the_file_and_says_what_it_holds(db, real_data, tmp_path):
+    stationlab("import", real_data / "campbell_toa5/campbell_scientific_demo_data1.csv")
     out = tmp_path / "exports" / "site.txt"
     run = stationlab("export", "--station", "some_site", "--format", "windographer",
                      "--out", out, "--start", "2016-01-10", "--end", "2016-01-10T12:00+00:00")
@@ -74,8 +74,8 @@ def test_formats_lists_the_parsers():
     assert {"toa5", "windographer"} <= set(names)
 
 
-def test_db_status_on_an_external_server(db, shared_data):
-    stationlab("import", shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat")
+def test_db_status_on_an_external_server(db, real_data):
+    stationlab("import", real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat")
     run = stationlab("db", "status")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[0] == "server: external, running"
@@ -85,9 +85,9 @@ def test_db_status_on_an_external_server(db, shared_data):
     assert stationlab("db", "up").stdout.startswith("using the external server")
 
 
-def test_commands_on_an_unmigrated_database_say_how_to_fix_it(empty_db, monkeypatch, shared_data):
+def test_commands_on_an_unmigrated_database_say_how_to_fix_it(empty_db, monkeypatch, real_data):
     monkeypatch.setenv("STATIONLAB_DSN", empty_db)
-    run = stationlab("import", shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat")
+    run = stationlab("import", real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat")
     assert run.returncode == 1
     assert "has no stationlab schema yet; run `stationlab db migrate`" in run.stderr
     migrate = stationlab("db", "migrate")
@@ -155,10 +155,10 @@ def test_readme_starts_with_the_two_commands():
     assert "\nscripts/test" in ci
 
 
-def test_meta_import_and_export(db, shared_data, tmp_path):
+def test_meta_import_and_export(db, real_data, tmp_path):
     import json
 
-    document = shared_data / "iea43/demo_data_iea43_wra_data_model.json"
+    document = real_data / "iea43/demo_data_iea43_wra_data_model.json"
     run = stationlab("meta", "import", document)
     assert run.returncode == 0, run.stderr
     assert run.stdout == ("station 'Demo Mast': metadata imported (14 measurement points, "
@@ -174,9 +174,9 @@ def test_meta_import_and_export(db, shared_data, tmp_path):
     assert json.loads(out.read_text()) == json.loads(document.read_text())
 
 
-def test_meta_import_lists_every_violation(db, shared_data):
+def test_meta_import_lists_every_violation(db, real_data):
     run = stationlab("meta", "import",
-                     shared_data / "iea43/task43_repo/anemometer_calibration_certificate.json")
+                     real_data / "iea43/task43_repo/anemometer_calibration_certificate.json")
     assert run.returncode == 1
     assert run.stderr.splitlines() == [
         "Error: anemometer_calibration_certificate.json is not a valid IEA Task 43 WRA data "

@@ -17,9 +17,9 @@ from stationlab.dashboards.panels import DataRecovery, StationExplorer, StationH
 NOW = datetime(2021, 6, 19, 12, tzinfo=UTC)
 
 
-def test_health_puts_the_quiet_station_first_and_in_red(mast, db, shared_data):
-    ingest.import_paths([shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat",
-                         shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_Bad05.dat"],
+def test_health_puts_the_quiet_station_first_and_in_red(mast, db, real_data):
+    ingest.import_paths([real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat",
+                         real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_Bad05.dat"],
                         dsn=db)
     dashboard = StationHealth(mast.client, now=NOW)
     table = dashboard.loggers()
@@ -86,8 +86,8 @@ def test_dashboard_command_refuses_a_database_without_schema(empty_db, monkeypat
     assert "has no stationlab schema yet; run `stationlab db migrate`" in result.output
 
 
-def test_health_shows_logger_events_and_diagnostic_voltages(mast, db, shared_data):
-    logr = shared_data / "nrg_logr"
+def test_health_shows_logger_events_and_diagnostic_voltages(mast, db, real_data):
+    logr = real_data / "nrg_logr"
     outcomes = ingest.import_paths([logr / "20240111_1300_000304_002994.log",
                                     logr / "20240111_1300_000304_002994.diag"], dsn=db)
     assert [o.status for o in outcomes] == ["imported", "imported"]

@@ -36,8 +36,8 @@ GOLDEN = (
 )
 
 
-def test_windographer_export_is_golden(db, shared_data, tmp_path):
-    ingest.import_paths([shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"], dsn=db)
+def test_windographer_export_is_golden(db, real_data, tmp_path):
+    ingest.import_paths([real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"], dsn=db)
     result = export_station("TestLogger", tmp_path / "out.txt", clock=CLOCK)
     assert (tmp_path / "out.txt").read_bytes().decode() == GOLDEN
     assert (result.rows, result.channels, result.readings) == (3, 5, 15)
@@ -53,9 +53,9 @@ def stored_wide(conn, station: str) -> pl.DataFrame:
     return pl.DataFrame(rows).pivot(on="channel_id", index="ts", values="value").sort("ts")
 
 
-def test_reading_the_export_back_gives_exactly_the_stored_values(conn, db, shared_data,
+def test_reading_the_export_back_gives_exactly_the_stored_values(conn, db, real_data,
                                                                    tmp_path):
-    ingest.import_paths([shared_data / "campbell_toa5/campbell_scientific_demo_data1.csv"],
+    ingest.import_paths([real_data / "campbell_toa5/campbell_scientific_demo_data1.csv"],
                         dsn=db)
     export_station("some_site", tmp_path / "demo.txt", clock=CLOCK)
     back = read_windographer(tmp_path / "demo.txt")
@@ -75,8 +75,8 @@ def test_reading_the_export_back_gives_exactly_the_stored_values(conn, db, share
     assert back.columns[0].statistic == "avg"
 
 
-def test_export_a_period_only(db, shared_data, tmp_path):
-    ingest.import_paths([shared_data / "campbell_toa5/campbell_scientific_demo_data1.csv"],
+def test_export_a_period_only(db, real_data, tmp_path):
+    ingest.import_paths([real_data / "campbell_toa5/campbell_scientific_demo_data1.csv"],
                         dsn=db)
     result = export_station("some_site", tmp_path / "day.txt", clock=CLOCK,
                             start=datetime(2016, 1, 10, tzinfo=UTC),
@@ -87,8 +87,8 @@ def test_export_a_period_only(db, shared_data, tmp_path):
     assert back.data["ts"].max() == datetime(2016, 1, 10, 11, 50, tzinfo=UTC)
 
 
-def test_export_of_an_unknown_station_names_the_known_ones(db, shared_data, tmp_path):
-    ingest.import_paths([shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"], dsn=db)
+def test_export_of_an_unknown_station_names_the_known_ones(db, real_data, tmp_path):
+    ingest.import_paths([real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"], dsn=db)
     with pytest.raises(StationlabError, match="no station called 'north'; stations: TestLogger"):
         export_station("north", tmp_path / "x.txt")
 

@@ -52,8 +52,8 @@ ROWS = [
 
 
 @pytest.fixture
-def station(db, shared_data) -> str:
-    folder = shared_data / "campbell_toa5/pytoa5"
+def station(db, real_data) -> str:
+    folder = real_data / "campbell_toa5/pytoa5"
     outcomes = ingest.import_paths([folder / "TestLogger_Hourly_1.dat",
                                     folder / "TestLogger_Daily_1.dat"], dsn=db)
     assert [o.status for o in outcomes] == ["imported", "imported"]

@@ -25,9 +25,9 @@ def home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def two_stations(db, shared_data):
-    ingest.import_paths([shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat",
-                         shared_data / "campbell_toa5/campbell_scientific_demo_data1.csv"], dsn=db)
+def two_stations(db, real_data):
+    ingest.import_paths([real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat",
+                         real_data / "campbell_toa5/campbell_scientific_demo_data1.csv"], dsn=db)
     return ["TestLogger", "some_site"]
 
 
@@ -62,9 +62,9 @@ def test_build_makes_every_file_once_and_records_it(conn, home, two_stations):
 
 
 def test_an_import_makes_only_that_station_stale_and_rebuilt(conn, db, home, two_stations,
-                                                            shared_data):
+                                                            real_data):
     build_exports(clock=CLOCK)
-    ingest.import_paths([shared_data / "campbell_toa5/pytoa5/TestLogger_Daily_1.dat"], dsn=db)
+    ingest.import_paths([real_data / "campbell_toa5/pytoa5/TestLogger_Daily_1.dat"], dsn=db)
     listed = {(r["station"], r["format"]): r for r in list_exports()}
     assert listed[("TestLogger", "csv")]["stale"] and not listed[("some_site", "csv")]["stale"]
     assert ready_export("TestLogger", "csv").is_file()  # the old file is served meanwhile
@@ -78,7 +78,7 @@ def test_an_import_makes_only_that_station_stale_and_rebuilt(conn, db, home, two
                           "ORDER BY export_id DESC LIMIT 1").fetchone()
     assert latest == {"n_rows": 5, "data_version": 2}
     # The same file again, or one that adds nothing, does not make data stale.
-    ingest.import_paths([shared_data / "campbell_toa5/pytoa5/TestLogger_Daily_1.dat"], dsn=db)
+    ingest.import_paths([real_data / "campbell_toa5/pytoa5/TestLogger_Daily_1.dat"], dsn=db)
     assert {o.status for o in build_exports(["TestLogger"], ["csv"])} == {"up to date"}
 
 

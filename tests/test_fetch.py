@@ -21,11 +21,11 @@ def ftp_password(monkeypatch):
     monkeypatch.setenv("TEST_FTP_PASSWORD", PASSWORD)
 
 
-def served(tmp_path, shared_data, name, files):
+def served(tmp_path, real_data, name, files):
     root = tmp_path / name
     (root / "out").mkdir(parents=True)
     for file in files:
-        (root / "out" / file.rsplit("/", 1)[1]).write_bytes((shared_data / file).read_bytes())
+        (root / "out" / file.rsplit("/", 1)[1]).write_bytes((real_data / file).read_bytes())
     return root
 
 
@@ -34,10 +34,10 @@ def count(conn, sql):
 
 
 def test_fetch_then_worker_imports_everything_from_sftp_ftp_and_http(db, conn, home, tmp_path,
-                                                                     shared_data):
-    sftp_root = served(tmp_path, shared_data, "sftp", [HOURLY])
-    ftp_root = served(tmp_path, shared_data, "ftp", [DAILY])
-    http_root = served(tmp_path, shared_data, "http", [DEMO])
+                                                                     real_data):
+    sftp_root = served(tmp_path, real_data, "sftp", [HOURLY])
+    ftp_root = served(tmp_path, real_data, "ftp", [DAILY])
+    http_root = served(tmp_path, real_data, "http", [DEMO])
     (home / "secrets.toml").write_text(f'sftp_password = "{PASSWORD}"\n')
     with sftp_server(sftp_root) as sftp, ftp_server(ftp_root) as ftp, \
             http_server(http_root) as http:
@@ -84,7 +84,7 @@ pattern = "*.csv"
             "'some_site'"]
         # The SFTP server goes down; files keep arriving there meanwhile.
     (sftp_root / "out" / "later.dat").write_bytes(
-        (shared_data / HOURLY).read_bytes().replace(b"2021-06-18", b"2021-06-19"))
+        (real_data / HOURLY).read_bytes().replace(b"2021-06-18", b"2021-06-19"))
     down = stationlab("fetch", "--source", "logger-sftp")
     assert down.returncode == 1
     assert down.stdout.startswith(f"logger-sftp: sftp://{USER}@127.0.0.1:{sftp}/out: failed: "
@@ -109,8 +109,8 @@ pattern = "*.csv"
 
 
 def test_a_file_that_changed_on_the_server_is_fetched_again(db, conn, home, tmp_path,
-                                                            shared_data):
-    folder = served(tmp_path, shared_data, "drop", [HOURLY])
+                                                            real_data):
+    folder = served(tmp_path, real_data, "drop", [HOURLY])
     (home / "sources.toml").write_text(f"""
 [[source]]
 name = "loggernet"
@@ -130,10 +130,10 @@ pattern = "*.dat"
 
 
 def test_decrypt_command_runs_with_a_timeout_and_its_failure_is_reported(db, conn, home,
-                                                                          tmp_path, shared_data):
+                                                                          tmp_path, real_data):
     folder = tmp_path / "vendor"
     folder.mkdir()
-    (folder / "x.enc").write_bytes((shared_data / HOURLY).read_bytes()[::-1])
+    (folder / "x.enc").write_bytes((real_data / HOURLY).read_bytes()[::-1])
     script = "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read()[::-1])"
     good = sources.Source("vendor", "TestLogger", str(folder), "*.enc",
                           decrypt=(sys.executable, "-c", script))

@@ -69,9 +69,9 @@ def test_an_unknown_code_or_an_empty_period_is_refused(mast):
         mast.add_flag("2016-01-10", "2016-01-11", "bad", channel="Speed 1m")
 
 
-def test_import_brightwind_cleaning_file(conn, mast, shared_data):
+def test_import_brightwind_cleaning_file(conn, mast, real_data):
     result = flags.import_flag_file(
-        conn, shared_data / "brightwind_cleaning/demo_cleaning_file.csv", "some_site",
+        conn, real_data / "brightwind_cleaning/demo_cleaning_file.csv", "some_site",
         author="ana")
     # All -> 1 station flag; 8 'Spd' rows x 18 speed columns; 8 'Dir' rows x 6 direction
     # columns; Dir58mS and Dir78mS match 2 columns each (mean, SD), Spd80mS 3 (mean, SD, max)
@@ -84,15 +84,15 @@ def test_import_brightwind_cleaning_file(conn, mast, shared_data):
     # the installation period [15:30, 17:10) leaves out the rows stamped 15:30, 16:50, 17:00
     assert mast.readings(channels=[SPEED]).height == 185
     day_first = flags.import_flag_file(
-        conn, shared_data / "brightwind_cleaning/demo_cleaning_file3.csv", "some_site")
+        conn, real_data / "brightwind_cleaning/demo_cleaning_file3.csv", "some_site")
     assert day_first.flags == 200
     assert mast.flags().filter(pl.col("channel_id").is_null())["ts_from"].to_list() == [
         at("2016-01-09 15:30")] * 2
 
 
-def test_windographer_flag_log_round_trip(conn, mast, shared_data):
+def test_windographer_flag_log_round_trip(conn, mast, real_data):
     result = flags.import_flag_file(
-        conn, shared_data / "windographer/windographer_flagging_log.txt", "some_site")
+        conn, real_data / "windographer/windographer_flagging_log.txt", "some_site")
     assert result.kind == "windographer"
     assert result.unmatched == ("Sp",)  # a row naming no column of the mast
     assert result.flags == 225
@@ -110,17 +110,17 @@ def test_windographer_flag_log_round_trip(conn, mast, shared_data):
     assert flags.windographer_flag_log(conn, "some_site") == first
 
 
-def test_not_a_flag_file(conn, mast, shared_data):
+def test_not_a_flag_file(conn, mast, real_data):
     with pytest.raises(ParseError, match="line 1: not a flag file"):
-        flags.import_flag_file(conn, shared_data / DEMO, "some_site")
+        flags.import_flag_file(conn, real_data / DEMO, "some_site")
 
 
-def test_flags_command_line(db, mast, shared_data, tmp_path):
+def test_flags_command_line(db, mast, real_data, tmp_path):
     def run(*args):
         return subprocess.run([sys.executable, "-m", "stationlab", "flags", *map(str, args)],
                               capture_output=True, text=True, timeout=120)
 
-    done = run("import", shared_data / "brightwind_cleaning/demo_cleaning_file.csv",
+    done = run("import", real_data / "brightwind_cleaning/demo_cleaning_file.csv",
                "--station", "some_site", "--author", "ana")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("brightwind flag file: 200 flags added to some_site")
@@ -132,5 +132,5 @@ def test_flags_command_line(db, mast, shared_data, tmp_path):
     exported = run("export", "--station", "some_site", "--format", "windographer", "--out", out)
     assert exported.returncode == 0
     assert out.read_text().startswith("Data Column\tFlag Name")
-    assert run("import", shared_data / "windographer/windographer_flagging_log.txt",
+    assert run("import", real_data / "windographer/windographer_flagging_log.txt",
                "--station", "some_site").stderr.strip() == "no channel matched: Sp"

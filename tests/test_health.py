@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 from stationlab import health, ingest
 
 
-def test_logger_health_and_quiet_loggers(conn, db, shared_data):
-    ingest.import_paths([shared_data / "campbell_toa5/campbell_scientific_demo_data1.csv",
-                         shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat",
-                         shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_Bad05.dat"],
+def test_logger_health_and_quiet_loggers(conn, db, real_data):
+    ingest.import_paths([real_data / "campbell_toa5/campbell_scientific_demo_data1.csv",
+                         real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat",
+                         real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_Bad05.dat"],
                         dsn=db)
     now = datetime(2021, 6, 19, 12, tzinfo=UTC)
     table = health.logger_health(conn, now).sort("station")
@@ -27,10 +27,10 @@ def test_logger_health_and_quiet_loggers(conn, db, shared_data):
     assert failed["error_line"].to_list() == [1]
 
 
-def test_a_quiet_logger_alerts_once_until_it_delivers_again(conn, db, shared_data):
+def test_a_quiet_logger_alerts_once_until_it_delivers_again(conn, db, real_data):
     from stationlab import storage
 
-    ingest.import_paths([shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"], dsn=db)
+    ingest.import_paths([real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"], dsn=db)
     late = datetime(2021, 6, 20, 12, tzinfo=UTC)
     first = health.check(conn, late, link="/runs/health/x.ipynb", run_id=None)
     assert first["quiet"].to_list() == [True]

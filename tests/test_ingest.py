@@ -18,12 +18,12 @@ def count(conn, sql, params=None):
     return conn.execute(f"SELECT count(*) AS n FROM {sql}", params).fetchone()["n"]
 
 
-def demo_lines(shared_data) -> list[bytes]:
-    return (shared_data / DEMO).read_bytes().splitlines(keepends=True)
+def demo_lines(real_data) -> list[bytes]:
+    return (real_data / DEMO).read_bytes().splitlines(keepends=True)
 
 
-def test_import_demo_file(conn, db, shared_data):
-    outcome = ingest.import_paths([shared_data / DEMO], dsn=db)[0]
+def test_import_demo_file(conn, db, real_data):
+    outcome = ingest.import_paths([real_data / DEMO], dsn=db)[0]
     assert outcome.status == "imported"
     assert outcome.station == "some_site"
     assert outcome.readings == 188 * 30
@@ -53,18 +53,18 @@ def test_import_demo_file(conn, db, shared_data):
     assert value["value"] == 8.37
 
 
-def test_same_bytes_twice_is_a_no_op(conn, db, shared_data):
-    ingest.import_paths([shared_data / DEMO], dsn=db)
-    again = ingest.import_paths([shared_data / DEMO], dsn=db)[0]
+def test_same_bytes_twice_is_a_no_op(conn, db, real_data):
+    ingest.import_paths([real_data / DEMO], dsn=db)
+    again = ingest.import_paths([real_data / DEMO], dsn=db)[0]
     assert again.status == "already imported"
     assert again.describe().endswith(": already imported")
     assert count(conn, "readings") == 5640
     assert count(conn, "files") == 1
 
 
-def test_overlapping_files_import_cleanly_and_differences_are_reported(conn, db, shared_data,
+def test_overlapping_files_import_cleanly_and_differences_are_reported(conn, db, real_data,
                                                                          tmp_path):
-    lines = demo_lines(shared_data)
+    lines = demo_lines(real_data)
     header, rows = lines[:4], [r for r in lines[4:] if r.strip()]
     first = tmp_path / "first.csv"
     first.write_bytes(b"".join(header + rows[:100]))
@@ -95,12 +95,12 @@ BAD = {  # file -> (line, fragment of the message)
 }
 
 
-def test_bad_files_fail_with_their_line_and_the_others_import(conn, db, shared_data, tmp_path):
+def test_bad_files_fail_with_their_line_and_the_others_import(conn, db, real_data, tmp_path):
     folder = tmp_path / "incoming"
     (folder / "sub").mkdir(parents=True)
     for name in BAD:
-        shutil.copy(shared_data / "campbell_toa5/pytoa5" / name, folder / name)
-    shutil.copy(shared_data / HOURLY, folder / "sub")
+        shutil.copy(real_data / "campbell_toa5/pytoa5" / name, folder / name)
+    shutil.copy(real_data / HOURLY, folder / "sub")
     outcomes = ingest.import_paths([folder], dsn=db)
     by_name = {o.path.rsplit("/", 1)[1]: o for o in outcomes}
     assert by_name["TestLogger_Hourly_1.dat"].status == "imported"
@@ -115,8 +115,8 @@ def test_bad_files_fail_with_their_line_and_the_others_import(conn, db, shared_d
     assert count(conn, "readings") == 3 * 5
 
 
-def test_text_in_a_numeric_column_stores_nothing_of_the_file(conn, db, shared_data, tmp_path):
-    lines = demo_lines(shared_data)
+def test_text_in_a_numeric_column_stores_nothing_of_the_file(conn, db, real_data, tmp_path):
+    lines = demo_lines(real_data)
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"".join(lines[:10] + [lines[10].replace(b",8.", b",eight", 1)]
                              + lines[11:]))
@@ -129,36 +129,36 @@ def test_text_in_a_numeric_column_stores_nothing_of_the_file(conn, db, shared_da
     assert row["error_column"] is not None
 
 
-def test_a_failure_while_storing_rolls_back_the_readings(conn, db, shared_data):
+def test_a_failure_while_storing_rolls_back_the_readings(conn, db, real_data):
     conn.execute("""
         CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'disk full (simulated)'; END $$;
         CREATE TRIGGER refuse BEFORE UPDATE OF status ON files FOR EACH ROW
             WHEN (NEW.status = 'imported') EXECUTE FUNCTION refuse();""")
-    outcome = ingest.import_paths([shared_data / DEMO], dsn=db)[0]
+    outcome = ingest.import_paths([real_data / DEMO], dsn=db)[0]
     assert outcome.failed and "disk full (simulated)" in outcome.error
     assert count(conn, "readings") == 0
     assert conn.execute("SELECT status FROM files").fetchone()["status"] == "failed"
     conn.execute("DROP TRIGGER refuse ON files")
-    retried = ingest.import_paths([shared_data / DEMO], dsn=db)[0]  # the same bytes, after a fix
+    retried = ingest.import_paths([real_data / DEMO], dsn=db)[0]  # the same bytes, after a fix
     assert retried.status == "imported" and retried.readings == 5640
 
 
-def test_a_file_for_the_wrong_station_is_refused(conn, db, shared_data):
-    assert ingest.import_paths([shared_data / HOURLY], dsn=db)[0].station == "TestLogger"
-    wrong = ingest.import_paths([shared_data / DAILY], station="north_mast", dsn=db)[0]
+def test_a_file_for_the_wrong_station_is_refused(conn, db, real_data):
+    assert ingest.import_paths([real_data / HOURLY], dsn=db)[0].station == "TestLogger"
+    wrong = ingest.import_paths([real_data / DAILY], station="north_mast", dsn=db)[0]
     assert wrong.failed
     assert wrong.error == (
         "TestLogger_Daily_1.dat: written by logger CR1000X serial 12342, which belongs to "
         "station 'TestLogger', not 'north_mast'; import it with --station 'TestLogger', or move "
         "the logger in the station metadata first")
     assert count(conn, "stations") == 1
-    right = ingest.import_paths([shared_data / DAILY], station="TestLogger", dsn=db)[0]
+    right = ingest.import_paths([real_data / DAILY], station="TestLogger", dsn=db)[0]
     assert right.status == "imported"
 
 
-def test_tables_of_one_logger_keep_separate_channels(conn, db, shared_data):
-    ingest.import_paths([shared_data / DAILY, shared_data / HOURLY], dsn=db)
+def test_tables_of_one_logger_keep_separate_channels(conn, db, real_data):
+    ingest.import_paths([real_data / DAILY, real_data / HOURLY], dsn=db)
     points = [r["name"] for r in conn.execute(
         "SELECT name FROM measurement_points ORDER BY name")]
     assert points == ["AirT_C(42)", "BattV", "BattV (Hourly)", "PTemp", "PTemp_C",
@@ -184,9 +184,9 @@ def _curated_logger(conn, *, valid_to="infinity"):
                  "source) VALUES (1, 'Spd80mN', 1, %s, 'manual')", (valid_to,))
 
 
-def test_columns_no_metadata_explains_are_unassigned_not_dropped(conn, db, shared_data):
+def test_columns_no_metadata_explains_are_unassigned_not_dropped(conn, db, real_data):
     _curated_logger(conn)
-    outcome = ingest.import_paths([shared_data / DEMO], station="demo", dsn=db)[0]
+    outcome = ingest.import_paths([real_data / DEMO], station="demo", dsn=db)[0]
     assert outcome.readings == 5640
     assert len(outcome.unassigned) == 29 and "Spd80mS" in outcome.unassigned
     assert "unassigned columns: LoggerID, Spd80mS, Spd60mN" in outcome.describe()
@@ -195,9 +195,9 @@ def test_columns_no_metadata_explains_are_unassigned_not_dropped(conn, db, share
 
 
 def test_readings_outside_a_configuration_period_go_to_an_unassigned_channel(conn, db,
-                                                                              shared_data):
+                                                                              real_data):
     _curated_logger(conn, valid_to="2016-01-10 00:00+00")
-    outcome = ingest.import_paths([shared_data / DEMO], station="demo", dsn=db)[0]
+    outcome = ingest.import_paths([real_data / DEMO], station="demo", dsn=db)[0]
     assert "Spd80mN" in outcome.unassigned
     rows = conn.execute(
         "SELECT c.measurement_point_id IS NULL AS unassigned, count(*) AS n, min(r.ts), max(r.ts) "
@@ -208,11 +208,11 @@ def test_readings_outside_a_configuration_period_go_to_an_unassigned_channel(con
     assert rows[0]["max"] < datetime(2016, 1, 10, tzinfo=UTC) <= rows[1]["min"]
 
 
-def test_a_logger_clock_offset_shifts_naive_stamps(conn, db, shared_data):
+def test_a_logger_clock_offset_shifts_naive_stamps(conn, db, real_data):
     conn.execute("INSERT INTO stations (name) VALUES ('TestLogger')")
     conn.execute("INSERT INTO loggers (station_id, name, model, serial_number, utc_offset) "
                  "VALUES (1, 'Hourly', 'CR1000X', '12342', '-05:00')")
-    ingest.import_paths([shared_data / HOURLY], dsn=db)
+    ingest.import_paths([real_data / HOURLY], dsn=db)
     first = conn.execute("SELECT min(ts) AS ts FROM readings").fetchone()["ts"]
     # 2021-06-18 21:00 local (UTC-5) ends the hour that starts at 20:00 local = 01:00 UTC.
     assert first == datetime(2021, 6, 19, 1, 0, tzinfo=UTC)

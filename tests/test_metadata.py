@@ -15,13 +15,13 @@ from stationlab.errors import MetadataError, StorageError
 from stationlab.metadata import iea43
 from stationlab.storage import metadata as stored
 
-from .conftest import SHARED_DATA
+from .conftest import REAL_DATA
 
-IEA43 = SHARED_DATA / "iea43"
+IEA43 = REAL_DATA / "iea43"
 DEMO_DOC = IEA43 / "demo_data_iea43_wra_data_model.json"
-DEMO_FILE = SHARED_DATA / "campbell_toa5/campbell_scientific_demo_data1.csv"
+DEMO_FILE = REAL_DATA / "campbell_toa5/campbell_scientific_demo_data1.csv"
 CERTIFICATE = IEA43 / "task43_repo/anemometer_calibration_certificate.json"
-#: Every WRA data model document in the shared data (the schemas and the certificate are not).
+#: Every WRA data model document in the test data (the schemas and the certificate are not).
 DOCUMENTS = sorted(p for p in IEA43.rglob("*.json")
                    if "schema" not in p.name and p != CERTIFICATE)
 

@@ -13,7 +13,7 @@ from stationlab import parse
 from stationlab.errors import ParseError
 from stationlab.parse import generic_csv
 
-from .conftest import REPO, SHARED_DATA
+from .conftest import REPO, REAL_DATA
 
 DATA = REPO / "tests" / "data"
 SETTINGS = settings(max_examples=50, deadline=None,
@@ -35,17 +35,17 @@ def _head(path, lines: int) -> bytes:
 def samples() -> dict[str, bytes]:
     """A valid file of every registered format."""
     return {
-        "toa5": (SHARED_DATA / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat").read_bytes(),
-        "windographer": _head(SHARED_DATA / "windographer/windographer_demo_data1.txt", 20),
+        "toa5": (REAL_DATA / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat").read_bytes(),
+        "windographer": _head(REAL_DATA / "windographer/windographer_demo_data1.txt", 20),
         "nrg_symphoniepro": _head(
-            SHARED_DATA / "nrg_symphoniepro/004310_2022-03-17_00.00_000835_meas.txt", 4),
+            REAL_DATA / "nrg_symphoniepro/004310_2022-03-17_00.00_000835_meas.txt", 4),
         "nrg_logr": _head(
-            SHARED_DATA / "nrg_logr/20240111_1339_000304_002995_statistical.dat", 2),
-        "nrg_logr_log": (SHARED_DATA / "nrg_logr/20240925_2300_9460_00030_000172.log"
+            REAL_DATA / "nrg_logr/20240111_1339_000304_002995_statistical.dat", 2),
+        "nrg_logr_log": (REAL_DATA / "nrg_logr/20240925_2300_9460_00030_000172.log"
                          ).read_bytes(),
-        "nrg_logr_diag": (SHARED_DATA / "nrg_logr/20240111_1339_000304_002995.diag"
+        "nrg_logr_diag": (REAL_DATA / "nrg_logr/20240111_1339_000304_002995.diag"
                           ).read_bytes(),
-        "generic_csv": _head(SHARED_DATA / "generic_csv/demo_data2.csv", 6),
+        "generic_csv": _head(REAL_DATA / "generic_csv/demo_data2.csv", 6),
         "ammonit": (DATA / "ammonit_meteo40_sample.csv").read_bytes(),
         "kintech": (DATA / "kintech_orbit.csv").read_bytes(),
         "zx_lidar": (DATA / "zx_Wind10_sample.csv").read_bytes(),

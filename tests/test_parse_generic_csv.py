@@ -18,9 +18,9 @@ LIDAR_MAPPING = DATA / "floating_lidar.mapping.toml"
 
 
 @pytest.mark.parametrize("name", ["demo_data2.csv", "demo_data3.csv", "demo_data4.csv"])
-def test_the_three_stamp_layouts_read_the_same(shared_data, name):
+def test_the_three_stamp_layouts_read_the_same(real_data, name):
     mapping = generic_csv.read_mapping(DEMO_MAPPING)
-    parsed = generic_csv.read_generic_csv(shared_data / "generic_csv" / name, mapping=mapping)
+    parsed = generic_csv.read_generic_csv(real_data / "generic_csv" / name, mapping=mapping)
     assert parsed.format == "generic_csv"
     assert parsed.data.height == 188
     assert parsed.interval == timedelta(minutes=10)
@@ -38,9 +38,9 @@ def test_the_three_stamp_layouts_read_the_same(shared_data, name):
 
 
 def test_import_gives_each_column_its_point_height_orientation_and_statistic(conn, db,
-                                                                             shared_data):
+                                                                             real_data):
     outcomes = ingest.import_paths(
-        [shared_data / "generic_csv", shared_data / "floating_lidar"],
+        [real_data / "generic_csv", real_data / "floating_lidar"],
         mappings=[DEMO_MAPPING, LIDAR_MAPPING])
     assert [(o.status, o.readings, o.duplicates) for o in outcomes] == [
         ("imported", 5452, 0), ("imported", 0, 5452), ("imported", 0, 5452),
@@ -60,36 +60,36 @@ def test_import_gives_each_column_its_point_height_orientation_and_statistic(con
         ("Spd_50m", "Spd_50m", "wind_speed", 50.0, None, "avg", "mapping_file")]
 
 
-def test_a_csv_without_a_mapping_fails_saying_how_to_give_one(conn, db, home, shared_data):
-    outcome = ingest.import_file(conn, shared_data / "generic_csv/demo_data2.csv")
+def test_a_csv_without_a_mapping_fails_saying_how_to_give_one(conn, db, home, real_data):
+    outcome = ingest.import_file(conn, real_data / "generic_csv/demo_data2.csv")
     assert outcome.status == "failed"
     assert outcome.error == (
         "demo_data2.csv, line 1: a generic CSV file needs a mapping file that says what its "
         "columns hold: pass --mapping FILE, or put it in the standing mappings folder "
         f"{home / 'mappings'} (format: see stationlab.parse.generic_csv)")
-    other = ingest.import_paths([shared_data / "generic_csv/demo_data2.csv"],
+    other = ingest.import_paths([real_data / "generic_csv/demo_data2.csv"],
                                 mappings=[LIDAR_MAPPING])
     assert other[0].error.endswith(f"the mappings there ({LIDAR_MAPPING}) do not match "
                                    "'demo_data2.csv'")
 
 
-def test_standing_mappings_serve_every_import_after_those_given(conn, db, home, shared_data):
+def test_standing_mappings_serve_every_import_after_those_given(conn, db, home, real_data):
     (home / "mappings").mkdir()
     standing = home / "mappings" / "demo.toml"
     standing.write_text(DEMO_MAPPING.read_text().replace(
         'station = "brightwind demo mast"', 'station = "standing"'))
-    outcome = ingest.import_file(conn, shared_data / "generic_csv/demo_data2.csv")
+    outcome = ingest.import_file(conn, real_data / "generic_csv/demo_data2.csv")
     assert (outcome.status, outcome.station) == ("imported", "standing")
-    given = ingest.import_paths([shared_data / "generic_csv/demo_data3.csv"],
+    given = ingest.import_paths([real_data / "generic_csv/demo_data3.csv"],
                                 mappings=[DEMO_MAPPING])
     assert (given[0].status, given[0].station) == ("imported", "brightwind demo mast")
 
 
-def test_a_broken_standing_mapping_fails_only_the_csv_files(conn, db, home, shared_data):
+def test_a_broken_standing_mapping_fails_only_the_csv_files(conn, db, home, real_data):
     (home / "mappings").mkdir()
     (home / "mappings" / "bad.toml").write_text("files = [\n")
-    outcomes = ingest.import_paths([shared_data / "generic_csv/demo_data2.csv",
-                                    shared_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"])
+    outcomes = ingest.import_paths([real_data / "generic_csv/demo_data2.csv",
+                                    real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"])
     assert [o.status for o in outcomes] == ["failed", "imported"]
     assert outcomes[0].error.startswith(f"{home / 'mappings' / 'bad.toml'}: cannot read the "
                                         "mapping file")
@@ -127,8 +127,8 @@ def test_an_unreadable_mapping_file_says_so(tmp_path):
         generic_csv.read_mapping(path)
 
 
-def test_a_missing_timestamp_column_is_named(shared_data):
+def test_a_missing_timestamp_column_is_named(real_data):
     mapping = generic_csv.parse_mapping({"timestamp": {"column": "Time"}}, name="m.toml")
     with pytest.raises(ParseError, match=r"no column 'Time' \(timestamp.column of m.toml\)"):
-        generic_csv.read_generic_csv(shared_data / "floating_lidar/demo_floating_lidar_data.csv",
+        generic_csv.read_generic_csv(real_data / "floating_lidar/demo_floating_lidar_data.csv",
                                      mapping=mapping)

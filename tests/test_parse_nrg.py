@@ -16,8 +16,8 @@ SYMPRO = "nrg_symphoniepro/004310_2022-03-17_00.00_000835_meas.txt"
 LOGR = "nrg_logr/20240111_1339_000304_002995_statistical.dat"
 
 
-def test_symphoniepro_frame_header_and_utc(shared_data):
-    parsed = nrg_symphoniepro.read_symphoniepro(shared_data / SYMPRO)
+def test_symphoniepro_frame_header_and_utc(real_data):
+    parsed = nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO)
     assert parsed.format == "nrg_symphoniepro"
     assert parsed.data.shape == (370, 64)
     assert parsed.interval == timedelta(minutes=1)
@@ -44,8 +44,8 @@ def test_symphoniepro_frame_header_and_utc(shared_data):
     assert columns["Ch42_ModbusRTU_1.00m_S_Avg_"].unit is None
 
 
-def test_symphoniepro_sensor_history(shared_data):
-    parsed = nrg_symphoniepro.read_symphoniepro(shared_data / SYMPRO)
+def test_symphoniepro_sensor_history(real_data):
+    parsed = nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO)
     assert [h.channel for h in parsed.channel_history] == [
         "2", "3", "4", "6", "13", "14", "15", "20", "32", "42", "100", "105", "106", "108", "109"]
     ch2 = parsed.channel_history[0]
@@ -60,15 +60,15 @@ def test_symphoniepro_sensor_history(shared_data):
     assert types["15"] == "wind_direction" and types["100"] == "other"
 
 
-def test_symphoniepro_without_data_line_names_the_problem(shared_data):
-    text = (shared_data / SYMPRO).read_bytes()
+def test_symphoniepro_without_data_line_names_the_problem(real_data):
+    text = (real_data / SYMPRO).read_bytes()
     cut = text[:text.index(b"\nData\n")]
     with pytest.raises(ParseError, match="no line says 'Data'"):
         nrg_symphoniepro.parse_symphoniepro(cut, source="x.txt")
 
 
-def test_two_history_blocks_for_one_channel_on_the_same_date_are_refused(shared_data):
-    text = (shared_data / SYMPRO).read_text()
+def test_two_history_blocks_for_one_channel_on_the_same_date_are_refused(real_data):
+    text = (real_data / SYMPRO).read_text()
     block = text[text.index("Channel:\t2\n"):text.index("Channel:\t3\n")]
     doubled = text.replace(block, block + block, 1)
     with pytest.raises(ParseError, match="channel 2 has two sensor-history blocks") as info:
@@ -76,10 +76,10 @@ def test_two_history_blocks_for_one_channel_on_the_same_date_are_refused(shared_
     assert info.value.line == 54  # the second "Channel:\t2" line
 
 
-def moved_column_file(shared_data, tmp_path):
+def moved_column_file(real_data, tmp_path):
     """The real export with a second history block: channel 2 moved to 60 m, bearing 10 deg,
     with a new scale factor, from 2022-03-17 03:00 local (08:00 UTC)."""
-    text = (shared_data / SYMPRO).read_text()
+    text = (real_data / SYMPRO).read_text()
     second = ("Channel:\t2\nEffective Date:\t2022-03-17 03:00:00\nType:\tAnemometer\n"
               "Data Logging Mode:\tStatistics\nDescription:\tNRG S1\nSerial Number:\t2020-02-09\n"
               "Height:\t60.00\nBearing:\t10.00\nScale Factor:\t0.09500\nOffset:\t0.20000\n"
@@ -89,9 +89,9 @@ def moved_column_file(shared_data, tmp_path):
     return path
 
 
-def test_a_column_moved_to_another_point_lands_on_the_right_channel(conn, db, shared_data,
+def test_a_column_moved_to_another_point_lands_on_the_right_channel(conn, db, real_data,
                                                                     tmp_path):
-    path = moved_column_file(shared_data, tmp_path)
+    path = moved_column_file(real_data, tmp_path)
     parsed = nrg_symphoniepro.read_symphoniepro(path)
     ch2 = [h for h in parsed.channel_history if h.channel == "2"]
     assert [h.effective_from for h in ch2] == [datetime(2022, 3, 17, 5, tzinfo=UTC),
@@ -118,8 +118,8 @@ def test_a_column_moved_to_another_point_lands_on_the_right_channel(conn, db, sh
          datetime(2022, 3, 17, 8, tzinfo=UTC), datetime(2022, 3, 17, 11, 9, tzinfo=UTC))]
 
 
-def test_later_exports_of_the_logger_reuse_its_configuration(conn, db, shared_data):
-    outcomes = ingest.import_paths([shared_data / "nrg_symphoniepro"])
+def test_later_exports_of_the_logger_reuse_its_configuration(conn, db, real_data):
+    outcomes = ingest.import_paths([real_data / "nrg_symphoniepro"])
     assert [o.status for o in outcomes] == ["imported"] * 3
     assert [o.readings for o in outcomes] == [23310, 15120, 15120]
     sources = conn.execute("SELECT source, count(*) AS n FROM logger_configs GROUP BY 1"
@@ -130,8 +130,8 @@ def test_later_exports_of_the_logger_reuse_its_configuration(conn, db, shared_da
         "height_m": 10.0, "orientation_deg": 165.0}
 
 
-def test_logr_statistical_frame_header_and_history(shared_data):
-    parsed = nrg_logr.read_logr(shared_data / LOGR)
+def test_logr_statistical_frame_header_and_history(real_data):
+    parsed = nrg_logr.read_logr(real_data / LOGR)
     assert parsed.format == "nrg_logr"
     assert parsed.data.shape == (2, 140)  # 32 channels, NotUsed columns dropped
     assert not any("NotUsed" in c.name for c in parsed.columns)
@@ -152,8 +152,8 @@ def test_logr_statistical_frame_header_and_history(shared_data):
         "wind_direction", 147.910995, -1.4602, None)
 
 
-def test_logr_with_a_bom_and_one_second_samples(shared_data):
-    data = (shared_data / "nrg_logr/20240111_1339_000304_002995_onesecond.dat").read_bytes()
+def test_logr_with_a_bom_and_one_second_samples(real_data):
+    data = (real_data / "nrg_logr/20240111_1339_000304_002995_onesecond.dat").read_bytes()
     parsed = parse.parse_bytes(codecs.BOM_UTF8 + data, source="x_onesecond.dat")
     assert parsed.format == "nrg_logr"
     assert parsed.interval == timedelta(seconds=1)
@@ -162,8 +162,8 @@ def test_logr_with_a_bom_and_one_second_samples(shared_data):
                                              "Samples")
 
 
-def test_logr_event_log_with_either_separator(shared_data):
-    comma = nrg_logr.read_logr(shared_data / "nrg_logr/20240111_1300_000304_002994.log")
+def test_logr_event_log_with_either_separator(real_data):
+    comma = nrg_logr.read_logr(real_data / "nrg_logr/20240111_1300_000304_002994.log")
     assert comma.records == "events"
     assert comma.data.rows() == [
         (datetime(2024, 1, 11, 13, 0, 1, tzinfo=UTC), "ACTION",
@@ -171,7 +171,7 @@ def test_logr_event_log_with_either_separator(shared_data):
          "New Package: 77_1704978000_000304_002994.dat"),
         (datetime(2024, 1, 11, 13, 39, 29, tzinfo=UTC), "ACTION", "SRVEL_ACT_FTP_FILE_DATE_RANGE",
          "Exporting date range of files via FTP")]
-    tabs = nrg_logr.read_logr(shared_data / "nrg_logr/20240925_2300_9460_00030_000172.log")
+    tabs = nrg_logr.read_logr(real_data / "nrg_logr/20240925_2300_9460_00030_000172.log")
     assert tabs.data.height == 21
     assert tabs.data.row(1) == (datetime(2024, 9, 25, 23, 0, 5, tzinfo=UTC), "FAULT",
                                 "SRVEL_ERR_ETH_FTPC_DIR_ERR",
@@ -179,15 +179,15 @@ def test_logr_event_log_with_either_separator(shared_data):
     assert tabs.header["logger_serial"] == "12345"
 
 
-def test_logr_event_line_with_missing_fields_names_its_line(shared_data):
-    data = (shared_data / "nrg_logr/20240111_1300_000304_002994.log").read_bytes()
+def test_logr_event_line_with_missing_fields_names_its_line(real_data):
+    data = (real_data / "nrg_logr/20240111_1300_000304_002994.log").read_bytes()
     with pytest.raises(ParseError, match="expected 5 fields") as info:
         nrg_logr.parse_logr_log(data + b"2024-01-11T13:40:00Z, 1704980400\n", source="x.log")
     assert info.value.line == 26
 
 
-def test_logr_diagnostics(shared_data):
-    parsed = nrg_logr.read_logr(shared_data / "nrg_logr/20240111_1339_000304_002995.diag")
+def test_logr_diagnostics(real_data):
+    parsed = nrg_logr.read_logr(real_data / "nrg_logr/20240111_1339_000304_002995.diag")
     assert parsed.records == "diagnostics"
     assert parsed.data.shape == (2, 69)
     columns = {c.name: c for c in parsed.columns}
@@ -198,9 +198,9 @@ def test_logr_diagnostics(shared_data):
     assert parsed.data["VIN_RP_V_Avg"].to_list() == [16.2086, 16.2094]
 
 
-def test_events_and_diagnostics_are_stored_once(conn, db, shared_data, tmp_path):
-    logs = sorted((shared_data / "nrg_logr").glob("20240111_*.log")) + sorted(
-        (shared_data / "nrg_logr").glob("20240111_*.diag"))
+def test_events_and_diagnostics_are_stored_once(conn, db, real_data, tmp_path):
+    logs = sorted((real_data / "nrg_logr").glob("20240111_*.log")) + sorted(
+        (real_data / "nrg_logr").glob("20240111_*.diag"))
     outcomes = ingest.import_paths(logs)
     assert [o.describe().split(": ", 1)[1] for o in outcomes] == [
         "imported 2 logger events into station 'Crows Nest Counters'",

@@ -21,7 +21,7 @@ from stationlab.parse.toa5 import (
     statistic_of,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data" / "real"
 TOA5 = DATA / "campbell_toa5"
 PYTOA5 = TOA5 / "pytoa5"
 

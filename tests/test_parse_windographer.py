@@ -15,7 +15,7 @@ from stationlab.errors import ParseError
 from stationlab.parse import Column, read_file, sniff
 from stationlab.parse.windographer import describe, parse_windographer, read_windographer
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data" / "real"
 WINDOGRAPHER = DATA / "windographer"
 
 TS = pl.Datetime("us", "UTC")
@@ -229,10 +229,10 @@ def test_read_from_bytes_and_file_objects():
     assert read_windographer(EXPORT.encode()).source == "<buffer>"
 
 
-def test_import_maps_brightwind_column_names_to_points(conn, db, shared_data):
+def test_import_maps_brightwind_column_names_to_points(conn, db, real_data):
     from stationlab import ingest
 
-    outcome = ingest.import_file(conn, shared_data / "windographer/windographer_demo_data1.txt")
+    outcome = ingest.import_file(conn, real_data / "windographer/windographer_demo_data1.txt")
     assert (outcome.status, outcome.readings) == ("imported", 5452)
     rows = conn.execute("""
         SELECT lc.column_name, p.name, p.measurement_type, p.height_m, p.orientation_deg,

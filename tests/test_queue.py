@@ -21,37 +21,37 @@ def count(conn, sql):
     return conn.execute(f"SELECT count(*) AS n FROM {sql}").fetchone()["n"]
 
 
-def nested_archive(shared_data) -> bytes:
+def nested_archive(real_data) -> bytes:
     """month.7z holding day.zip (the hourly file and the daily file gzipped) and the demo."""
     day = io.BytesIO()
     with zipfile.ZipFile(day, "w") as z:
-        z.writestr("TestLogger_Hourly_1.dat", (shared_data / HOURLY).read_bytes())
+        z.writestr("TestLogger_Hourly_1.dat", (real_data / HOURLY).read_bytes())
         z.writestr("daily/TestLogger_Daily_1.dat.gz", gzip.compress(
-            (shared_data / DAILY).read_bytes()))
+            (real_data / DAILY).read_bytes()))
     month = io.BytesIO()
     with py7zr.SevenZipFile(month, "w") as a:
         a.writestr(day.getvalue(), "day.zip")
-        a.writestr((shared_data / DEMO).read_bytes(), "demo.csv")
+        a.writestr((real_data / DEMO).read_bytes(), "demo.csv")
     return month.getvalue()
 
 
-def test_archives_open_recursively_and_name_their_members(shared_data):
-    members = archives.expand("month.7z", nested_archive(shared_data))
+def test_archives_open_recursively_and_name_their_members(real_data):
+    members = archives.expand("month.7z", nested_archive(real_data))
     assert [m.name for m in members] == [
         "month.7z!day.zip!TestLogger_Hourly_1.dat",
         "month.7z!day.zip!daily/TestLogger_Daily_1.dat.gz!TestLogger_Daily_1.dat",
         "month.7z!demo.csv"]
-    assert members[1].data == (shared_data / DAILY).read_bytes()
+    assert members[1].data == (real_data / DAILY).read_bytes()
     assert archives.expand("x.dat", b"plain") == [archives.Member("x.dat", b"plain")]
     with pytest.raises(ArchiveError, match=r"^broken.zip: not a readable zip archive"):
-        archives.expand("broken.zip", nested_archive(shared_data)[:0] + b"PK\x03\x04junk")
+        archives.expand("broken.zip", nested_archive(real_data)[:0] + b"PK\x03\x04junk")
     with pytest.raises(ArchiveError, match=r"^broken.7z: not a readable 7z archive"):
-        archives.expand("broken.7z", nested_archive(shared_data)[:100])
+        archives.expand("broken.7z", nested_archive(real_data)[:100])
 
 
-def test_import_of_an_archive_gives_one_line_per_member(db, conn, shared_data, tmp_path):
+def test_import_of_an_archive_gives_one_line_per_member(db, conn, real_data, tmp_path):
     path = tmp_path / "month.7z"
-    path.write_bytes(nested_archive(shared_data))
+    path.write_bytes(nested_archive(real_data))
     run = stationlab("import", path)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
@@ -66,8 +66,8 @@ def test_import_of_an_archive_gives_one_line_per_member(db, conn, shared_data, t
     assert names[0] == "month.7z!day.zip!TestLogger_Hourly_1.dat"
 
 
-def test_upload_stores_read_only_and_the_worker_imports(db, conn, home, shared_data):
-    received = fetch.upload_bytes("demo.csv", (shared_data / DEMO).read_bytes(),
+def test_upload_stores_read_only_and_the_worker_imports(db, conn, home, real_data):
+    received = fetch.upload_bytes("demo.csv", (real_data / DEMO).read_bytes(),
                                   station="north", author="ana")
     assert [r.describe() for r in received] == [
         "demo.csv: stored and queued for import (file 1)"]
@@ -76,9 +76,9 @@ def test_upload_stores_read_only_and_the_worker_imports(db, conn, home, shared_d
     assert (row["status"], row["station_name"], row["author"]) == ("pending", "north", "ana")
     stored = home / "raw" / row["stored_path"]
     assert row["stored_path"] == rawstore.relative_path(row["sha256"])
-    assert stored.read_bytes() == (shared_data / DEMO).read_bytes()
+    assert stored.read_bytes() == (real_data / DEMO).read_bytes()
     assert stat.S_IMODE(stored.stat().st_mode) == 0o444
-    again = fetch.upload_bytes("copy.csv", (shared_data / DEMO).read_bytes())
+    again = fetch.upload_bytes("copy.csv", (real_data / DEMO).read_bytes())
     assert again[0].describe() == "copy.csv: already received (file 1, pending)"
     report = worker.run_workers(2)
     assert [o.describe() for o in report.outcomes] == [
@@ -90,16 +90,16 @@ def test_upload_stores_read_only_and_the_worker_imports(db, conn, home, shared_d
     assert worker.run_workers(1).outcomes == []  # nothing left
 
 
-def test_workers_read_generic_csv_with_given_and_standing_mappings(db, conn, home, shared_data):
+def test_workers_read_generic_csv_with_given_and_standing_mappings(db, conn, home, real_data):
     mapping = REPO / "tests/data/demo_data.mapping.toml"
     run = stationlab("import", "--parallel", 2, "--mapping", mapping,
-                     shared_data / "generic_csv/demo_data2.csv")
+                     real_data / "generic_csv/demo_data2.csv")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "demo_data2.csv: imported 5,452 readings into station 'brightwind demo mast'" in \
         run.stdout.splitlines()
     # A fetched or uploaded CSV has no --mapping: the standing folder serves the workers.
     fetch.upload_bytes("demo_data3.csv",
-                       (shared_data / "generic_csv/demo_data3.csv").read_bytes())
+                       (real_data / "generic_csv/demo_data3.csv").read_bytes())
     assert [o.status for o in worker.run_workers(1).outcomes] == ["failed"]
     (home / "mappings").mkdir()
     (home / "mappings" / "demo.toml").write_bytes(mapping.read_bytes())
@@ -110,11 +110,11 @@ def test_workers_read_generic_csv_with_given_and_standing_mappings(db, conn, hom
 
 
 def test_import_parallel_a_corrupt_file_is_quarantined_the_rest_imported(db, conn, home,
-                                                                          shared_data, tmp_path):
+                                                                          real_data, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     for name in (HOURLY, DAILY, BAD):
-        (folder / name.rsplit("/", 1)[1]).write_bytes((shared_data / name).read_bytes())
+        (folder / name.rsplit("/", 1)[1]).write_bytes((real_data / name).read_bytes())
     (folder / "broken.zip").write_bytes(b"PK\x03\x04 not really a zip")
     run = stationlab("import", "--parallel", 3, folder)
     assert run.returncode == 1
@@ -135,13 +135,13 @@ def test_import_parallel_a_corrupt_file_is_quarantined_the_rest_imported(db, con
     assert count(conn, "files WHERE status = 'imported'") == 2
 
 
-def test_retry_imports_a_failed_file_after_a_fix(db, conn, home, shared_data):
+def test_retry_imports_a_failed_file_after_a_fix(db, conn, home, real_data):
     conn.execute("""
         CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'disk full (simulated)'; END $$;
         CREATE TRIGGER refuse BEFORE UPDATE OF status ON files FOR EACH ROW
             WHEN (NEW.status = 'imported') EXECUTE FUNCTION refuse();""")
-    fetch.upload_bytes("demo.csv", (shared_data / DEMO).read_bytes())
+    fetch.upload_bytes("demo.csv", (real_data / DEMO).read_bytes())
     report = worker.run_workers(1)
     assert report.failed == 1 and "disk full (simulated)" in report.outcomes[0].error
     assert count(conn, "readings") == 0
@@ -155,10 +155,10 @@ def test_retry_imports_a_failed_file_after_a_fix(db, conn, home, shared_data):
     assert count(conn, "readings") == 5640
 
 
-def test_retry_says_what_to_do_with_a_file_imported_by_path(db, conn, home, shared_data,
+def test_retry_says_what_to_do_with_a_file_imported_by_path(db, conn, home, real_data,
                                                            tmp_path):
     bad = tmp_path / "TestLogger_Hourly_Bad06.dat"
-    bad.write_bytes((shared_data / BAD).read_bytes())
+    bad.write_bytes((real_data / BAD).read_bytes())
     ingest.import_paths([bad])
     run = stationlab("retry", 1)
     assert run.returncode == 1

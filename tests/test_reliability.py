@@ -51,18 +51,18 @@ def worker_connections(conn) -> int:
     return count(conn, "pg_stat_activity WHERE application_name = %s", (APP,))
 
 
-def demo_slices(shared_data, n: int, size: int, step: int) -> list[tuple[str, bytes]]:
+def demo_slices(real_data, n: int, size: int, step: int) -> list[tuple[str, bytes]]:
     """``n`` files holding overlapping windows of the demo file's 188 rows."""
-    lines = (shared_data / DEMO).read_bytes().splitlines(keepends=True)
+    lines = (real_data / DEMO).read_bytes().splitlines(keepends=True)
     header, rows = lines[:4], [r for r in lines[4:] if r.strip()]
     return [(f"slice{i}.csv", b"".join(header + rows[i * step:i * step + size]))
             for i in range(n)]
 
 
 def test_kill_9_mid_import_stores_all_or_nothing_and_a_restart_finishes(db, conn, home,
-                                                                         shared_data):
-    fetch.upload_bytes("demo.csv", (shared_data / DEMO).read_bytes())
-    fetch.upload_bytes("hourly.dat", (shared_data / HOURLY).read_bytes())
+                                                                         real_data):
+    fetch.upload_bytes("demo.csv", (real_data / DEMO).read_bytes())
+    fetch.upload_bytes("hourly.dat", (real_data / HOURLY).read_bytes())
     proc = start_worker(STATIONLAB_WORKER_PAUSE_S=600)
     wait_for_line(proc.stderr, "pausing before commit")
     # The readings are written but not committed: invisible, and the file is still pending.
@@ -85,12 +85,12 @@ def test_kill_9_mid_import_stores_all_or_nothing_and_a_restart_finishes(db, conn
     assert count(conn, "files WHERE status = 'imported' AND n_inserted = n_readings") == 2
 
 
-def test_eight_concurrent_workers_on_overlapping_files(db, conn, home, shared_data):
+def test_eight_concurrent_workers_on_overlapping_files(db, conn, home, real_data):
     # 12 windows of 40 rows every 14 rows: each overlaps its neighbours; together all 188 rows.
-    for name, data in demo_slices(shared_data, 12, 40, 14):
+    for name, data in demo_slices(real_data, 12, 40, 14):
         fetch.upload_bytes(name, data)
     for path in (HOURLY, DAILY):  # another station, imported alongside
-        fetch.upload_bytes(path.rsplit("/", 1)[1], (shared_data / path).read_bytes())
+        fetch.upload_bytes(path.rsplit("/", 1)[1], (real_data / path).read_bytes())
     env = {"STATIONLAB_MAX_CONNECTIONS": 3, "STATIONLAB_WORKER_PAUSE_S": 0.1}
     procs = [start_worker("--concurrency", 4, **env) for _ in range(2)]  # 8 workers
     most = 0
@@ -112,9 +112,9 @@ def test_eight_concurrent_workers_on_overlapping_files(db, conn, home, shared_da
     assert done == 14
 
 
-def test_a_corrupt_file_among_good_ones_is_quarantined(db, conn, home, shared_data):
+def test_a_corrupt_file_among_good_ones_is_quarantined(db, conn, home, real_data):
     for path in (HOURLY, BAD, DAILY):
-        fetch.upload_bytes(path.rsplit("/", 1)[1], (shared_data / path).read_bytes())
+        fetch.upload_bytes(path.rsplit("/", 1)[1], (real_data / path).read_bytes())
     procs = [start_worker("--concurrency", 2) for _ in range(2)]
     for proc in procs:
         proc.communicate(timeout=120)
@@ -153,10 +153,10 @@ def own_server(tmp_path):
 
 def test_the_database_going_away_mid_run_loses_and_duplicates_nothing(own_server, home,
                                                                        monkeypatch,
-                                                                       shared_data):
+                                                                       real_data):
     server, dsn, stop = own_server
     monkeypatch.setenv("STATIONLAB_DSN", dsn)
-    files = demo_slices(shared_data, 6, 40, 30)
+    files = demo_slices(real_data, 6, 40, 30)
     for name, data in files:
         fetch.upload_bytes(name, data)
     proc = start_worker("--concurrency", 2, STATIONLAB_WORKER_PAUSE_S=0.5)

@@ -104,7 +104,7 @@ def pipeline(db):
 
 
 def test_the_pipeline_role_imports_cleans_and_exports_but_never_changes_the_schema(
-        pipeline, home, shared_data, monkeypatch):
+        pipeline, home, real_data, monkeypatch):
     from stationlab import fetch, ingest, qc, worker
     from stationlab.export.store import build_exports
 
@@ -113,15 +113,15 @@ def test_the_pipeline_role_imports_cleans_and_exports_but_never_changes_the_sche
 
     monkeypatch.setenv("STATIONLAB_DSN", pipeline)
     # New months: their partitions are made by the owner's functions (SECURITY DEFINER).
-    new = ingest.import_paths([shared_data / HOURLY, shared_data / "generic_csv/demo_data2.csv"],
+    new = ingest.import_paths([real_data / HOURLY, real_data / "generic_csv/demo_data2.csv"],
                               mappings=[DEMO_MAPPING])
     assert [o.status for o in new] == ["imported", "imported"]
     # An overlapping file goes through staging; a queued one through a worker, whose file
     # needs the partitions of another month first.
-    again = ingest.import_paths([shared_data / "generic_csv/demo_data3.csv"],
+    again = ingest.import_paths([real_data / "generic_csv/demo_data3.csv"],
                                 mappings=[DEMO_MAPPING])
     assert (again[0].status, again[0].readings, again[0].duplicates) == ("imported", 0, 5452)
-    fetch.upload_bytes("demo.csv", (shared_data / DEMO).read_bytes())
+    fetch.upload_bytes("demo.csv", (real_data / DEMO).read_bytes())
     assert [o.status for o in worker.run_workers(1).outcomes] == ["imported"]
     with stationlab.connect(pipeline) as db:
         checked = qc.run(db.conn, "some_site")  # replaces the rule flags of the period

@@ -184,7 +184,7 @@ def test_calibration_overlap_refused_by_the_database_too(client, conn):
                                               valid_from=datetime(2016, 1, 9, tzinfo=UTC))
 
 
-def test_upload_widget_imports_through_the_callable(db, conn, shared_data):
+def test_upload_widget_imports_through_the_callable(db, conn, real_data):
     saved = []
 
     def upload(name, data, station):
@@ -192,15 +192,15 @@ def test_upload_widget_imports_through_the_callable(db, conn, shared_data):
         return "queued"
 
     widget = UploadWidget(upload, station="mast_b")
-    data = (shared_data / DEMO).read_bytes()
+    data = (real_data / DEMO).read_bytes()
     widget.files.param.update(filename=["demo.csv"], value=[data])
     assert saved == [("demo.csv", len(data), "mast_b")]
     assert widget.outcomes == ["demo.csv: queued"]
 
 
-def test_upload_widget_default_imports_into_the_database(db, conn, shared_data):
+def test_upload_widget_default_imports_into_the_database(db, conn, real_data):
     widget = UploadWidget()
-    data = (shared_data / DEMO).read_bytes()
+    data = (real_data / DEMO).read_bytes()
     widget.files.param.update(filename=["demo.csv"], value=[data])
     widget.files.param.update(filename=["notes.txt"], value=[b"hello"])
     assert widget.outcomes[0] == "demo.csv: imported 5,640 readings into station 'some_site'"

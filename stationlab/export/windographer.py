@@ -1,7 +1,7 @@
 """Windographer text files: the preamble Windographer writes, tab separated, ``Date/Time`` header.
 
 Stamps label the beginning of the time step, missing values are blank, lines end in CRLF as
-Windographer's own exports do (``../shared/data/windographer/``). Options change the missing-value
+Windographer's own exports do (``tests/data/real/windographer/``). Options change the missing-value
 text, the stamp format and the separator, and record which flag codes are excluded.
 
 With ``flag_status``, each data column is followed by a column of the one-letter codes of the

@@ -31,7 +31,7 @@ the logger fills with zeros) are dropped. The sensor history has no effective da
 holds from the start. A ``.log`` data line is ``time, epoch, kind, code, message`` (separated by
 ``", "`` or by tabs); a ``.diag`` table has one column per quantity and statistic
 (``VIN_RP_V_Avg``: quantity ``VIN_RP_V``, unit ``V``, statistic ``avg``). Files may start with a
-UTF-8 BOM. Checked against real files (nrgpy's test files, ``../shared/data/nrg_logr/``).
+UTF-8 BOM. Checked against real files (nrgpy's test files, ``tests/data/real/nrg_logr/``).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ averaging interval; :func:`parse_symphoniepro` converts them to UTC. The same ch
 several blocks with different effective dates (sensor moved or replaced): they become
 :attr:`~stationlab.parse.ParsedFile.channel_history`, which an import turns into the logger
 configuration timeline. Empty cells are missing values. Checked against real exports (nrgpy's
-test files, ``../shared/data/nrg_symphoniepro/``).
+test files, ``tests/data/real/nrg_symphoniepro/``).
 """
 
 from __future__ import annotations
