@@ -12,6 +12,7 @@ import click
 
 from stationlab import __version__, config
 from stationlab.errors import StationlabError
+from stationlab.wording import plural
 
 
 class Timestamp(click.ParamType):
@@ -109,8 +110,8 @@ def _describe_station(row: dict) -> str:
     span = ""
     if row["ts_first"] is not None:
         span = f", {row['ts_first']:%Y-%m-%d %H:%M} to {row['ts_last']:%Y-%m-%d %H:%M} UTC"
-    return (f"station {row['station']}: {row['n_channels']} channels, {row['n_files']} files, "
-            f"{row['n_readings']:,} readings{span}")
+    return (f"station {row['station']}: {plural(row['n_channels'], 'channel')}, "
+            f"{plural(row['n_files'], 'file')}, {plural(row['n_readings'], 'reading')}{span}")
 
 
 @db.command("migrate")
@@ -133,7 +134,7 @@ def _migrate(backend: str | None = None) -> None:
 
 
 @main.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True), metavar="PATH...")
 @click.option("--station", help="Station for every file (default: from each file's header).")
 @click.option("--parallel", type=click.IntRange(min=1), metavar="N",
               help="Store and queue the files, then import the queue with N workers.")
@@ -154,7 +155,7 @@ def import_(paths: tuple[str, ...], station: str | None, parallel: int | None,
     outcomes = _run(ingest.import_paths, paths, station=station, mappings=mappings,
                     on_outcome=lambda o: click.echo(o.describe()))
     failed = sum(o.failed for o in outcomes)
-    click.echo(f"{len(outcomes)} files: {len(outcomes) - failed} ok, {failed} failed")
+    click.echo(f"{plural(len(outcomes), 'file')}: {len(outcomes) - failed} ok, {failed} failed")
     if failed:
         sys.exit(1)
 
@@ -320,7 +321,7 @@ def flags_list(station: str, start, end, include_removed: bool) -> None:
                    f"{row['ts_to']:%Y-%m-%d %H:%M} {row['code']:<12} {target}: {row['reason']} "
                    f"({row['source']}, {row['author']}, {row['created_at']:%Y-%m-%d %H:%M})"
                    f"{state}")
-    click.echo(f"{table.height} flags")
+    click.echo(plural(table.height, "flag"))
 
 
 @flags.command("add")
@@ -400,7 +401,7 @@ def qc_rules(station: str | None) -> None:
 
 @qc.command("set")
 @click.argument("rule")
-@click.argument("params", nargs=-1)
+@click.argument("params", nargs=-1, metavar="KEY=VALUE...")
 @click.option("--station", required=True)
 @click.option("--type", "measurement_type", default="*", show_default=True)
 @click.option("--disable", is_flag=True)
@@ -449,7 +450,7 @@ def _import_parallel(paths: tuple[str, ...], station: str | None, workers: int,
 
 
 @main.command("upload")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True), metavar="PATH...")
 @click.option("--station", help="Station the files belong to (default: from each file's header).")
 @click.option("--author", help="Who brings the files (default: the system user).")
 def upload(paths: tuple[str, ...], station: str | None, author: str | None) -> None:
@@ -490,7 +491,8 @@ def fetch_(source_name: str | None, config_file: Path | None, forever: bool) -> 
                         on_received=lambda r: click.echo(r.describe()))
         queued = sum(r.status == "queued" for r in received)
         failed = sum(r.failed for r in received)
-        click.echo(f"fetched {len(due)} sources: {queued} files queued, {failed} failed")
+        click.echo(f"fetched {plural(len(due), 'source')}: {plural(queued, 'file')} queued, "
+                   f"{failed} failed")
         if not forever:
             if failed:
                 sys.exit(1)
@@ -524,7 +526,7 @@ def files_(failed: bool, status: str | None) -> None:
         rows = _run(storage.queue.list_files, conn, "failed" if failed else status)
     for row in rows:
         click.echo(_describe_file(row))
-    click.echo(f"{len(rows)} files")
+    click.echo(plural(len(rows), "file"))
 
 
 def _describe_file(row: dict) -> str:
@@ -537,15 +539,17 @@ def _describe_file(row: dict) -> str:
 
 
 @main.command("retry")
-@click.argument("file_ids", nargs=-1, type=int)
+@click.argument("file_ids", nargs=-1, type=int, metavar="[FILE_ID]...")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True)
 def retry(file_ids: tuple[int, ...], concurrency: int) -> None:
     """Put failed files (all, or those named) back in the queue, then import the queue."""
     from stationlab import storage, worker
 
     with storage.connect(autocommit=True) as conn:
+        # read before retrying: a file put back in the queue is no longer 'failed'
+        named = (_run(storage.queue.files_by_id, conn, list(file_ids)) if file_ids
+                 else _run(storage.queue.list_files, conn, "failed"))
         queued = _run(storage.queue.retry_failed, conn, list(file_ids) or None)
-        named = _run(storage.queue.files_by_id, conn, list(file_ids)) if file_ids else []
     found = {r["file_id"] for r in named}
     problems = [f"file {i}: no such file" for i in file_ids if i not in found]
     for row in named:
@@ -559,7 +563,7 @@ def retry(file_ids: tuple[int, ...], concurrency: int) -> None:
                             f"path); import {row['name']} again with `stationlab import`")
     for line in problems:
         click.echo(line)
-    click.echo(f"{len(queued)} failed files queued again")
+    click.echo(f"{plural(len(queued), 'failed file')} queued again")
     report = _run(worker.run_workers, concurrency, on_outcome=lambda o: click.echo(o.describe()))
     click.echo(report.describe())
     if problems or report.failed:
@@ -572,7 +576,8 @@ def meta() -> None:
 
 
 @meta.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                metavar="FILE.json")
 def meta_import(path: Path) -> None:
     """Import an IEA Task 43 WRA data model JSON document (one station per measurement
     location, named after it); it is validated first and every violation listed."""
@@ -745,7 +750,7 @@ def pipelines_history(job: str | None, limit: int) -> None:
                    f"{row['started_at']:%Y-%m-%d %H:%M:%S} {duration:>9} {row['output_path']}")
         if row["error"]:
             click.echo(f"       {row['error']}")
-    click.echo(f"{table.height} runs")
+    click.echo(plural(table.height, "run"))
 
 
 @pipelines.command("alerts")
@@ -762,7 +767,7 @@ def pipelines_alerts(open_only: bool) -> None:
                    f"[{state}] {row['subject']} -> {', '.join(row['sent_to']) or 'not sent'}")
         if row["send_error"]:
             click.echo(f"      {row['send_error']}")
-    click.echo(f"{table.height} alerts")
+    click.echo(plural(table.height, "alert"))
 
 
 @main.group()

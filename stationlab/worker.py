@@ -30,6 +30,7 @@ from stationlab import ingest, rawstore, storage
 from stationlab.errors import DatabaseUnavailable, StationlabError, StorageConflict
 from stationlab.ingest import Outcome
 from stationlab.storage import catalog, queue
+from stationlab.wording import plural
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +58,9 @@ class WorkerReport:
     def describe(self) -> str:
         """The summary line ``stationlab worker`` prints."""
         imported = sum(o.status == "imported" for o in self.outcomes)
-        text = f"{len(self.outcomes)} files: {imported} imported, {self.failed} failed"
+        text = f"{plural(len(self.outcomes), 'file')}: {imported} imported, {self.failed} failed"
         if self.database_errors:
-            text += (f"; the database was unavailable {self.database_errors} times "
+            text += (f"; the database was unavailable {plural(self.database_errors, 'time')} "
                      "(retried with backoff)")
         return text
 

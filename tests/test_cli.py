@@ -80,7 +80,7 @@ def test_db_status_on_an_external_server(db, real_data):
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[0] == "server: external, running"
     assert "backend: plain" in run.stdout
-    assert ("station TestLogger: 5 channels, 1 files, 15 readings, 2021-06-18 20:00 to "
+    assert ("station TestLogger: 5 channels, 1 file, 15 readings, 2021-06-18 20:00 to "
             "2021-06-18 22:00 UTC") in run.stdout
     assert stationlab("db", "up").stdout.startswith("using the external server")
 

@@ -96,10 +96,10 @@ pattern = "*.csv"
         back = stationlab("fetch", "--source", "logger-sftp")
     assert back.stdout.splitlines() == [
         "logger-sftp: later.dat: stored and queued for import (file 4)",
-        "fetched 1 sources: 1 files queued, 0 failed"]
+        "fetched 1 source: 1 file queued, 0 failed"]
     assert stationlab("worker").stdout.splitlines() == [
         "later.dat: imported 15 readings into station 'TestLogger'",
-        "1 files: 1 imported, 0 failed"]
+        "1 file: 1 imported, 0 failed"]
     assert count(conn, "readings") == 15 * 2 + 14 + 5640
     assert count(conn, "fetched") == 4
     arrivals = conn.execute("SELECT source, original_name, author FROM arrivals "

@@ -127,7 +127,7 @@ def test_flags_command_line(db, mast, real_data, tmp_path):
     listing = run("list", "--station", "some_site", "--end", "2016-01-10")
     assert ("2016-01-09 15:30 to 2016-01-09 17:10 maintenance  whole station: Installation "
             "(imported, ana, ") in listing.stdout.splitlines()[0]
-    assert listing.stdout.splitlines()[-1] == "1 flags"
+    assert listing.stdout.splitlines()[-1] == "1 flag"
     out = tmp_path / "flags.txt"
     exported = run("export", "--station", "some_site", "--format", "windographer", "--out", out)
     assert exported.returncode == 0

@@ -149,9 +149,9 @@ def test_retry_imports_a_failed_file_after_a_fix(db, conn, home, real_data):
     run = stationlab("retry", 1, 7)
     assert run.returncode == 1  # file 7 does not exist
     assert run.stdout.splitlines() == [
-        "file 7: no such file", "1 failed files queued again",
+        "file 7: no such file", "1 failed file queued again",
         "demo.csv: imported 5,640 readings into station 'some_site'",
-        "1 files: 1 imported, 0 failed"]
+        "1 file: 1 imported, 0 failed"]
     assert count(conn, "readings") == 5640
 
 
@@ -165,3 +165,16 @@ def test_retry_says_what_to_do_with_a_file_imported_by_path(db, conn, home, real
     assert run.stdout.splitlines()[0] == (
         "file 1: no copy in the raw store (imported by path); import "
         "TestLogger_Hourly_Bad06.dat again with `stationlab import`")
+
+
+def test_retry_without_ids_names_the_failed_files_it_cannot_retry(db, conn, home, real_data,
+                                                                  tmp_path):
+    bad = tmp_path / "TestLogger_Hourly_Bad06.dat"
+    bad.write_bytes((real_data / BAD).read_bytes())
+    ingest.import_paths([bad])
+    run = stationlab("retry")
+    assert run.returncode == 1
+    assert run.stdout.splitlines()[:2] == [
+        "file 1: no copy in the raw store (imported by path); import "
+        "TestLogger_Hourly_Bad06.dat again with `stationlab import`",
+        "0 failed files queued again"]
