@@ -153,3 +153,32 @@ def test_brightwind_labels_the_demo_file_by_interval_end_and_month_first():
     assert default.index[0] == pd.Timestamp("2016-09-01 15:30")
     ours = brightwind_data()
     assert ours.index[0] == pd.Timestamp("2016-01-09 15:20")  # first stored stamp
+
+
+def test_recovery_and_monthly_means_equal_brightwinds_coverage_and_monthly_means(
+        demo_mast, db, measurement_station, monkeypatch):
+    import stationlab
+
+    expected = brightwind_clean(brightwind_data(), measurement_station.measurements)
+    monkeypatch.setenv("STATIONLAB_DSN", db)
+    with stationlab.connect() as client:
+        mast = client.station("Demo Mast")
+        monthly = mast.monthly(clean=True).to_pandas()
+        recovery = mast.recovery(clean=True)
+    columns = {r["channel_id"]: r["column_name"] for r in demo_mast.execute(
+        "SELECT DISTINCT channel_id, column_name FROM logger_configs").fetchall()}
+    monthly["column"] = monthly["channel_id"].map(columns)
+    coverage = bw.coverage(expected, period="1M")
+    means = bw.monthly_means(expected, return_data=True)[1]
+    assert len(coverage) == len(means) == 1  # the demo file is two days of January 2016
+    compared = 0
+    for row in monthly.itertuples():
+        if row.column not in expected:
+            continue
+        assert row.recovery == pytest.approx(coverage[f"{row.column}_Coverage"].iloc[0],
+                                             abs=1e-9), row.column
+        assert recovery.filter(recovery["name"] == row.name)["2016-01"][0] == pytest.approx(
+            coverage[f"{row.column}_Coverage"].iloc[0], abs=1e-9), row.column
+        assert row.mean == pytest.approx(means[row.column].iloc[0], abs=1e-9), row.column
+        compared += 1
+    assert compared == len(expected.columns)
