@@ -182,3 +182,39 @@ def test_recovery_and_monthly_means_equal_brightwinds_coverage_and_monthly_means
         assert row.mean == pytest.approx(means[row.column].iloc[0], abs=1e-9), row.column
         compared += 1
     assert compared == len(expected.columns)
+
+
+def test_calibration_editor_preview_shows_brightwinds_numbers(demo_mast, measurement_station):
+    """The editor's preview (the real SQL, rolled back) before and after a certificate
+    correction equals brightwind's clean data before and after the same correction."""
+    from stationlab.calibration import CalibrationRepository
+    from stationlab.widgets import CalibrationEditor
+
+    sensor = demo_mast.execute(
+        "SELECT si.sensor_id FROM sensor_installations si JOIN measurement_points p "
+        "USING (measurement_point_id) WHERE p.name = 'Spd80mS'").fetchone()["sensor_id"]
+    editor = CalibrationEditor(CalibrationRepository(demo_mast, author="ana"),
+                               station="Demo Mast")
+    editor.sensor = sensor
+    editor._table.selection = [0]
+    assert (editor.slope, editor.offset) == (0.84449, 0.3209)  # the document's certificate
+    editor.slope, editor.offset = 0.85, 0.3
+    assert editor.show_preview()
+    columns = {r["channel_id"]: r["column_name"] for r in demo_mast.execute(
+        "SELECT DISTINCT channel_id, column_name FROM logger_configs").fetchall()}
+    preview = editor.comparison.to_pandas()
+    preview["column"] = preview["channel_id"].map(columns)
+    preview["ts"] = preview["ts"].dt.tz_convert(None)
+    data = brightwind_data()
+    before = brightwind_clean(data, measurement_station.measurements)
+    for prop in measurement_station.measurements.properties:
+        if prop["name"] == "Spd80mS":
+            prop["calibration.slope"], prop["calibration.offset"] = 0.85, 0.3
+    after = brightwind_clean(data, measurement_station.measurements)
+    assert set(preview["column"]) == {"Spd80mS", "Spd80mSStd", "Spd80mSMax"}
+    for row in preview.itertuples():
+        if pd.isna(before.at[row.ts, row.column]):
+            continue
+        assert row.before == pytest.approx(before.at[row.ts, row.column], abs=1e-9)
+        assert row.after == pytest.approx(after.at[row.ts, row.column], abs=1e-9)
+    assert "readings change" in editor.message

@@ -101,7 +101,7 @@ def brightwind_expected(raw: pd.Series, column, logger_change, logger, period_ch
                         spans) -> pd.Series:
     data = raw.to_frame(column)
     cuts = sorted({0, logger_change, period_change, ROWS})
-    segments = list(zip(cuts, cuts[1:]))
+    segments = list(zip(cuts, cuts[1:], strict=False))
     if column == "Dir78mS":
         props = [{"name": column, "measurement_type_id": "wind_direction", "height_m": 78,
                   "date_from": naive(i).isoformat(), "date_to": naive(j).isoformat(),
