@@ -13,7 +13,8 @@
 -- recorded value), so a known dead-band orientation d turns them by d - c_l:
 --   value = wrap((raw - c_l) * a + c + d),   c = c_c with a certificate, else 0 (and a = 1);
 -- with no dead band known the direction is left as the logger recorded it (as brightwind's
--- apply_wind_vane_deadband_offset does).
+-- apply_wind_vane_deadband_offset does). A certificate with no slope (it states a sensitivity)
+-- is not applied: the logger's value stands, rather than a NULL from the missing slope.
 CREATE OR REPLACE VIEW calibration_segments AS
 WITH bounds AS (
     SELECT c.channel_id, b.ts
@@ -49,11 +50,12 @@ SELECT s.channel_id, s.seg_from, s.seg_to,
        ma.vane_dead_band_orientation_deg AS dead_band_deg,
        k.a,
        CASE WHEN k.turn
-            THEN coalesce(cal."offset", 0.0) - lc."offset" * k.a + ma.vane_dead_band_orientation_deg
-            WHEN cal.calibration_id IS NULL OR c.statistic NOT IN
+            THEN CASE WHEN k.certified THEN cal."offset" ELSE 0.0 END - lc."offset" * k.a
+                 + ma.vane_dead_band_orientation_deg
+            WHEN NOT k.certified OR c.statistic NOT IN
                  ('avg', 'max', 'min', 'gust', 'sample', 'median', 'mode')
             THEN 0.0 ELSE cal."offset" - lc."offset" * k.a END AS b,
-       k.turn OR (k.direction AND cal.calibration_id IS NOT NULL) AS wrap
+       k.turn OR (k.direction AND k.certified) AS wrap
 FROM segments s
 JOIN channels c USING (channel_id)
 LEFT JOIN measurement_points p USING (measurement_point_id)
@@ -84,9 +86,10 @@ CROSS JOIN LATERAL (
                     false) AS direction
 ) d
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN cal.calibration_id IS NULL OR c.statistic NOT IN
+    SELECT CASE WHEN cal.slope IS NULL OR c.statistic NOT IN
                      ('avg', 'sd', 'max', 'min', 'gust', 'sample', 'median', 'mode', 'range')
                 THEN 1.0 ELSE cal.slope / lc.slope END AS a,
            d.direction AND ma.vane_dead_band_orientation_deg IS NOT NULL AS turn,
-           d.direction
+           d.direction,
+           cal.slope IS NOT NULL AS certified  -- a sensitivity-only certificate is not applied
 ) k;
