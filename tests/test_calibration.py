@@ -133,3 +133,49 @@ def test_windowed_clean_reads_match_the_api(conn, mast):
            .sort("ts", "channel_id"))
     assert streamed.height == api.height == 3 * (188 - 36)
     assert streamed.equals(api.with_columns(pl.col("channel_id").cast(pl.Int32)))
+
+
+def test_a_vane_logger_offset_is_replaced_by_the_dead_band_not_added_to(conn, mast):
+    """Task 43: the logger offset is already in the recorded value, so a vane turns by
+    dead band - logger offset (issue 13: 120.9 came out 300.9 with both at 180)."""
+    conn.execute("UPDATE logger_configs SET slope = 0.351, \"offset\" = 180, source = 'manual' "
+                 "WHERE column_name IN ('Dir78mS', 'Dir78mSStd')")
+    conn.execute("INSERT INTO mounting_arrangements (measurement_point_id, "
+                 "vane_dead_band_orientation_deg) VALUES (%s, 180)", (point_id(conn, "Dir78mS"),))
+    assert value(mast, "Direction 78m 180deg Mean [deg]", FIRST) == pytest.approx(114.2)
+    conn.execute("UPDATE mounting_arrangements SET vane_dead_band_orientation_deg = 90")
+    # 114.2 + (90 - 180) = 24.2; last row 208.5 - 90 = 118.5
+    assert value(mast, "Direction 78m 180deg Mean [deg]", FIRST) == pytest.approx(24.2)
+    assert value(mast, "Direction 78m 180deg Mean [deg]", LAST) == pytest.approx(118.5)
+    assert value(mast, "Direction 78m 180deg SD [deg]", FIRST) == pytest.approx(6.1)
+    conn.execute("UPDATE mounting_arrangements SET vane_dead_band_orientation_deg = 300")
+    # 208.5 + (300 - 180) = 328.5; 114.2 + 120 = 234.2
+    assert value(mast, "Direction 78m 180deg Mean [deg]", LAST) == pytest.approx(328.5)
+
+
+def test_a_vane_with_no_dead_band_keeps_the_logged_direction(conn, mast):
+    conn.execute("UPDATE logger_configs SET \"offset\" = 180, source = 'manual' "
+                 "WHERE column_name = 'Dir78mS'")
+    assert value(mast, "Direction 78m 180deg Mean [deg]", FIRST) == 114.2
+
+
+def test_a_vane_certificate_removes_the_logger_offset_once(conn, mast):
+    """With a certificate and a dead band: wrap((raw - c_l) / m_l * m_c + c_c + d). brightwind's
+    adjust_slope_offset followed by apply_wind_vane_deadband_offset would take c_l off twice
+    ((raw - c_l) / m_l * m_c + c_c + d - c_l); stationlab takes it off once, on purpose."""
+    conn.execute("UPDATE logger_configs SET slope = 0.351, \"offset\" = 10, source = 'manual' "
+                 "WHERE column_name = 'Dir78mS'")
+    install_anemometer(conn, "Dir78mS", (0.35, 2.0, "-infinity", "infinity"),
+                       logger=(0.351, 10.0))
+    conn.execute("INSERT INTO mounting_arrangements (measurement_point_id, "
+                 "vane_dead_band_orientation_deg) VALUES (%s, 180)", (point_id(conn, "Dir78mS"),))
+    # (114.2 - 10) / 0.351 * 0.35 + 2 + 180 = 296.8991453
+    assert value(mast, "Direction 78m 180deg Mean [deg]", FIRST) == pytest.approx(
+        (114.2 - 10) / 0.351 * 0.35 + 182, abs=1e-9)
+
+
+def test_a_sensitivity_only_certificate_is_not_applied(conn, mast):
+    sensor = install_anemometer(conn, "Spd80mN", logger=(0.0462, 0.21))
+    conn.execute("INSERT INTO calibrations (sensor_id, slope, \"offset\") VALUES (%s, NULL, 0)",
+                 (sensor,))
+    assert value(mast, "Speed 80m 0deg Mean [m/s]", FIRST) == 8.37

@@ -19,7 +19,11 @@ def _requirement(text: str) -> tuple[str, str]:
 
 def test_environment_yml_lists_what_pyproject_lists():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    listed_in_pyproject = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    listed_in_pyproject = project["dependencies"] + [
+        extra for dev in extras["dev"] for extra in (
+            extras[dev.removeprefix("stationlab[").rstrip("]")]
+            if dev.startswith("stationlab[") else [dev])]
     wanted = dict(map(_requirement, listed_in_pyproject))
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     conda, pip = [], []
