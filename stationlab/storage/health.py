@@ -69,3 +69,60 @@ def supply_voltages(conn: psycopg.Connection, since: datetime) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={
         "station": pl.String, "logger": pl.String, "ts": pl.Datetime("us", "UTC"),
         "name": pl.String, "statistic": pl.String, "value": pl.Float64}, orient="row")
+
+
+WINDOW_SCHEMA = {
+    "channel_id": pl.Int32, "n_day": pl.Int64, "n_week": pl.Int64, "valid_day": pl.Int64,
+    "valid_week": pl.Int64, "bad_day": pl.Int64, "out_day": pl.Int64,
+    "out_since": pl.Datetime("us", "UTC"), "first_ts": pl.Datetime("us", "UTC"),
+    "last_ts": pl.Datetime("us", "UTC"), "last_value": pl.Float64,
+    "flat_since": pl.Datetime("us", "UTC"), "n_flat": pl.Int64, "step_s": pl.Float64,
+    "bad_rules": pl.String, "bad_since": pl.Datetime("us", "UTC")}
+PAIR_SCHEMA = {"a": pl.Int32, "b": pl.Int32, "day_back": pl.Int32, "sector": pl.Int32,
+               "n": pl.Int64, "sum_a": pl.Float64, "sum_b": pl.Float64}
+VANE_SCHEMA = {"a": pl.Int32, "b": pl.Int32, "n": pl.Int64, "mean_diff_deg": pl.Float64}
+
+
+def newest_reading(conn: psycopg.Connection, station_id: int) -> datetime | None:
+    """The station's newest reading stamp."""
+    return conn.execute(queries()["health_newest_reading"],
+                        {"station_id": station_id}).fetchone()["ts_last"]
+
+
+def channel_windows(conn: psycopg.Connection, limits: pl.DataFrame, *, week_from: datetime,
+                    day_from: datetime, until: datetime) -> pl.DataFrame:
+    """Per channel (``limits``: channel_id, low, high) the counts the health checks judge, over
+    ``[week_from, until)`` and ``[day_from, until)`` (see ``health_channel_windows``)."""
+    rows = conn.execute(queries()["health_channel_windows"], {
+        "channel_ids": limits["channel_id"].to_list(), "low": limits["low"].to_list(),
+        "high": limits["high"].to_list(), "week_from": week_from, "day_from": day_from,
+        "until": until}).fetchall()
+    return pl.DataFrame(rows, schema=WINDOW_SCHEMA, orient="row")
+
+
+def anemometer_pairs(conn: psycopg.Connection, pairs: pl.DataFrame, *, week_from: datetime,
+                     until: datetime, min_speed: float, halfwidth: float) -> pl.DataFrame:
+    """Sums of paired speeds per pair, day back and direction sector outside tower shadow
+    (``pairs``: a, b, vane, shadow_a, shadow_b [deg]; ``min_speed`` [m/s], ``halfwidth``
+    [deg])."""
+    if pairs.height == 0:
+        return pl.DataFrame(schema=PAIR_SCHEMA)
+    ids = sorted(set(pairs["a"].to_list() + pairs["b"].to_list() + pairs["vane"].to_list()))
+    rows = conn.execute(queries()["health_anemometer_pairs"], {
+        "a": pairs["a"].to_list(), "b": pairs["b"].to_list(), "vane": pairs["vane"].to_list(),
+        "shadow_a": pairs["shadow_a"].to_list(), "shadow_b": pairs["shadow_b"].to_list(),
+        "channel_ids": ids, "week_from": week_from, "until": until, "min_speed": min_speed,
+        "halfwidth": halfwidth}).fetchall()
+    return pl.DataFrame(rows, schema=PAIR_SCHEMA, orient="row")
+
+
+def vane_pairs(conn: psycopg.Connection, pairs: pl.DataFrame, *, week_from: datetime,
+               until: datetime) -> pl.DataFrame:
+    """The mean absolute difference of paired vanes (``pairs``: a, b) [deg]."""
+    if pairs.height == 0:
+        return pl.DataFrame(schema=VANE_SCHEMA)
+    ids = sorted(set(pairs["a"].to_list() + pairs["b"].to_list()))
+    rows = conn.execute(queries()["health_vane_pairs"], {
+        "a": pairs["a"].to_list(), "b": pairs["b"].to_list(), "channel_ids": ids,
+        "week_from": week_from, "until": until}).fetchall()
+    return pl.DataFrame(rows, schema=VANE_SCHEMA, orient="row")

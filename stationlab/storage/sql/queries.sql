@@ -981,3 +981,123 @@ FROM clean_readings(ARRAY[%(channel_id)s]::integer[], %(start)s, %(end)s)
 
 -- name: excluded_by_default
 SELECT code FROM flag_codes WHERE excluded_by_default ORDER BY code
+
+-- name: health_newest_reading
+SELECT max(r.ts) AS ts_last
+FROM readings r
+WHERE r.channel_id IN (SELECT channel_id FROM channels WHERE station_id = %(station_id)s)
+
+-- name: health_channel_windows
+-- Per channel over (week_from, until): rows present, valid (not excluded by flags), flagged bad or
+-- iced, outside [low, high], the trailing run of one value (flat line) and the usual step; the
+-- same over the day window (ts >= day_from). until is the window's end, exclusive.
+WITH r AS MATERIALIZED (
+    SELECT channel_id, ts, value, flags, excluded
+    FROM clean_readings(%(channel_ids)s, %(week_from)s, %(until)s, NULL, true)
+),
+lim AS (
+    SELECT * FROM unnest(%(channel_ids)s::integer[], %(low)s::float8[], %(high)s::float8[])
+        AS l(channel_id, low, high)
+),
+newest AS (
+    SELECT DISTINCT ON (channel_id) channel_id, ts AS last_ts, value AS last_value
+    FROM r WHERE value IS NOT NULL ORDER BY channel_id, ts DESC
+),
+steps AS (
+    SELECT channel_id, ts - lag(ts) OVER (PARTITION BY channel_id ORDER BY ts) AS step FROM r
+),
+agg AS (
+    SELECT r.channel_id,
+           count(r.value) FILTER (WHERE r.ts >= %(day_from)s) AS n_day,
+           count(r.value) AS n_week,
+           count(r.value) FILTER (WHERE r.ts >= %(day_from)s AND NOT r.excluded) AS valid_day,
+           count(r.value) FILTER (WHERE NOT r.excluded) AS valid_week,
+           count(*) FILTER (WHERE r.ts >= %(day_from)s
+                            AND r.flags && ARRAY['bad', 'icing']) AS bad_day,
+           count(*) FILTER (WHERE r.ts >= %(day_from)s
+                            AND (r.value < l.low OR r.value > l.high)) AS out_day,
+           min(r.ts) FILTER (WHERE r.ts >= %(day_from)s
+                             AND (r.value < l.low OR r.value > l.high)) AS out_since,
+           max(r.ts) FILTER (WHERE r.value IS DISTINCT FROM n.last_value) AS changed_at,
+           min(r.ts) AS first_ts
+    FROM r
+    LEFT JOIN newest n USING (channel_id)
+    LEFT JOIN lim l USING (channel_id)
+    GROUP BY r.channel_id
+),
+flat AS (
+    SELECT r.channel_id, min(r.ts) AS flat_since, count(*) AS n_flat
+    FROM r JOIN agg a USING (channel_id)
+    WHERE r.ts > coalesce(a.changed_at, '-infinity') AND r.value IS NOT NULL
+    GROUP BY r.channel_id
+),
+step AS (
+    SELECT channel_id, mode() WITHIN GROUP (ORDER BY step) AS step
+    FROM steps WHERE step IS NOT NULL GROUP BY channel_id
+),
+rules AS (
+    SELECT fc.channel_id,
+           string_agg(DISTINCT coalesce(f.rule_name, f.code), ', ') AS bad_rules,
+           min(fc.ts_from) AS bad_since
+    FROM flag_coverage fc JOIN flags f USING (flag_id)
+    WHERE fc.channel_id = ANY(%(channel_ids)s) AND fc.code IN ('bad', 'icing')
+      AND fc.ts_to > %(day_from)s AND fc.ts_from < %(until)s
+    GROUP BY fc.channel_id
+)
+SELECT c.channel_id, coalesce(a.n_day, 0) AS n_day, coalesce(a.n_week, 0) AS n_week,
+       coalesce(a.valid_day, 0) AS valid_day, coalesce(a.valid_week, 0) AS valid_week,
+       coalesce(a.bad_day, 0) AS bad_day, coalesce(a.out_day, 0) AS out_day, a.out_since,
+       a.first_ts, n.last_ts, n.last_value, f.flat_since, coalesce(f.n_flat, 0) AS n_flat,
+       extract(epoch FROM s.step)::float8 AS step_s, ru.bad_rules, ru.bad_since
+FROM unnest(%(channel_ids)s::integer[]) AS c(channel_id)
+LEFT JOIN agg a USING (channel_id)
+LEFT JOIN newest n USING (channel_id)
+LEFT JOIN flat f USING (channel_id)
+LEFT JOIN step s USING (channel_id)
+LEFT JOIN rules ru USING (channel_id)
+
+-- name: health_anemometer_pairs
+-- Paired anemometers: per pair, day back from the end (0 = the last 24 h) and 30-degree direction
+-- sector, the sums of both speeds where both are valid and above min_speed and the wind is
+-- outside both booms' tower shadow (within halfwidth of orientation + 180).
+WITH p AS (
+    SELECT * FROM unnest(%(a)s::integer[], %(b)s::integer[], %(vane)s::integer[],
+                         %(shadow_a)s::float8[], %(shadow_b)s::float8[])
+        AS p(a, b, vane, shadow_a, shadow_b)
+),
+v AS MATERIALIZED (
+    SELECT channel_id, ts, value
+    FROM clean_readings(%(channel_ids)s, %(week_from)s, %(until)s, NULL, false)
+)
+SELECT p.a, p.b,
+       floor(extract(epoch FROM (%(until)s::timestamptz - ra.ts)) / 86400)::integer AS day_back,
+       floor(d.value / 30)::integer %% 12 AS sector,
+       count(*) AS n, sum(ra.value) AS sum_a, sum(rb.value) AS sum_b
+FROM p
+JOIN v ra ON ra.channel_id = p.a
+JOIN v rb ON rb.channel_id = p.b AND rb.ts = ra.ts
+JOIN v d ON d.channel_id = p.vane AND d.ts = ra.ts
+WHERE ra.value > %(min_speed)s AND rb.value > %(min_speed)s
+  AND abs((d.value - p.shadow_a + 540) - 360 * floor((d.value - p.shadow_a + 540) / 360) - 180)
+      >= %(halfwidth)s
+  AND abs((d.value - p.shadow_b + 540) - 360 * floor((d.value - p.shadow_b + 540) / 360) - 180)
+      >= %(halfwidth)s
+GROUP BY p.a, p.b, day_back, sector
+
+-- name: health_vane_pairs
+-- Vanes at different heights: per pair, the mean absolute angular difference [deg] where both are
+-- valid, over the week window.
+WITH p AS (
+    SELECT * FROM unnest(%(a)s::integer[], %(b)s::integer[]) AS p(a, b)
+),
+v AS MATERIALIZED (
+    SELECT channel_id, ts, value
+    FROM clean_readings(%(channel_ids)s, %(week_from)s, %(until)s, NULL, false)
+)
+SELECT p.a, p.b, count(*) AS n,
+       avg(abs((ra.value - rb.value + 540) - 360 * floor((ra.value - rb.value + 540) / 360) - 180))
+           AS mean_diff_deg
+FROM p
+JOIN v ra ON ra.channel_id = p.a
+JOIN v rb ON rb.channel_id = p.b AND rb.ts = ra.ts
+GROUP BY p.a, p.b
