@@ -383,14 +383,15 @@ def sensor_health(conn, station: str, at: datetime | None = None,
         conn, channels.select("channel_id", "low", "high"), week_from=week_from,
         day_from=day_from, until=until)
     stats = channels.join(counts, on="channel_id", how="left")
-    first = stats["first_ts"].min()
     step = pl.coalesce(pl.col("interval_s").cast(pl.Float64), pl.col("step_s"), pl.lit(600.0))
-    start_day = max(day_from, first) if first else day_from
-    start_week = max(week_from, first) if first else week_from
 
-    def expected(start):  # rows in [start, until): one more where start is a reading's own
-        rows = ((until - start).total_seconds() / pl.col("step")).floor()
-        return (rows + (1 if start == first else 0)).clip(1)
+    def expected(start):  # rows from start, or from the channel's first reading in the week
+        first = pl.col("first_ts").fill_null(pl.lit(start))
+        since = pl.max_horizontal(pl.lit(start).cast(pl.Datetime("us", "UTC")), first)
+        rows = ((pl.lit(until) - since).dt.total_microseconds() / 1e6 / pl.col("step")).floor()
+        return (rows + pl.when(since == first).then(1).otherwise(0)).clip(1)
+
+    start_day, start_week = day_from, week_from
 
     stats = stats.with_columns(step.alias("step"), pl.lit(day_from).alias("day_from"),
                                pl.lit(week_from).alias("window_from")).with_columns(
@@ -417,3 +418,185 @@ def sensor_health(conn, station: str, at: datetime | None = None,
                           pl.col("state").fill_null("ok"),
                           pl.lit(end).cast(pl.Datetime("us", "UTC")).alias("window_to"))
             .select([pl.col(c).cast(t) for c, t in HEALTH_SCHEMA.items()]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Alerts once per incident from sensor and logger health
+
+#: Logger health settings (``[health]`` of the schedule overrides them).
+LOGGER_DEFAULTS = {
+    "low_voltage": 11.5,              # the supply's daily (night) minimum below this [V]
+    "falling_nights": 3,              # minima falling this many nights in a row
+    "falling_drop": 0.3,              # ... by at least this in all [V]
+    "supply_names": ["VIN%"],         # NRG diagnostics that are the supply (ILIKE)
+    "clock_tolerance_s": 3600.0,      # newest stamp ahead of the file's arrival by more [s]
+    "import_failures": 1,             # a station's newest files failed in a row
+    "fetch_failures": 3,              # a fetch source failed this many times in a row
+    "sensor_suspect_alerts": False,   # also alert sensor_suspect:CHANNEL
+}
+
+
+def _rows(table: pl.DataFrame) -> list[dict]:
+    return list(table.iter_rows(named=True))
+
+
+def _sync(conn, settings, prefix: str, raising: dict[str, dict], judged: set[str] | None,
+          *, link, run_id, note: str) -> list[int]:
+    """Raise each incident of ``raising`` (incident -> kind, subject, message) not open yet;
+    resolve the open incidents of ``prefix`` that are judged (``judged``: None = all) and no
+    longer raised."""
+    from stationlab import alerts
+    from stationlab.storage import runs
+
+    raised = []
+    for incident, alert in raising.items():
+        alert_id = alerts.raise_alert(conn, settings, incident=incident, link=link,
+                                      run_id=run_id, **alert)
+        if alert_id is not None:
+            raised.append(alert_id)
+    cleared = [i for i in runs.open_incidents(conn, prefix)
+               if i not in raising and (judged is None or i in judged)]
+    alerts.resolve(conn, cleared, settings, notes={i: note for i in cleared})
+    return raised
+
+
+def check_sensors(conn, *, settings=None, at: datetime | None = None, suspect: bool = False,
+                  link: str | None = None, run_id: int | None = None) -> pl.DataFrame:
+    """Judge every station's sensors (:func:`sensor_health`) and alert once per incident: a
+    sensor (measurement point) with a failed channel raises ``sensor_failed:CHANNEL_ID`` (the
+    point's mean channel, else its first), with ``suspect`` also ``sensor_suspect:CHANNEL_ID``;
+    an incident closes, with one resolved message, when the sensor is no longer so.
+
+    Returns
+    -------
+    Every station's sensor health table, one after the other.
+    """
+    from stationlab import alerts
+
+    settings = settings or alerts.AlertSettings()
+    tables = [sensor_health(conn, row["station"], at) for row in catalog.summary(conn)]
+    table = pl.concat(tables) if tables else pl.DataFrame(schema=HEALTH_SCHEMA)
+    points = table.with_columns(
+        pl.col("channel_id").sort_by(pl.col("statistic") != "avg", pl.col("channel_id"))
+        .first().over("station", "point_name").alias("key"))
+    judged = {f"{kind}:{k}" for k in points["key"].unique() for kind in
+              ("sensor_failed", "sensor_suspect")}
+    raising: dict[str, dict[str, dict]] = {"sensor_failed": {}, "sensor_suspect": {}}
+    for (station, key), group in points.group_by("station", "key"):
+        for state in ("failed", "suspect"):
+            bad = group.filter(pl.col("state") == state)
+            if bad.is_empty() or (state == "suspect" and (
+                    not suspect or (group["state"] == "failed").any())):
+                continue
+            lines = "\n".join(f"  {r['name']} {state}: {r['reason']} since "
+                              f"{r['since']:%Y-%m-%d %H:%M} UTC" for r in _rows(bad))
+            point = bad["point_name"][0]
+            raising[f"sensor_{state}"][f"sensor_{state}:{key}"] = {
+                "kind": f"sensor_{state}",
+                "subject": f"stationlab: sensor {point} at {station} {state}",
+                "message": (f"Sensor {point} at station {station} is {state} (judged over the "
+                            f"windows ending {bad['window_to'][0]:%Y-%m-%d %H:%M} UTC):\n"
+                            f"{lines}\nLook at its plot with the flags on the health "
+                            "dashboard; a site visit may be needed.")}
+    for kind, incidents in raising.items():
+        _sync(conn, settings, f"{kind}:", incidents, judged, link=link, run_id=run_id,
+              note="every channel of the sensor is ok again")
+    return table
+
+
+def check_loggers(conn, *, settings=None, at: datetime | None = None, config: dict | None = None,
+                  link: str | None = None, run_id: int | None = None) -> dict[str, pl.DataFrame]:
+    """Logger health from its own words, alerting once per incident: ``low_voltage:LOGGER_ID``
+    (the supply's daily minimum below ``low_voltage``, or falling ``falling_nights`` nights in a
+    row), ``logger_fault:LOGGER_ID`` (NRG ``.log`` FAULT events in its last day),
+    ``clock_jump:LOGGER_ID`` (its newest file stamped ahead of its arrival),
+    ``import_failing:STATION`` (its newest files failed to import) and
+    ``fetch_failing:SOURCE`` (a source failed ``fetch_failures`` times in a row). Each closes,
+    with one resolved message, when its condition clears.
+
+    Returns
+    -------
+    The tables judged: ``supply``, ``faults``, ``clock``, ``imports``, ``fetches``.
+    """
+    from stationlab import alerts
+
+    settings = settings or alerts.AlertSettings()
+    cfg = {**LOGGER_DEFAULTS, **(config or {})}
+    nights = int(cfg["falling_nights"])
+    supply = logger_records.supply_daily(conn, at=at, days=nights + 1,
+                                         names=list(cfg["supply_names"]))
+    low = {}
+    for (logger_id,), days in supply.group_by("logger_id"):
+        days = days.sort("day_back")
+        last = days.filter(pl.col("day_back") == 0)
+        if last.is_empty():
+            continue
+        row = last.row(0, named=True)
+        minima = days["v_min"].to_list()  # newest first
+        falling = (len(minima) > nights and all(a < b for a, b in zip(
+            minima[:nights], minima[1:nights + 1], strict=True))
+            and minima[nights] - minima[0] >= cfg["falling_drop"])
+        why = None
+        if row["v_min"] < cfg["low_voltage"]:
+            why = (f"its minimum over the 24 h to {row['until']:%Y-%m-%d %H:%M} UTC is "
+                   f"{row['v_min']:.2f} V, below {cfg['low_voltage']:g} V")
+        elif falling:
+            why = (f"its nightly minimum has fallen {nights} nights in a row, "
+                   f"{minima[nights]:.2f} V -> {minima[0]:.2f} V")
+        if why:
+            low[f"low_voltage:{logger_id}"] = {
+                "kind": "low_voltage",
+                "subject": f"stationlab: low supply voltage on logger {row['logger']} at "
+                           f"{row['station']}",
+                "message": f"Logger {row['logger']} at station {row['station']}: {why}. Check "
+                           "the battery, the solar panel and the charge controller."}
+    judged = {f"low_voltage:{i}" for i in supply["logger_id"].unique()}
+    _sync(conn, settings, "low_voltage:", low, judged, link=link, run_id=run_id,
+          note="the supply voltage is normal again")
+
+    faults = logger_records.logger_faults(conn, at=at)
+    raising = {f"logger_fault:{r['logger_id']}": {
+        "kind": "logger_fault",
+        "subject": f"stationlab: logger {r['logger']} at {r['station']} reports faults",
+        "message": (f"Logger {r['logger']} at station {r['station']} reported {r['n_faults']} "
+                    f"FAULT events since {r['since']:%Y-%m-%d %H:%M} UTC: {r['faults']}")}
+        for r in _rows(faults.filter(pl.col("n_faults") > 0))}
+    _sync(conn, settings, "logger_fault:", raising,
+          {f"logger_fault:{i}" for i in faults["logger_id"]}, link=link, run_id=run_id,
+          note="the logger reported no FAULT event in its last day")
+
+    clock = logger_records.clock_ahead(conn, tolerance_s=float(cfg["clock_tolerance_s"]))
+    raising = {f"clock_jump:{r['logger_id']}": {
+        "kind": "clock_jump",
+        "subject": f"stationlab: the clock of logger {r['logger']} at {r['station']} jumped",
+        "message": (f"Logger {r['logger']} at station {r['station']}: its file {r['file']} "
+                    f"ends at {r['ts_last']:%Y-%m-%d %H:%M} UTC, after it arrived "
+                    f"({r['received_at']:%Y-%m-%d %H:%M} UTC); set the logger's clock.")}
+        for r in _rows(clock.filter(pl.col("ahead")))}
+    _sync(conn, settings, "clock_jump:", raising, {f"clock_jump:{i}" for i in clock["logger_id"]},
+          link=link, run_id=run_id, note="the logger's newest file is stamped in the past again")
+
+    imports = logger_records.import_failures(conn)
+    raising = {f"import_failing:{r['station']}": {
+        "kind": "import_failing",
+        "subject": f"stationlab: files of {r['station']} fail to import",
+        "message": (f"{r['n_failed']} file(s) of station {r['station']} in a row failed to "
+                    f"import (since {r['since']:%Y-%m-%d %H:%M} UTC); the newest, "
+                    f"{r['newest_name']}: {r['newest_error']}. See `stationlab files --failed`.")}
+        for r in _rows(imports.filter(pl.col("n_failed") >= int(cfg["import_failures"])))}
+    _sync(conn, settings, "import_failing:", raising,
+          {f"import_failing:{s}" for s in imports["station"]}, link=link, run_id=run_id,
+          note="the station's newest file imported")
+
+    fetches = logger_records.fetch_failures(conn)
+    raising = {f"fetch_failing:{r['source']}": {
+        "kind": "fetch_failing",
+        "subject": f"stationlab: fetch source {r['source']} is failing",
+        "message": (f"Fetching from source {r['source']} failed {r['n_failed']} times in a row "
+                    f"since {r['since']:%Y-%m-%d %H:%M} UTC: {r['last_error']}")}
+        for r in _rows(fetches.filter(pl.col("n_failed") >= int(cfg["fetch_failures"])))}
+    _sync(conn, settings, "fetch_failing:", raising,
+          {f"fetch_failing:{s}" for s in fetches["source"]}, link=link, run_id=run_id,
+          note="the source was fetched again")
+    return {"supply": supply, "faults": faults, "clock": clock, "imports": imports,
+            "fetches": fetches}

@@ -126,3 +126,54 @@ def vane_pairs(conn: psycopg.Connection, pairs: pl.DataFrame, *, week_from: date
         "a": pairs["a"].to_list(), "b": pairs["b"].to_list(), "channel_ids": ids,
         "week_from": week_from, "until": until}).fetchall()
     return pl.DataFrame(rows, schema=VANE_SCHEMA, orient="row")
+
+
+def supply_daily(conn: psycopg.Connection, *, at: datetime | None, days: int,
+                 names: list[str]) -> pl.DataFrame:
+    """Daily minimum supply voltage per logger, by day back from its newest value (or ``at``)
+    [V]; ``names``: ILIKE patterns of the diagnostics that are supply voltages."""
+    rows = conn.execute(queries()["health_supply_daily"],
+                        {"at": at, "days": days, "names": names}).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "logger_id": pl.Int32, "logger": pl.String,
+        "until": pl.Datetime("us", "UTC"), "day_back": pl.Int32, "v_min": pl.Float64,
+        "n": pl.Int64}, orient="row")
+
+
+def logger_faults(conn: psycopg.Connection, *, at: datetime | None) -> pl.DataFrame:
+    """FAULT events per logger in its last day of events."""
+    rows = conn.execute(queries()["health_logger_faults"], {"at": at}).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "logger_id": pl.Int32, "logger": pl.String, "n_faults": pl.Int64,
+        "since": pl.Datetime("us", "UTC"), "faults": pl.String}, orient="row")
+
+
+def clock_ahead(conn: psycopg.Connection, *, tolerance_s: float) -> pl.DataFrame:
+    """Each logger's newest file and whether its stamps run ahead of its arrival. [s]"""
+    rows = conn.execute(queries()["health_clock_ahead"], {"tolerance_s": tolerance_s}).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "logger_id": pl.Int32, "logger": pl.String, "file": pl.String,
+        "ts_last": pl.Datetime("us", "UTC"), "received_at": pl.Datetime("us", "UTC"),
+        "ahead": pl.Boolean}, orient="row")
+
+
+def import_failures(conn: psycopg.Connection) -> pl.DataFrame:
+    """Per station, its newest files failed in a row (``n_failed``, 0: the newest imported)."""
+    rows = conn.execute(queries()["health_import_failures"]).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "n_failed": pl.Int64, "since": pl.Datetime("us", "UTC"),
+        "newest_name": pl.String, "newest_error": pl.String}, orient="row")
+
+
+def record_fetch_attempt(conn: psycopg.Connection, source: str, ok: bool,
+                         error: str | None = None) -> None:
+    """Record one fetch of a source and whether it could be listed."""
+    conn.execute(queries()["fetch_attempt_record"], {"source": source, "ok": ok, "error": error})
+
+
+def fetch_failures(conn: psycopg.Connection) -> pl.DataFrame:
+    """Per fetch source, its newest attempts failed in a row (``n_failed``)."""
+    rows = conn.execute(queries()["health_fetch_failures"]).fetchall()
+    return pl.DataFrame(rows, schema={
+        "source": pl.String, "n_failed": pl.Int64, "since": pl.Datetime("us", "UTC"),
+        "last_error": pl.String}, orient="row")
