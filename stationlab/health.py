@@ -240,7 +240,7 @@ def _single_checks(stats: pl.DataFrame, cfg: dict, day_h: float) -> list[pl.Data
                         ("suspect", (share_bad < cfg["flagged_failed"])
                          & (share_bad >= cfg["flagged_suspect"]))):
         found.append(_finding(stats.filter((pl.col("n_day") > 0) & test), state, pl.format(
-            "flagged by QC ({}) in {} % of the last {} h", pl.col("bad_rules").fill_null("bad"),
+            "flagged ({}) in {} % of the last {} h", pl.col("bad_rules").fill_null("bad"),
             (share_bad * 100).round(0).cast(pl.Int64), pl.lit(f"{day_h:g}")),
             pl.coalesce("bad_since", "day_from")))
     return found
