@@ -154,6 +154,42 @@ def raise_alert(conn, settings: AlertSettings, *, incident: str, kind: str, subj
     if alert_id is None:
         logger.info("alert %s already open; not sent again", incident)
         return None
+    sent, errors = _deliver(settings, incident, kind, subject, message, link, run_id, alert_id)
+    runs.alert_sent(conn, alert_id, sent, "; ".join(errors) or None)
+    logger.warning("alert raised: %s", subject)
+    return alert_id
+
+
+def resolve(conn, incidents: list[str], settings: AlertSettings | None = None, *,
+            notes: dict[str, str] | None = None) -> list[str]:
+    """Close incidents (the job succeeded, the logger delivers again).
+
+    With ``settings``, each incident that was open gets one "resolved" message by the same
+    e-mail and webhook as its alert, saying what cleared (``notes``: incident -> text); where
+    it went is recorded (``resolved_sent_to``). Returns the incidents that were open.
+    """
+    if not incidents:
+        return []
+    details = runs.open_alert_details(conn, incidents) if settings else []
+    closed = runs.resolve_alerts(conn, incidents)
+    for alert in details:
+        if alert["incident"] not in closed:
+            continue
+        note = (notes or {}).get(alert["incident"]) or "the condition has cleared"
+        subject = "stationlab: resolved: " + alert["subject"].removeprefix("stationlab: ")
+        message = (f"Resolved: {note}. The alert of {alert['raised_at']:%Y-%m-%d %H:%M} UTC "
+                   f"({alert['incident']}) is closed.")
+        sent = _deliver(settings, alert["incident"], alert["kind"], subject, message,
+                        alert["link"], None, alert["alert_id"], resolved=True)[0]
+        runs.alert_resolved_sent(conn, alert["alert_id"], sent)
+        logger.warning("alert resolved: %s", subject)
+    return closed
+
+
+def _deliver(settings: AlertSettings, incident: str, kind: str, subject: str, message: str,
+             link: str | None, run_id: int | None, alert_id: int, *, resolved: bool = False
+             ) -> tuple[list[str], list[str]]:
+    """Send by e-mail and webhook; returns where it went and what failed (logged)."""
     body = message + (f"\n\nExecuted notebook: {link}\n" if link else "\n")
     sent, errors = [], []
     if settings.email is not None:
@@ -164,7 +200,8 @@ def raise_alert(conn, settings: AlertSettings, *, incident: str, kind: str, subj
             errors.append(f"e-mail via {settings.email.host}:{settings.email.port}: {exc}")
     if settings.webhook_url:
         payload = {"incident": incident, "kind": kind, "subject": subject, "message": message,
-                   "link": link, "run_id": run_id, "alert_id": alert_id}
+                   "link": link, "run_id": run_id, "alert_id": alert_id,
+                   "status": "resolved" if resolved else "raised"}
         try:
             send_webhook(settings.webhook_url, payload)
             sent.append(settings.webhook_url)
@@ -172,11 +209,4 @@ def raise_alert(conn, settings: AlertSettings, *, incident: str, kind: str, subj
             errors.append(f"webhook {settings.webhook_url}: {exc}")
     for error in errors:
         logger.error("alert %s not delivered: %s", incident, error)
-    runs.alert_sent(conn, alert_id, sent, "; ".join(errors) or None)
-    logger.warning("alert raised: %s", subject)
-    return alert_id
-
-
-def resolve(conn, incidents: list[str]) -> list[str]:
-    """Close incidents (the job succeeded, the logger delivers again)."""
-    return runs.resolve_alerts(conn, incidents) if incidents else []
+    return sent, errors

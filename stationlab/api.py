@@ -188,6 +188,14 @@ class Station:
             excluded_codes=None if excluded_codes is None else list(excluded_codes))
         return table.select("channel_id", "name").join(result, on="channel_id", how="inner")
 
+    def health(self, at: str | datetime | None = None) -> pl.DataFrame:
+        """Sensor health: every channel ``ok``, ``suspect`` or ``failed`` with the reason, since
+        when, recovery and coverage over the day and week ending at ``at`` (default: the
+        newest reading); see :func:`stationlab.health.sensor_health`."""
+        from stationlab import health
+
+        return health.sensor_health(self.conn, self.name, _ts(at))
+
     def flags(self, *, start: str | datetime | None = None, end: str | datetime | None = None,
               include_removed: bool = False) -> pl.DataFrame:
         """The station's flags, oldest first (who, what, when)."""

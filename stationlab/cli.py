@@ -825,3 +825,34 @@ def exports_path(station: str, format_: str, source: str) -> None:
     from stationlab.export import store
 
     click.echo(_run(store.ready_export, station, format_, source=source))
+
+
+@main.command("health")
+@click.option("--station", help="Only this station (default: every station).")
+@click.option("--at", "at", type=Timestamp(),
+              help="End the windows here (default: each station's newest reading).")
+def health_(station: str | None, at) -> None:
+    """Sensor health: one line per sensor not ok; exits 1 when any has failed."""
+    from stationlab import health, storage
+
+    failed = 0
+    try:
+        with _connection() as conn:
+            names = ([station] if station
+                     else [r["station"] for r in storage.catalog.summary(conn)])
+            for name in names:
+                table = health.sensor_health(conn, name, at)
+                for row in table.filter(table["state"] != "ok").iter_rows(named=True):
+                    click.echo(f"{row['name']} {row['state']}: {row['reason']} since "
+                               f"{row['since']:%Y-%m-%dT%H:%MZ}")
+                counts = {s: int((table["state"] == s).sum()) for s in health.STATES}
+                end = table["window_to"].max()
+                click.echo(f"{name}: {table.height} sensors, {counts['failed']} failed, "
+                           f"{counts['suspect']} suspect, {counts['ok']} ok"
+                           + (f" (windows end {end:%Y-%m-%dT%H:%MZ})" if end
+                              else " (no readings)"))
+                failed += counts["failed"]
+    except StationlabError as exc:  # no such station, no database, an old schema
+        raise click.ClickException(str(exc)) from exc
+    if failed:
+        sys.exit(1)

@@ -27,6 +27,7 @@ from pathlib import Path
 from stationlab import archives, rawstore, storage
 from stationlab.errors import ArchiveError, FetchError, StationlabError
 from stationlab.sources import Source
+from stationlab.storage import health as health_records
 from stationlab.storage import queue
 
 logger = logging.getLogger(__name__)
@@ -162,9 +163,12 @@ def _fetch_source(conn, source: Source) -> list[Received]:
         listing = fs.glob(pattern, detail=True)
     except Exception as exc:  # network, authentication, missing folder: report, do not stop
         logger.warning("source %s: cannot list %s: %s", source.name, source.url, exc)
+        health_records.record_fetch_attempt(conn, source.name, False,
+                                            f"{type(exc).__name__}: {exc}")
         return [Received(source.url, "failed", error=f"cannot list {source.url} "
                          f"({type(exc).__name__}: {exc}); check the url, the server and the "
                          "credentials, then fetch again")]
+    health_records.record_fetch_attempt(conn, source.name, True)
     known = queue.fetched_keys(conn, source.name)
     results = []
     for path, info in sorted(listing.items()):

@@ -23,6 +23,8 @@ The schedule names each job's notebook, its parameters and when it runs (a cron 
     [health]
     quiet_after_hours = 26
     stations = { remote_mast = 72 }  # per-station thresholds [h]
+    low_voltage = 11.5               # and the rest of stationlab.health.LOGGER_DEFAULTS
+    sensor_suspect_alerts = false    # also alert suspect sensors
 
     [alerts]  ...                    # see stationlab.alerts
 
@@ -78,6 +80,7 @@ class Config:
     alerts: alerts.AlertSettings = field(default_factory=alerts.AlertSettings)
     quiet_after: timedelta = timedelta(hours=26)
     quiet_thresholds: dict[str, timedelta] = field(default_factory=dict)
+    health: dict = field(default_factory=dict)  # [health] as written (logger health settings)
 
     def job(self, name: str) -> Job:
         if name not in self.jobs:
@@ -142,7 +145,8 @@ def load_config(path: str | os.PathLike | None = None, *, missing_ok: bool = Fal
         raise ConfigError(f"{file}: max_parallel must be at least 1, not {max_parallel}")
     return Config(file, jobs, max_parallel, alerts.settings_from(data.get("alerts")),
                   timedelta(hours=float(health.get("quiet_after_hours", 26))),
-                  {k: timedelta(hours=float(v)) for k, v in health.get("stations", {}).items()})
+                  {k: timedelta(hours=float(v)) for k, v in health.get("stations", {}).items()},
+                  dict(health))
 
 
 @dataclass(frozen=True)

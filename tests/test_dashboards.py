@@ -99,3 +99,33 @@ def test_health_shows_logger_events_and_diagnostic_voltages(mast, db, real_data)
     voltages = dashboard.diagnostic_voltages()
     assert voltages is not None and len(voltages) >= 1
     assert all(len(curve) > 0 for curve in voltages)
+
+
+def test_health_lists_sensor_states_and_plots_a_failed_sensor_with_its_flags(db, tmp_path):
+    import stationlab
+    from tests import faults
+
+    ingest.import_paths([faults.write(tmp_path / "f.csv", changes=[
+        ("Spd80mN", 72, 0, lambda v: "4.2")])], dsn=db)
+    with stationlab.connect() as client:
+        client.station("some_site").add_flag("2016-01-10 12:00", "2016-01-10 18:00", "bad",
+                                             point="Spd80mN", reason="frozen cup")
+        dashboard = StationHealth(client, now=NOW)
+        table = dashboard.sensors()
+        assert table["state"][0] == "failed"
+        assert table["name"][0] == "Speed 80m 0deg Mean [m/s]"
+        view = dashboard._view()
+        sensors = view[-1]
+        widget, plot = sensors[0], sensors[1]
+        # the flag covers the point: its SD and Max channels are suspect (a quarter of the day)
+        assert widget.value["state"].tolist()[:4] == ["failed", "suspect", "suspect", "ok"]
+        assert widget.value["reason"][0].startswith("flat line at 4.2 for ")
+        # the failed sensor is plotted at first, with its flag drawn as a band
+        overlay = plot[1].object
+        assert isinstance(overlay, hv.Overlay)
+        spans = [e for e in overlay if isinstance(e, hv.VSpans)]
+        assert len(spans) == 1 and spans[0].dimension_values("code").tolist() == ["bad"]
+        # a click on another row plots that sensor
+        dashboard._sensor_show(1)
+        assert plot[0].object.startswith(f"**{table['name'][1]}** at some_site: suspect, "
+                                         "flagged (bad) in 25 % of the last 24 h")

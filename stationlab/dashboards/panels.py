@@ -26,6 +26,10 @@ VOLTAGE_WINDOW = timedelta(days=30)
 SECTORS = 16
 SPEED_BINS = (0.0, 4.0, 8.0, 12.0, 16.0)
 SPEED_COLORS = ("#c6dbef", "#6baed6", "#3182bd", "#08519c", "#08306b")
+#: Sensor states on the health page.
+STATE_COLORS = {"failed": "#f8d7da", "suspect": "#fff3cd", "ok": ""}
+#: A sensor's plot starts this long before its fault.
+SENSOR_PLOT_BEFORE = timedelta(days=2)
 
 
 def _naive(frame: pl.DataFrame) -> pl.DataFrame:
@@ -108,7 +112,72 @@ class StationHealth(pn.viewable.Viewer):
             banner, "### Loggers", loggers, "### Import failures", failures,
             "### Logger events", event_table,
             "### Supply voltage", *(voltages or [pn.pane.Markdown("No supply voltage channels.")]),
+            "### Sensors", self.sensor_view(),
             sizing_mode="stretch_width")
+
+    def sensors(self) -> pl.DataFrame:
+        """Every station's sensor health (:func:`stationlab.health.sensor_health`), failed
+        first, then suspect; windows end at each station's newest reading."""
+        tables = [health.sensor_health(self.client.conn, name)
+                  for name in self.client.stations()]
+        table = pl.concat(tables) if tables else pl.DataFrame(schema=health.HEALTH_SCHEMA)
+        rank = pl.col("state").replace_strict({"failed": 0, "suspect": 1, "ok": 2},
+                                              return_dtype=pl.Int8)
+        return table.sort(rank, "station", maintain_order=True)
+
+    def sensor_plot(self, station: str, channel_id: int, since: datetime | None,
+                    window_to: datetime) -> hv.Overlay:
+        """A sensor's readings over the days around its fault, with the flags covering it drawn
+        as bands (coloured by code)."""
+        start = (since or window_to) - SENSOR_PLOT_BEFORE
+        end = window_to + timedelta(seconds=1)
+        mast = self.client.station(station)
+        frame = mast.readings(channels=[channel_id], start=start, end=end, clean=False)
+        names = frame["name"].unique(maintain_order=True).to_list()
+        meta = mast.channels().filter(pl.col("channel_id") == channel_id).row(0, named=True)
+        flags = mast.flags(start=start, end=end).filter(
+            (pl.col("channel_id").is_null() | (pl.col("channel_id") == channel_id))
+            & (pl.col("measurement_point_id").is_null()
+               | (pl.col("measurement_point_id") == meta["measurement_point_id"])))
+        plot = _plots.curves(frame, names or [meta["name"]])
+        if flags.height:
+            plot = _plots.flag_spans(flags) * plot
+        return plot.opts(hv.Options("Curve", responsive=True, height=260, tools=["hover"])).opts(
+            title=f"{station}: {meta['name']} with its flags")
+
+    def sensor_view(self) -> pn.Column:
+        """The sensor table (state coloured, reason, since) and, one click on a row away, that
+        sensor's plot with its flags (the first failed sensor's at first)."""
+        table = self.sensors()
+        shown = _naive(table.select(
+            "state", "station", "name", "reason", "since",
+            (pl.col("recovery_day") * 100).round(1).alias("recovery_day_%"),
+            (pl.col("coverage_day") * 100).round(1).alias("coverage_day_%"),
+            "channel_id", "window_to"))
+        widget = pn.widgets.Tabulator(shown.to_pandas(), disabled=True, show_index=False,
+                                      sizing_mode="stretch_width", page_size=15,
+                                      pagination="local", css_classes=["sensor-table"],
+                                      hidden_columns=["channel_id", "window_to"])
+        widget.style.apply(lambda row: [f"background-color: {STATE_COLORS[row['state']]}"
+                                        for _ in row], axis=1)
+        plot = pn.Column(sizing_mode="stretch_width", css_classes=["sensor-plot"])
+
+        def show(index: int) -> None:
+            row = table.row(index, named=True)
+            plot[:] = [pn.pane.Markdown(f"**{row['name']}** at {row['station']}: "
+                                        f"{row['state']}" + (f", {row['reason']}"
+                                                             if row["reason"] else "")),
+                       pn.pane.HoloViews(self.sensor_plot(row["station"], row["channel_id"],
+                                                          row["since"], row["window_to"]),
+                                         sizing_mode="stretch_width", linked_axes=False)]
+
+        widget.on_click(lambda event: show(event.row))
+        if table.height and table["state"][0] != "ok":
+            show(0)
+        else:
+            plot[:] = [pn.pane.Markdown("Every sensor is ok; click a row to plot it.")]
+        self._sensor_show = show
+        return pn.Column(widget, plot, sizing_mode="stretch_width")
 
     def diagnostic_voltages(self) -> hv.Overlay | None:
         """Voltages loggers report in their diagnostics files, per logger and quantity."""

@@ -69,3 +69,111 @@ def supply_voltages(conn: psycopg.Connection, since: datetime) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={
         "station": pl.String, "logger": pl.String, "ts": pl.Datetime("us", "UTC"),
         "name": pl.String, "statistic": pl.String, "value": pl.Float64}, orient="row")
+
+
+WINDOW_SCHEMA = {
+    "channel_id": pl.Int32, "n_day": pl.Int64, "n_week": pl.Int64, "valid_day": pl.Int64,
+    "valid_week": pl.Int64, "bad_day": pl.Int64, "out_day": pl.Int64,
+    "out_since": pl.Datetime("us", "UTC"), "first_ts": pl.Datetime("us", "UTC"),
+    "last_ts": pl.Datetime("us", "UTC"), "last_value": pl.Float64,
+    "flat_since": pl.Datetime("us", "UTC"), "n_flat": pl.Int64, "step_s": pl.Float64,
+    "bad_rules": pl.String, "bad_since": pl.Datetime("us", "UTC")}
+PAIR_SCHEMA = {"a": pl.Int32, "b": pl.Int32, "day_back": pl.Int32, "sector": pl.Int32,
+               "n": pl.Int64, "sum_a": pl.Float64, "sum_b": pl.Float64}
+VANE_SCHEMA = {"a": pl.Int32, "b": pl.Int32, "n": pl.Int64, "mean_diff_deg": pl.Float64}
+
+
+def newest_reading(conn: psycopg.Connection, station_id: int) -> datetime | None:
+    """The station's newest reading stamp."""
+    return conn.execute(queries()["health_newest_reading"],
+                        {"station_id": station_id}).fetchone()["ts_last"]
+
+
+def channel_windows(conn: psycopg.Connection, limits: pl.DataFrame, *, week_from: datetime,
+                    day_from: datetime, until: datetime) -> pl.DataFrame:
+    """Per channel (``limits``: channel_id, low, high) the counts the health checks judge, over
+    ``[week_from, until)`` and ``[day_from, until)`` (see ``health_channel_windows``)."""
+    rows = conn.execute(queries()["health_channel_windows"], {
+        "channel_ids": limits["channel_id"].to_list(), "low": limits["low"].to_list(),
+        "high": limits["high"].to_list(), "week_from": week_from, "day_from": day_from,
+        "until": until}).fetchall()
+    return pl.DataFrame(rows, schema=WINDOW_SCHEMA, orient="row")
+
+
+def anemometer_pairs(conn: psycopg.Connection, pairs: pl.DataFrame, *, week_from: datetime,
+                     until: datetime, min_speed: float, halfwidth: float) -> pl.DataFrame:
+    """Sums of paired speeds per pair, day back and direction sector outside tower shadow
+    (``pairs``: a, b, vane, shadow_a, shadow_b [deg]; ``min_speed`` [m/s], ``halfwidth``
+    [deg])."""
+    if pairs.height == 0:
+        return pl.DataFrame(schema=PAIR_SCHEMA)
+    ids = sorted(set(pairs["a"].to_list() + pairs["b"].to_list() + pairs["vane"].to_list()))
+    rows = conn.execute(queries()["health_anemometer_pairs"], {
+        "a": pairs["a"].to_list(), "b": pairs["b"].to_list(), "vane": pairs["vane"].to_list(),
+        "shadow_a": pairs["shadow_a"].to_list(), "shadow_b": pairs["shadow_b"].to_list(),
+        "channel_ids": ids, "week_from": week_from, "until": until, "min_speed": min_speed,
+        "halfwidth": halfwidth}).fetchall()
+    return pl.DataFrame(rows, schema=PAIR_SCHEMA, orient="row")
+
+
+def vane_pairs(conn: psycopg.Connection, pairs: pl.DataFrame, *, week_from: datetime,
+               until: datetime) -> pl.DataFrame:
+    """The mean absolute difference of paired vanes (``pairs``: a, b) [deg]."""
+    if pairs.height == 0:
+        return pl.DataFrame(schema=VANE_SCHEMA)
+    ids = sorted(set(pairs["a"].to_list() + pairs["b"].to_list()))
+    rows = conn.execute(queries()["health_vane_pairs"], {
+        "a": pairs["a"].to_list(), "b": pairs["b"].to_list(), "channel_ids": ids,
+        "week_from": week_from, "until": until}).fetchall()
+    return pl.DataFrame(rows, schema=VANE_SCHEMA, orient="row")
+
+
+def supply_daily(conn: psycopg.Connection, *, at: datetime | None, days: int,
+                 names: list[str]) -> pl.DataFrame:
+    """Daily minimum supply voltage per logger, by day back from its newest value (or ``at``)
+    [V]; ``names``: ILIKE patterns of the diagnostics that are supply voltages."""
+    rows = conn.execute(queries()["health_supply_daily"],
+                        {"at": at, "days": days, "names": names}).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "logger_id": pl.Int32, "logger": pl.String,
+        "until": pl.Datetime("us", "UTC"), "day_back": pl.Int32, "v_min": pl.Float64,
+        "n": pl.Int64}, orient="row")
+
+
+def logger_faults(conn: psycopg.Connection, *, at: datetime | None) -> pl.DataFrame:
+    """FAULT events per logger in its last day of events."""
+    rows = conn.execute(queries()["health_logger_faults"], {"at": at}).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "logger_id": pl.Int32, "logger": pl.String, "n_faults": pl.Int64,
+        "since": pl.Datetime("us", "UTC"), "faults": pl.String}, orient="row")
+
+
+def clock_ahead(conn: psycopg.Connection, *, tolerance_s: float) -> pl.DataFrame:
+    """Each logger's newest file and whether its stamps run ahead of its arrival. [s]"""
+    rows = conn.execute(queries()["health_clock_ahead"], {"tolerance_s": tolerance_s}).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "logger_id": pl.Int32, "logger": pl.String, "file": pl.String,
+        "ts_last": pl.Datetime("us", "UTC"), "received_at": pl.Datetime("us", "UTC"),
+        "ahead": pl.Boolean}, orient="row")
+
+
+def import_failures(conn: psycopg.Connection) -> pl.DataFrame:
+    """Per station, its newest files failed in a row (``n_failed``, 0: the newest imported)."""
+    rows = conn.execute(queries()["health_import_failures"]).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "n_failed": pl.Int64, "since": pl.Datetime("us", "UTC"),
+        "newest_name": pl.String, "newest_error": pl.String}, orient="row")
+
+
+def record_fetch_attempt(conn: psycopg.Connection, source: str, ok: bool,
+                         error: str | None = None) -> None:
+    """Record one fetch of a source and whether it could be listed."""
+    conn.execute(queries()["fetch_attempt_record"], {"source": source, "ok": ok, "error": error})
+
+
+def fetch_failures(conn: psycopg.Connection) -> pl.DataFrame:
+    """Per fetch source, its newest attempts failed in a row (``n_failed``)."""
+    rows = conn.execute(queries()["health_fetch_failures"]).fetchall()
+    return pl.DataFrame(rows, schema={
+        "source": pl.String, "n_failed": pl.Int64, "since": pl.Datetime("us", "UTC"),
+        "last_error": pl.String}, orient="row")

@@ -27,7 +27,8 @@ ALERT_SCHEMA = {
     "alert_id": pl.Int64, "incident": pl.String, "kind": pl.String, "subject": pl.String,
     "message": pl.String, "link": pl.String, "run_id": pl.Int64,
     "raised_at": pl.Datetime("us", "UTC"), "sent_to": pl.List(pl.String),
-    "send_error": pl.String, "resolved_at": pl.Datetime("us", "UTC")}
+    "send_error": pl.String, "resolved_at": pl.Datetime("us", "UTC"),
+    "resolved_sent_to": pl.List(pl.String)}
 
 
 def start_run(conn: psycopg.Connection, job: str, notebook: str, parameters: dict,
@@ -199,3 +200,13 @@ def restore_check(dsn: str) -> dict:
             return conn.execute(queries()["restore_check"]).fetchone()
     except psycopg.Error as exc:
         raise StorageError(f"the restored database cannot be read: {exc}".strip()) from exc
+
+
+def open_alert_details(conn: psycopg.Connection, incidents: list[str]) -> list[dict]:
+    """The open alerts of these incidents: alert_id, incident, kind, subject, link, raised_at."""
+    return conn.execute(queries()["alerts_open_detail"], {"incidents": incidents}).fetchall()
+
+
+def alert_resolved_sent(conn: psycopg.Connection, alert_id: int, sent_to: list[str]) -> None:
+    """Record where an alert's "resolved" message went."""
+    conn.execute(queries()["alert_resolved_sent"], {"alert_id": alert_id, "sent_to": sent_to})

@@ -1,0 +1,125 @@
+"""Sensor health from the data: the healthy demo mast, and generated faults on it."""
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+from click.testing import CliRunner
+
+from stationlab import health, ingest
+from stationlab.cli import main
+from tests import faults
+
+
+def _import(db, path):
+    [outcome] = ingest.import_paths([path], dsn=db)
+    assert outcome.status == "imported", outcome
+
+
+def _not_ok(table):
+    return table.filter(pl.col("state") != "ok")
+
+
+def test_the_healthy_demo_mast_is_ok(conn, mast):
+    table = mast.health()
+    assert table.height == 30
+    assert table["state"].unique().to_list() == ["ok"]
+    # recovery over (newest - 24 h, newest]: the rows present of the 144 expected
+    speed = table.filter(pl.col("name") == "Speed 80m 0deg Mean [m/s]").row(0, named=True)
+    assert speed["window_to"] == datetime(2016, 1, 10, 23, 40, tzinfo=UTC)
+    assert speed["recovery_day"] == mast.readings(
+        channels=[speed["channel_id"]], start=speed["window_to"] - timedelta(hours=24)
+    ).filter(pl.col("ts") > speed["window_to"] - timedelta(hours=24)).height / 144
+    result = CliRunner().invoke(main, ["health", "--station", "some_site"])
+    assert result.exit_code == 0, result.output
+    assert result.output == ("some_site: 30 sensors, 0 failed, 0 suspect, 30 ok "
+                             "(windows end 2016-01-10T23:40Z)\n")
+
+
+def test_a_cup_frozen_for_12_hours_has_failed(conn, db, tmp_path):
+    frozen = lambda value: "4.2"  # noqa: E731
+    _import(db, faults.write(tmp_path / "frozen.csv", changes=[("Spd80mN", 72, 0, frozen)]))
+    table = health.sensor_health(conn, "some_site")
+    bad = _not_ok(table)
+    assert bad["name"].to_list() == ["Speed 80m 0deg Mean [m/s]"]
+    row = bad.row(0, named=True)
+    assert row["state"] == "failed"
+    assert row["reason"] == "flat line at 4.2 for 12.0 h"
+    assert row["since"] == datetime(2016, 1, 10, 11, 50, tzinfo=UTC)
+    result = CliRunner().invoke(main, ["health", "--station", "some_site"])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "Speed 80m 0deg Mean [m/s] failed: flat line at 4.2 for 12.0 h since 2016-01-10T11:50Z",
+        "some_site: 30 sensors, 1 failed, 0 suspect, 29 ok (windows end 2016-01-10T23:40Z)"]
+    # windows ending before the freeze: healthy
+    before = CliRunner().invoke(main, ["health", "--station", "some_site",
+                                       "--at", "2016-01-10T11:00"])
+    assert before.exit_code == 0, before.output
+    assert "0 failed, 0 suspect" in before.output
+
+
+def test_a_paired_anemometer_15_percent_low_for_a_week_has_failed(conn, db, tmp_path):
+    low = lambda value: f"{float(value) * 0.85:.3f}"  # noqa: E731
+    path = faults.write(tmp_path / "low.csv", days=9, changes=[("Spd60mS", 9 * 144, 0, low)])
+    _import(db, path)
+    table = health.sensor_health(conn, "some_site")
+    bad = _not_ok(table)
+    assert bad["name"].to_list() == ["Speed 60m 180deg Mean [m/s]"]
+    row = bad.row(0, named=True)
+    assert row["state"] == "failed"
+    assert row["reason"].startswith("reads 15% below its pair Speed 60m 0deg Mean [m/s] "
+                                    "(ratio of means 0.8")
+    assert row["since"] == row["window_to"] + timedelta(microseconds=1) - timedelta(days=7)
+    # the same ratio computed by hand from the readings, sector by sector outside tower shadow
+    import stationlab
+
+    with stationlab.connect() as client:
+        wide = client.station("some_site").readings(
+            types=["wind_speed", "wind_direction"], statistics=["avg"], wide=True,
+            start=row["window_to"] - timedelta(days=7) + timedelta(microseconds=1))
+    a, b, d = ("Speed 60m 180deg Mean [m/s]", "Speed 60m 0deg Mean [m/s]",
+               "Direction 58m 180deg Mean [deg]")
+
+    def off_shadow(center):
+        return ((pl.col(d) - center + 540) % 360 - 180).abs() >= 30
+
+    ratios = (wide.filter((pl.col(a) > 3) & (pl.col(b) > 3) & off_shadow(0) & off_shadow(180))
+              .group_by((pl.col(d) // 30).alias("sector"))
+              .agg(pl.len(), pl.col(a).mean(), pl.col(b).mean())
+              .filter(pl.col("len") >= 6).select(pl.col(a) / pl.col(b)).to_series())
+    assert f"ratio of means {ratios.median():.3f} in {ratios.len()} direction sectors" \
+        in row["reason"]
+
+
+def test_a_stuck_vane_has_failed(conn, db, tmp_path):
+    stuck = lambda value: "20"  # noqa: E731
+    _import(db, faults.write(tmp_path / "vane.csv", changes=[("Dir58mS", 100, 0, stuck)]))
+    bad = _not_ok(health.sensor_health(conn, "some_site"))
+    assert bad["name"].to_list() == ["Direction 58m 180deg Mean [deg]"]
+    row = bad.row(0, named=True)
+    assert row["state"] == "failed"
+    assert "flat line at 20.0 for 16.7 h" in row["reason"]
+    assert "disagrees with the vanes at other heights" in row["reason"]
+
+
+def test_a_temperature_probe_reading_minus_999_has_failed(conn, db, tmp_path):
+    broken = lambda value: "-999"  # noqa: E731
+    _import(db, faults.write(tmp_path / "t.csv", changes=[("T2m", 90, 0, broken)]))
+    bad = _not_ok(health.sensor_health(conn, "some_site"))
+    assert bad["name"].to_list() == ["Temperature 2m Sample [C]"]
+    assert bad["state"].to_list() == ["failed"]
+    assert "out of range [-60.0, 60.0] in 90 of 144 readings of the last 24 h" \
+        in bad["reason"][0]
+
+
+def test_windows_are_configured_per_station(conn, db, tmp_path):
+    frozen = lambda value: "4.2"  # noqa: E731
+    _import(db, faults.write(tmp_path / "frozen.csv", changes=[("Spd80mN", 72, 0, frozen)]))
+    settings = health.configure(conn, "some_site", flat_hours=13, day_hours=48)
+    assert settings["flat_hours"] == 13 and settings["week_days"] == 7
+    assert _not_ok(health.sensor_health(conn, "some_site")).is_empty()
+    import pytest
+
+    from stationlab.errors import StationlabError
+
+    with pytest.raises(StationlabError, match="unknown health settings: flat"):
+        health.configure(conn, "some_site", flat=1)
