@@ -67,9 +67,7 @@ class Client:
 
     def station(self, name: str) -> Station:
         """A station by name."""
-        if storage.catalog.station(self.conn, name) is None:
-            known = ", ".join(self.stations()) or "none yet"
-            raise StationlabError(f"no station called {name!r}; stations: {known}")
+        storage.catalog.require_station(self.conn, name)
         return Station(self, name)
 
 

@@ -63,6 +63,12 @@ def kind(data: bytes) -> str | None:
     return None
 
 
+def failure(exc: ArchiveError, name: str) -> str:
+    """Why archive ``name`` cannot be opened, without its name where the message starts with it
+    (the lines that show the reason name the file already); a nested member's name is kept."""
+    return str(exc).removeprefix(f"{name}: ")
+
+
 def expand(name: str, data: bytes, *, max_depth: int = MAX_DEPTH) -> list[Member]:
     """The files in ``data``: itself if it is no archive, else every member, recursively.
 

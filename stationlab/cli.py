@@ -389,7 +389,7 @@ def qc_rules(station: str | None) -> None:
     settings = []
     if station:
         with _connection() as conn:
-            settings = quality_control.quality.qc_settings(conn, station)
+            settings = _run(quality_control.station_settings, conn, station)
     for rule in quality_control.RULES.values():
         click.echo(f"{rule.name} v{rule.version} -> {rule.code}: {rule.description}")
         types = sorted(set(rule.defaults) | {s["measurement_type"] for s in settings
@@ -531,10 +531,8 @@ def files_(failed: bool, status: str | None) -> None:
 
 def _describe_file(row: dict) -> str:
     text = f"file {row['file_id']}: {row['status']}: {row['name']} (from {row['source']})"
-    if row["status"] == "failed":
-        where = [f"line {row['error_line']}"] if row["error_line"] is not None else []
-        where += [f"column {row['error_column']}"] if row["error_column"] is not None else []
-        text += f": {row['error']}" + (f" [{', '.join(where)}]" if where else "")
+    if row["status"] == "failed":  # the reason says its line and column
+        text += f": {row['error']}"
     return text
 
 

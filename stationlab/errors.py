@@ -31,12 +31,20 @@ class ParseError(StationlabError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = self.source
-        if self.line is not None:
-            where += f", line {self.line}"
-        if self.column is not None:
-            where += f", column {self.column}"
-        return f"{where}: {self.message}"
+        return f"{self.source}, {self.located()}" if self.where() else \
+            f"{self.source}: {self.message}"
+
+    def where(self) -> str:
+        """``line 3, column Speed``, or ``""`` where neither is known."""
+        parts = [f"line {self.line}"] if self.line is not None else []
+        parts += [f"column {self.column}"] if self.column is not None else []
+        return ", ".join(parts)
+
+    def located(self) -> str:
+        """The message with its line and column but without the file's name (for lines that
+        name the file already): ``line 1: the file is empty``."""
+        where = self.where()
+        return f"{where}: {self.message}" if where else self.message
 
     def __reduce__(self):  # keep the keyword arguments through pickling (worker processes)
         return (_rebuild_parse_error, (self.message, self.source, self.line, self.column))

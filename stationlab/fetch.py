@@ -77,7 +77,7 @@ def receive(conn, data: bytes, *, name: str, source: str, station: str | None = 
         members = archives.expand(name, content)
         error = None
     except ArchiveError as exc:
-        members, error = [archives.Member(name, content)], str(exc)
+        members, error = [archives.Member(name, content)], archives.failure(exc, name)
     results = []
     with storage.transaction(conn):
         arrival_id = queue.record_arrival(

@@ -63,9 +63,7 @@ def add_flag(conn, station: str, ts_from: datetime, ts_to: datetime, code: str, 
 
     Returns the new flag's id.
     """
-    meta = catalog.station(conn, station)
-    if meta is None:
-        raise StationlabError(f"no station called {station!r}")
+    meta = catalog.require_station(conn, station)
     point_id = None
     if point is not None:
         points = quality.channel_table(conn, station).filter(pl.col("point_name") == point)
@@ -108,6 +106,7 @@ def remove_flag(conn, flag_id: int, *, author: str | None = None) -> None:
 def list_flags(conn, station: str, *, start: datetime | None = None, end: datetime | None = None,
                include_removed: bool = False) -> pl.DataFrame:
     """A station's flags (who did what when), oldest first."""
+    catalog.require_station(conn, station)
     return quality.list_flags(conn, station, start=start, end=end,
                               include_deleted=include_removed)
 
@@ -141,6 +140,7 @@ def _read_table(path) -> tuple[pl.DataFrame, str, str]:
 
 def import_flag_file(conn, path, station: str, *, author: str | None = None) -> FlagImport:
     """Import a brightwind cleaning file or a Windographer flag log (told apart by header)."""
+    catalog.require_station(conn, station)
     table, kind, source = _read_table(path)
     sensor, start, stop, reason = (BRIGHTWIND_HEADER if kind == "brightwind"
                                    else ("Data Column", "Start Time", "End Time", "Flag Name"))
@@ -151,7 +151,7 @@ def import_flag_file(conn, path, station: str, *, author: str | None = None) -> 
     starts, stops = parsed[: table.height], parsed[table.height:]
     channels = quality.channel_table(conn, station)
     if channels.is_empty():
-        raise StationlabError(f"no station called {station!r} (or it has no channels yet)")
+        raise StationlabError(f"station {station!r} has no channels yet: import its files first")
     names = _channel_names(conn, channels)
     new_codes, unmatched, count = [], [], 0
     author = author or default_author()
@@ -204,6 +204,7 @@ def windographer_flag_log(conn, station: str, *, start: datetime | None = None,
     named as in our Windographer export."""
     from stationlab.export import column_names, order_channels
 
+    catalog.require_station(conn, station)
     channels = order_channels(quality.channel_table(conn, station)
                               .filter(pl.col("kind") == "number"))
     names = dict(zip(channels["channel_id"], column_names(channels), strict=True))

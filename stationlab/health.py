@@ -166,9 +166,7 @@ def configure(conn, station: str, **params) -> dict:
     if unknown:
         raise StationlabError(f"unknown health settings: {', '.join(unknown)}; known: "
                               f"{', '.join(SENSOR_DEFAULTS)}")
-    meta = catalog.station(conn, station)
-    if meta is None:
-        raise StationlabError(f"no station called {station!r}")
+    meta = catalog.require_station(conn, station)
     current = {k: v for k, v in settings_for(conn, station).items()
                if v != SENSOR_DEFAULTS[k]}
     with storage.transaction(conn):
@@ -366,11 +364,8 @@ def sensor_health(conn, station: str, at: datetime | None = None,
     One row per channel (:data:`HEALTH_SCHEMA`): recovery (rows present) and coverage (rows
     valid after flags) are fractions of the expected rows of each window. [fraction]
     """
-    from stationlab.errors import StationlabError
 
-    meta = catalog.station(conn, station)
-    if meta is None:
-        raise StationlabError(f"no station called {station!r}")
+    meta = catalog.require_station(conn, station)
     cfg = {**settings_for(conn, station), **(settings or {})}
     channels = _channels(conn, station)
     end = at or logger_records.newest_reading(conn, meta["station_id"])

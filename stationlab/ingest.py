@@ -141,7 +141,7 @@ def import_archive_or_file(conn, path: str | os.PathLike, *, station: str | None
     try:
         members = archives.expand(path.name, data)
     except ArchiveError as exc:
-        return [_archive_failed(conn, path, data, str(exc), source)]
+        return [_archive_failed(conn, path, data, archives.failure(exc, path.name), source)]
     return [import_bytes(conn, m.data, name=m.name, label=str(path.parent / m.name),
                          station=station, source=source, mappings=mappings) for m in members]
 
@@ -185,8 +185,9 @@ def import_bytes(conn, data: bytes, *, name: str, label: str | None = None,
         return _store(conn, parsed, data, file_id=file_id, name=name, label=label,
                       station=station, options=options)
     except ParseError as exc:
-        _fail(conn, file_id, str(exc), fmt, exc.line, exc.column)
-        return Outcome(label, "failed", error=str(exc))
+        error = _parse_error_text(exc, name)
+        _fail(conn, file_id, error, fmt, exc.line, exc.column)
+        return Outcome(label, "failed", error=error)
     except (ImportRejected, StorageError, ConfigError) as exc:
         _fail(conn, file_id, str(exc), fmt)
         return Outcome(label, "failed", error=str(exc))
@@ -262,7 +263,7 @@ def import_claimed(conn, data: bytes, *, file_id: int, name: str,
     except (PartitionsNeeded, DatabaseUnavailable, StorageConflict):
         raise
     except ParseError as exc:
-        error, line, column = str(exc), exc.line, exc.column
+        error, line, column = _parse_error_text(exc, name), exc.line, exc.column
     except (ImportRejected, StorageError, ConfigError) as exc:
         error, line, column = str(exc), None, None
     except Exception as exc:  # a bug must not stop the other files; it is logged in full
@@ -271,6 +272,13 @@ def import_claimed(conn, data: bytes, *, file_id: int, name: str,
     logger.info("import failed: %s", error)
     catalog.mark_failed(conn, file_id, error=error, format=fmt, line=line, column=column)
     return Outcome(name, "failed", error=error)
+
+
+def _parse_error_text(exc: ParseError, name: str) -> str:
+    """The reason a file failed, without its name where the name is the file's own (every line
+    that shows the reason names the file already); an archive member's name is kept."""
+    own = Path(name.rsplit(archives.MEMBER_SEPARATOR, 1)[-1]).name
+    return exc.located() if exc.source in (name, own) else str(exc)
 
 
 def _fail(conn, file_id: int, error: str, fmt: str | None, line: int | None = None,

@@ -32,11 +32,9 @@ def test_import_prints_a_line_per_file_and_fails_if_any_file_failed(db, real_dat
     lines = run.stdout.splitlines()
     assert lines[0] == f"{folder}/TestLogger_Hourly_1.dat: imported 15 readings into station " \
                        "'TestLogger'"
-    assert lines[1].startswith(f"{folder}/TestLogger_Hourly_Bad05.dat: failed: "
-                               "TestLogger_Hourly_Bad05.dat, line 1")
-    assert lines[2].startswith(f"{folder}/windographer_flagging_log.txt: failed: "
-                               "windographer_flagging_log.txt, line 1: not a format stationlab "
-                               "knows; known formats: ammonit (")
+    assert lines[1].startswith(f"{folder}/TestLogger_Hourly_Bad05.dat: failed: line 1")
+    assert lines[2].startswith(f"{folder}/windographer_flagging_log.txt: failed: line 1: not a "
+                               "format stationlab knows; known formats: ammonit (")
     for name in ("nrg_symphoniepro", "nrg_logr", "toa5 (Campbell Scientific TOA5)",
                  "windographer", "generic_csv", "windcube", "zx_lidar", "triton", "kintech"):
         assert name in lines[2]
@@ -185,3 +183,31 @@ def test_meta_import_lists_every_violation(db, real_data):
         "  $.date: 'date' is a required property",
         "  $.measurement_location: 'measurement_location' is a required property",
         "  $.organisation: 'organisation' is a required property"]
+
+
+def test_every_command_naming_an_unknown_station_fails_naming_the_known_ones(db, real_data,
+                                                                              tmp_path):
+    stationlab("import", real_data / "campbell_toa5/campbell_scientific_demo_data1.csv")
+    flag_file = tmp_path / "flags.csv"
+    flag_file.write_text("Sensor,Start,Stop,Reason\nx,2016-01-01,2016-01-02,icing\n")
+    commands = [
+        ("export", "--out", tmp_path / "x.txt"),
+        ("flags", "import", flag_file),
+        ("flags", "export", "--format", "windographer"),
+        ("flags", "list"),
+        ("flags", "add", "--start", "2016-01-10", "--end", "2016-01-11", "--code", "icing"),
+        ("qc", "run"),
+        ("qc", "rules"),
+        ("qc", "set", "range", "min=0"),
+        ("meta", "export"),
+        ("exports", "build"),
+        ("exports", "path", "--format", "windographer"),
+        ("health",),
+    ]
+    wrong = {}
+    for command in commands:
+        run = stationlab(*command, "--station", "no_such_station")
+        if (run.returncode, run.stderr.strip()) != (
+                1, "Error: no station called 'no_such_station'; stations: some_site"):
+            wrong[command[:2]] = (run.returncode, run.stdout[-200:], run.stderr[-300:])
+    assert not wrong

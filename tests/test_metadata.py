@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from stationlab import ingest, metadata, storage
-from stationlab.errors import MetadataError, StorageError
+from stationlab.errors import MetadataError, StationlabError, StorageError
 from stationlab.metadata import iea43
 from stationlab.storage import metadata as stored
 
@@ -276,6 +276,10 @@ def test_serial_number_alone_finds_the_logger_when_models_differ(conn, db, tmp_p
 
 
 def test_export_of_a_station_without_a_document_names_those_with_one(db):
+    with pytest.raises(StationlabError, match=r"^no station called 'some_site'; stations: "
+                       "none yet$"):
+        metadata.export_station("some_site", dsn=db)
+    ingest.import_paths([REAL_DATA / "campbell_toa5/campbell_scientific_demo_data1.csv"], dsn=db)
     with pytest.raises(MetadataError, match=r"station 'some_site' has no metadata from an IEA "
                        r"Task 43 document; stations that have: none yet"):
         metadata.export_station("some_site", dsn=db)

@@ -13,7 +13,7 @@ from stationlab import parse
 from stationlab.errors import ParseError
 from stationlab.parse import generic_csv
 
-from .conftest import REPO, REAL_DATA
+from .conftest import REAL_DATA, REPO
 
 DATA = REPO / "tests" / "data"
 SETTINGS = settings(max_examples=50, deadline=None,

@@ -124,7 +124,7 @@ def test_a_corrupt_file_among_good_ones_is_quarantined(db, conn, home, real_data
     assert [(r["name"], r["status"]) for r in rows] == [
         ("TestLogger_Hourly_1.dat", "imported"), ("TestLogger_Hourly_Bad06.dat", "failed"),
         ("TestLogger_Daily_1.dat", "imported")]
-    assert rows[1]["error"].startswith("TestLogger_Hourly_Bad06.dat, line 3")
+    assert rows[1]["error"].startswith("line 3: ")
     assert rows[1]["error_line"] == 3
     assert count(conn, "readings") == 15 + 14
 

@@ -152,10 +152,7 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
     out = Path(out)
     with storage.db.snapshot(dsn) as conn:
         storage.exports.set_parallel_workers(conn, config.export_parallel_workers())
-        meta = catalog.station(conn, station)
-        if meta is None:
-            known = ", ".join(s["station"] for s in catalog.summary(conn)) or "none yet"
-            raise StationlabError(f"no station called {station!r}; stations: {known}")
+        meta = catalog.require_station(conn, station)
         channels = order_channels(
             catalog.station_channels(conn, station).filter(pl.col("kind") == "number"))
         ids = channels["channel_id"].to_list()

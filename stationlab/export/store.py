@@ -222,6 +222,7 @@ def ready_export(station: str, format: str, *, source: str = "raw",
     build = (f"run `stationlab exports build --station {station}"
              f"{' --source clean' if source == 'clean' else ''}`")
     with storage.connect(dsn) as conn:
+        storage.catalog.require_station(conn, station)
         latest = storage.exports.latest(conn, station, format, source)
         current = latest is not None and _made_from(
             latest, latest["station_data_version"], _digest_of(conn, latest, {}))

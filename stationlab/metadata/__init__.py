@@ -86,6 +86,7 @@ def export_station(station: str, *, dsn: str | None = None) -> dict:
         If the station has no metadata from a document.
     """
     with storage.connect(dsn, autocommit=True) as conn:
+        storage.catalog.require_station(conn, station)
         meta = stored.load_station(conn, station)
         if meta is None:
             known = stored.documented_stations(conn)

@@ -90,14 +90,19 @@ def effective_params(rule: Rule, measurement_type: str, settings: list[dict]) ->
     return params if applies and params else None
 
 
+def station_settings(conn, station: str) -> list[dict]:
+    """The rule parameters a station overrides (rows of rule, measurement_type, params,
+    enabled)."""
+    catalog.require_station(conn, station)
+    return quality.qc_settings(conn, station)
+
+
 def configure(conn, station: str, rule: str, *, measurement_type: str = "*",
               enabled: bool = True, **params) -> None:
     """Override a rule's parameters at a station (for one measurement type or ``"*"``)."""
     if rule not in RULES:
         raise StationlabError(f"unknown QC rule {rule!r}; rules: {', '.join(RULES)}")
-    meta = catalog.station(conn, station)
-    if meta is None:
-        raise StationlabError(f"no station called {station!r}")
+    meta = catalog.require_station(conn, station)
     with storage.transaction(conn):
         quality.set_qc_setting(conn, meta["station_id"], rule, measurement_type, params, enabled)
 
@@ -221,9 +226,7 @@ def run(conn, station: str, *, start: datetime | None = None, end: datetime | No
     if unknown:
         raise StationlabError(f"unknown QC rule(s) {', '.join(unknown)}; rules: "
                               f"{', '.join(RULES)}")
-    meta = catalog.station(conn, station)
-    if meta is None:
-        raise StationlabError(f"no station called {station!r}")
+    meta = catalog.require_station(conn, station)
     channels = quality.channel_table(conn, station).filter(
         (pl.col("kind") == "number") & pl.col("measurement_point_id").is_not_null())
     ids = channels["channel_id"].to_list()

@@ -292,6 +292,23 @@ def station(conn: psycopg.Connection, name: str) -> dict | None:
     return conn.execute(queries()["station_by_name"], {"name": name}).fetchone()
 
 
+def require_station(conn: psycopg.Connection, name: str) -> dict:
+    """A station's row, as :func:`station`; raises naming the known stations when there is none.
+
+    Raises
+    ------
+    StationlabError
+        ``no station called 'x'; stations: a, b``.
+    """
+    from stationlab.errors import StationlabError
+
+    row = station(conn, name)
+    if row is None:
+        known = ", ".join(s["station"] for s in summary(conn)) or "none yet"
+        raise StationlabError(f"no station called {name!r}; stations: {known}")
+    return row
+
+
 def summary(conn: psycopg.Connection) -> list[dict]:
     """Per station: channels, imported files, readings and their time range."""
     return conn.execute(queries()["summary"]).fetchall()
