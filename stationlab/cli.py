@@ -217,17 +217,20 @@ def formats_() -> None:
     """List the logger file formats stationlab reads."""
     from stationlab import parse
 
-    for fmt in parse.formats():
-        click.echo(f"{fmt.name:14} {fmt.description}")
+    known = parse.formats()
+    width = max(len(fmt.name) for fmt in known)
+    for fmt in known:
+        click.echo(f"{fmt.name:{width}}  {fmt.description}")
 
 
 @main.command("demo")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the exports (default: $STATIONLAB_HOME/exports).")
+              help="Folder for the exports (default: the exports store, "
+                   "$STATIONLAB_HOME/exports).")
 def demo(out: Path | None) -> None:
     """Set up the database, import the bundled sample files, export each station."""
     from stationlab import ingest, storage
-    from stationlab.export import export_station
+    from stationlab.export import export_station, store
     from stationlab.storage import server
 
     if config.external_dsn() is None:
@@ -239,13 +242,20 @@ def demo(out: Path | None) -> None:
     sample = files("stationlab").joinpath("sample_data", "loggers")
     outcomes = _run(ingest.import_paths, [Path(str(sample))],
                     on_outcome=lambda o: click.echo(o.describe()))
-    out = out or config.home() / "exports"
-    with storage.connect() as conn:
-        stations = [row["station"] for row in storage.catalog.summary(conn)]
     click.echo("")
-    for name in stations:
-        result = _run(export_station, name, out / f"{name}.windographer.txt")
-        click.echo(_describe_export(result))
+    if out is None:  # into the exports store, where `exports list` and `exports path` find them
+        built = _run(store.build_exports, formats=("windographer",), sources=("raw", "clean"),
+                     progress=None)
+        for outcome in built:
+            click.echo(outcome.describe())
+        click.echo(f"{plural(len(built), 'Windographer file')} (raw and clean) in "
+                   f"{store.store_dir()}: `stationlab exports list` lists them")
+    else:
+        with storage.connect() as conn:
+            stations = [row["station"] for row in storage.catalog.summary(conn)]
+        for name in stations:
+            result = _run(export_station, name, out / f"{name}.windographer.txt")
+            click.echo(_describe_export(result))
     if any(o.failed for o in outcomes):
         sys.exit(1)
 

@@ -20,7 +20,8 @@ from psycopg.conninfo import make_conninfo
 from stationlab import storage
 
 REPO = Path(__file__).resolve().parents[1]
-#: Real logger files, copied into the repository with their provenance (tests/data/real/PROVENANCE.md).
+#: Real logger files, copied into the repository with their provenance
+#: (tests/data/real/PROVENANCE.md).
 REAL_DATA = REPO / "tests" / "data" / "real"
 TEMPLATE = "stationlab_template"
 

@@ -68,8 +68,12 @@ def test_bad_options_get_a_clear_message(db, tmp_path):
 def test_formats_lists_the_parsers():
     run = stationlab("formats")
     assert run.returncode == 0
-    names = [line.split()[0] for line in run.stdout.splitlines()]
-    assert {"toa5", "windographer"} <= set(names)
+    lines = run.stdout.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert {"toa5", "windographer", "nrg_symphoniepro"} <= set(names)
+    # the descriptions start in one column, after the longest name and two spaces
+    starts = {len(line) - len(line[len(name):].lstrip()) for line, name in zip(lines, names)}
+    assert starts == {max(map(len, names)) + 2}
 
 
 def test_db_status_on_an_external_server(db, real_data):
@@ -135,13 +139,26 @@ def test_demo_imports_the_samples_and_writes_windographer_files(embedded_env, tm
     assert f"database: embedded PostgreSQL in {home / 'pgdata'}" in out
     assert "campbell_scientific_demo_data1.csv: imported 5,640 readings into station " \
            "'some_site'" in out
-    assert (f"{home / 'exports' / 'some_site.windographer.txt'}: station some_site, "
-            "windographer, 30 channels, 188 rows, 5,640 readings, 2016-01-09 15:20 to "
-            "2016-01-10 23:40 UTC") in out
-    assert (home / "exports" / "TestLogger.windographer.txt").is_file()
+    store = home / "exports"
+    assert (f"some_site windographer: built 188 rows (data version 1) -> "
+            f"{store / 'some_site' / 'some_site.windographer.txt'}") in out.splitlines()
+    assert (f"some_site windographer clean: built 188 rows (data version 1) -> "
+            f"{store / 'some_site' / 'some_site.clean.windographer.txt'}") in out.splitlines()
+    # what the demo wrote is what `exports list` lists
+    listed = stationlab("exports", "list", env=embedded_env).stdout.splitlines()
+    stations = {line.split("\t")[0] for line in listed}
+    assert len(listed) == 2 * len(stations) and "some_site" in stations
+    assert out.splitlines()[-1] == (f"{len(listed)} Windographer files (raw and clean) in "
+                                    f"{store}: `stationlab exports list` lists them")
     again = stationlab("demo", env=embedded_env)
     assert again.returncode == 0
     assert "campbell_scientific_demo_data1.csv: already imported" in again.stdout
+    assert "some_site windographer: up to date" in again.stdout
+    folder = tmp_path / "out"
+    elsewhere = stationlab("demo", "--out", folder, env=embedded_env)
+    assert (f"{folder / 'some_site.windographer.txt'}: station some_site, "
+            "windographer, 30 channels, 188 rows, 5,640 readings, 2016-01-09 15:20 to "
+            "2016-01-10 23:40 UTC") in elsewhere.stdout
 
 
 def test_readme_starts_with_the_two_commands():
