@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -47,6 +48,7 @@ class Outcome:
     unassigned: tuple[str, ...] = field(default=())
     error: str | None = None
     what: str = "readings"  # or "logger events", "diagnostic values"
+    notes: tuple[str, ...] = field(default=())  # what the parser did not take as values
 
     @property
     def failed(self) -> bool:
@@ -68,6 +70,7 @@ class Outcome:
                          "(see reading_conflicts)")
         if self.unassigned:
             extra.append("unassigned columns: " + ", ".join(self.unassigned))
+        extra.extend(self.notes)
         return text + (f" ({'; '.join(extra)})" if extra else "")
 
 
@@ -298,10 +301,50 @@ def _resolve(conn, parsed: parse.ParsedFile, name: str, station: str, *,
     """The logger of a file; it may belong to another station than the header names (its
     serial number is registered there), unless the station was given."""
     header = parsed.header
-    return catalog.resolve_logger(
+    ref = catalog.resolve_logger(
         conn, station=station, name=header.get("station_name") or station,
         model=header.get("logger_model", ""), serial_number=header.get("logger_serial", ""),
         table_name=header.get("table_name"), source=name, station_given=station_given)
+    catalog.record_site(conn, ref, **header_site(header, name))
+    return ref
+
+
+#: Normalised header keys of the site (see :class:`stationlab.parse.ParsedFile`): key -> (name
+#: in :func:`stationlab.storage.catalog.record_site`, lowest, highest).
+SITE_KEYS = {"site_latitude": ("latitude", -90.0, 90.0),
+             "site_longitude": ("longitude", -180.0, 180.0),
+             "site_elevation_m": ("elevation_m", -500.0, 9000.0)}
+
+#: A header's ``utc_offset``: ``-07:00``, ``+05:30``, ``+00:00``.
+UTC_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+
+
+def header_site(header: dict[str, str], source: str) -> dict:
+    """The site's latitude, longitude [deg], elevation [m] and the logger's time zone from the
+    normalised header keys, whatever the format; a value that cannot be read is logged and
+    left out (a file's data do not fail over its site)."""
+    site: dict = {"source": source}
+    for key, (name, low, high) in SITE_KEYS.items():
+        text = (header.get(key) or "").strip()
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            logger.warning("%s: %s %r is not a number in [%g, %g]; not stored", source, key,
+                           text, low, high)
+            continue
+        site[name] = value
+    text = (header.get("utc_offset") or "").strip()
+    match = UTC_OFFSET.match(text)
+    if match and int(match[2]) <= 14 and int(match[3]) < 60:
+        sign = -1 if match[1] == "-" else 1
+        site["utc_offset"] = sign * timedelta(hours=int(match[2]), minutes=int(match[3]))
+    elif text:
+        logger.warning("%s: utc_offset %r is not like -07:00; not stored", source, text)
+    return site
 
 
 def _with_offset(parsed: parse.ParsedFile, data: bytes, ref: catalog.LoggerRef,
@@ -378,7 +421,7 @@ def _store_readings(conn, parsed: parse.ParsedFile, ref: catalog.LoggerRef, *, f
                 stored.path)
     return Outcome(label, "imported", station=station, readings=stored.inserted,
                    duplicates=stored.duplicates, conflicts=stored.conflicts,
-                   unassigned=tuple(unmatched))
+                   unassigned=tuple(unmatched), notes=parsed.value_notes)
 
 
 def _options(fmt: str, name: str, mappings: Iterable) -> dict:

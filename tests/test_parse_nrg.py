@@ -57,7 +57,8 @@ def test_symphoniepro_sensor_history(real_data):
         height_m=85.0, bearing_deg=189.0, slope=0.0935, offset=0.139)
     types = {h.channel: h.measurement_type for h in parsed.channel_history}
     assert types["13"] == "air_temperature" and types["14"] == "air_pressure"
-    assert types["15"] == "wind_direction" and types["100"] == "other"
+    assert types["15"] == "wind_direction" and types["100"] == "direct_normal_irradiance"
+    assert types["108"] == "other"  # a calculated ratio
 
 
 def test_symphoniepro_without_data_line_names_the_problem(real_data):
@@ -121,7 +122,9 @@ def test_a_column_moved_to_another_point_lands_on_the_right_channel(conn, db, re
 def test_later_exports_of_the_logger_reuse_its_configuration(conn, db, real_data):
     outcomes = ingest.import_paths([real_data / "nrg_symphoniepro"])
     assert [o.status for o in outcomes] == ["imported"] * 3
-    assert [o.readings for o in outcomes] == [23310, 15120, 15120]
+    # Every value of channel 32 (an SR30 on Modbus that never answered: -1000, NRG's error value)
+    # is missing: 4 statistics x 370 and x 240 rows fewer than the files hold.
+    assert [o.readings for o in outcomes] == [23310 - 4 * 370, 15120 - 4 * 240, 15120 - 4 * 240]
     sources = conn.execute("SELECT source, count(*) AS n FROM logger_configs GROUP BY 1"
                            ).fetchall()
     assert sources == [{"source": "nrg_sensor_history", "n": 63}]
@@ -133,7 +136,8 @@ def test_later_exports_of_the_logger_reuse_its_configuration(conn, db, real_data
 def test_logr_statistical_frame_header_and_history(real_data):
     parsed = nrg_logr.read_logr(real_data / LOGR)
     assert parsed.format == "nrg_logr"
-    assert parsed.data.shape == (2, 140)  # 32 channels, NotUsed columns dropped
+    # 32 channels; NotUsed columns dropped, and the vanes' Min and Max (constant 0)
+    assert parsed.data.shape == (2, 136)
     assert not any("NotUsed" in c.name for c in parsed.columns)
     assert parsed.data["ts"].to_list() == [datetime(2024, 1, 11, 13, 39, tzinfo=UTC),
                                            datetime(2024, 1, 11, 13, 40, tzinfo=UTC)]
@@ -223,3 +227,198 @@ def test_events_and_diagnostics_are_stored_once(conn, db, real_data, tmp_path):
     copy.write_bytes(logs[0].read_bytes() + b"\n")
     outcome = ingest.import_file(conn, copy)
     assert (outcome.status, outcome.readings, outcome.duplicates) == ("imported", 0, 2)
+
+
+LOGR_2022 = "nrg_logr/20220418_0700_000511_001183_statistical.dat"
+LOGR_2024 = "nrg_logr/20240111_1300_000304_002994_statistical.dat"
+
+
+def test_one_meaning_table_types_every_nrg_channel(real_data):
+    old = {h.channel: h.measurement_type
+           for h in nrg_logr.read_logr(real_data / LOGR_2022).channel_history}
+    new = {h.channel: h.measurement_type
+           for h in nrg_logr.read_logr(real_data / LOGR_2024).channel_history}
+    sympro = {h.channel: h.measurement_type
+              for h in nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO).channel_history}
+    # The sun's position: never a wind direction (Task 43 altitude/azimuth; no zenith type).
+    assert [old[c] for c in ("308", "309", "310")] == [
+        "solar_zenith_angle", "azimuth", "altitude"]
+    assert [new[c] for c in ("308", "309", "310")] == [
+        "azimuth", "altitude", "solar_zenith_angle"]
+    # PV module and instrument body temperatures are not the air's; the air's is.
+    assert [new["3"], new["5"], old["109"], old["116"], old["119"]] == ["temperature"] * 5
+    assert [new["14"], new["103"], old["14"], old["101"], sympro["13"]] == \
+        ["air_temperature"] * 5
+    # Plane of array (reference cells) vs horizontal.
+    assert [new["10"], old["115"]] == ["global_tilted_irradiance"] * 2
+    assert [new["1"], old["1"], old["7"], sympro["20"], sympro["32"]] == \
+        ["global_horizontal_irradiance"] * 5
+    # Voltages and currents as such, whatever the description.
+    assert [new[c] for c in ("7", "8", "9", "203", "205")] == ["voltage"] * 5
+    assert [new["202"], new["204"], old["112"], old["117"]] == ["current"] * 4
+    # A radiometer's own humidity and pressure are not the air's; a weather sensor's are.
+    assert [old["110"], old["114"], old["120"]] == ["other"] * 3
+    assert [old["102"], old["103"]] == ["relative_humidity", "air_pressure"]
+    assert [new[c] for c in ("12", "102")] == ["wind_direction"] * 2
+    assert [new[c] for c in ("101", "401", "402", "403", "404")] == ["wind_speed"] * 5
+    assert (new["201"], sympro["42"]) == ("soiling_loss_index", "soiling_loss_index")
+    assert (sympro["100"], sympro["106"]) == ("direct_normal_irradiance", "albedo")
+
+
+@pytest.mark.parametrize(("fields", "kind"), [
+    ({"Description": "Zenith Angle", "Units": "Degrees"}, "solar_zenith_angle"),
+    ({"Type": "Calculated", "Description": "Sun elevation", "Units": "deg"}, "altitude"),
+    ({"Type": "Analog", "Description": "POA pyranometer", "Units": "W/m^2"},
+     "global_tilted_irradiance"),
+    ({"Type": "Analog", "Description": "Battery", "Units": "V"}, "voltage"),
+    ({"Type": "Analog", "Description": "NRG #200P Wind Vane supply", "Units": "V"}, "voltage"),
+    ({"Description": "Unknown thing", "Units": "deg"}, "other"),
+    ({"Description": "Unknown thing", "Units": "%"}, "other"),
+    ({"Type": "Vane", "Description": "anything", "Units": "Deg"}, "wind_direction"),
+])
+def test_the_table_on_channel_blocks_of_either_format(fields, kind):
+    from stationlab.parse import _nrg
+    assert _nrg.measurement_type(fields) == kind
+
+
+def logr_with(real_data, old: str, new: str, *, count: int = 1) -> bytes:
+    text = (real_data / LOGR_2024).read_text()
+    assert text.count(old) >= count, old
+    return text.replace(old, new, count).encode()
+
+
+def test_heights_and_bearings_from_descriptions_where_the_fields_are_blank(real_data):
+    data = logr_with(real_data, "Description:\tNRG 200M Vane\n",
+                     "Description:\tNRG 200M Vane 58m\n")
+    data = data.replace(b"Description:\tNRG T60 (pre 3/2023)\n",
+                        b"Description:\tNRG T60 60m 270deg\n")
+    data = data.replace(b"Description:\tNRG S1 Anemometer\n",
+                        b"Description:\tNRG S1 Anemometer 80.5m SSE\n")
+    data = data.replace(b"Description:\tNRG 40H\nUnits:\tm/s\nSerial Number:\t000000000\n"
+                        b"Scale Factor:\t0.765000\nOffset:\t0.350000\nHeight:\t0.00",
+                        b"Description:\tNRG 40H 10m\nUnits:\tm/s\nSerial Number:\t000000000\n"
+                        b"Scale Factor:\t0.765000\nOffset:\t0.350000\nHeight:\t40.00")
+    parsed = nrg_logr.parse_logr(data, source="x_statistical.dat")
+    where = {h.channel: (h.height_m, h.bearing_deg) for h in parsed.channel_history}
+    assert where["12"] == (58.0, None)  # "200M" is the model
+    assert where["14"] == (60.0, 270.0)
+    assert where["401"] == (80.5, 157.5)
+    assert where["402"] == (40.0, None)  # the field, not the description, when it is set
+    assert where["1"] == (None, None)  # Height 0.00: nobody entered it
+    sympro = nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO)
+    where = {h.channel: (h.height_m, h.bearing_deg) for h in sympro.channel_history}
+    assert where["14"] == (None, None)  # Height 0.00 and Bearing 0.00: both unfilled
+    assert where["13"] == (40.0, 0.0)  # a bearing of 0 at a real height is north
+    assert where["3"] == (10.0, None)
+
+
+def test_sensor_history_blocks_without_the_colon_are_read(real_data):
+    parsed = nrg_logr.read_logr(real_data / LOGR_2022)
+    blocks = {h.channel: h for h in parsed.channel_history}
+    assert [blocks[c].description for c in ("301", "308", "310")] == [
+        "Precipitation Hourly Sum", "Zenith Angle", "Elevation Angle"]
+    assert blocks["308"].columns == tuple(f"Ch308_{s}_Degrees" for s in ("Avg", "Min", "Max", "SD"))
+    assert "description" not in parsed.header  # not mistaken for header fields
+
+
+def test_vane_placeholders_are_not_stored_and_said(real_data):
+    old = nrg_logr.read_logr(real_data / LOGR_2022)
+    dropped = ["Ch12_Min_Deg", "Ch12_Max_Deg", "Ch12_Gust_Dir_Deg", "Ch105_Min_deg",
+               "Ch105_Max_deg", "Ch105_Gust_Dir_deg"]
+    assert not set(dropped) & set(old.data.columns)
+    assert old.value_notes == (
+        "6 placeholder columns not stored (a vane's Min and Max, and its Gust without a gust "
+        "source channel, which the logger fills with 0): " + ", ".join(dropped),)
+    assert "Ch104_Min_m/s" in old.data.columns  # an anemometer's minimum of 0 is a value
+    new = nrg_logr.read_logr(real_data / LOGR_2024)  # Gust Source Channel: 401 and 101
+    assert {"Ch12_Gust_Dir_Deg", "Ch102_Gust_Dir_deg"} <= set(new.data.columns)
+    assert not {"Ch12_Min_Deg", "Ch12_Max_Deg"} & set(new.data.columns)
+    # Gust Source Channel: 0 says there is none; one that names a channel keeps even zeros.
+    text = (real_data / LOGR_2022).read_text()
+    vane = "Vane Mounting Angle:\t0.0\n"
+    for source, kept in (("0", False), ("104", True)):
+        data = text.replace(vane, vane + f"Gust Source Channel:\t{source}\n").encode()
+        columns = nrg_logr.parse_logr(data, source="x.dat").data.columns
+        assert ("Ch12_Gust_Dir_Deg" in columns) is kept, source
+    # Values other than 0 are values, whatever the header says.
+    zero = logr_with(real_data, "Gust Source Channel:\t401", "Gust Source Channel:\t0")
+    assert "Ch12_Gust_Dir_Deg" in nrg_logr.parse_logr(zero, source="x.dat").data.columns
+    text = (real_data / LOGR_2024).read_text()
+    rows = text.split("\n")
+    head = rows.index("Data") + 1
+    names = rows[head].split("\t")
+    fields = rows[head + 1].split("\t")
+    fields[names.index("Ch12_Min_Deg")] = "12.5000"
+    rows[head + 1] = "\t".join(fields)
+    kept = nrg_logr.parse_logr("\n".join(rows).encode(), source="x.dat")
+    assert kept.data["Ch12_Min_Deg"][0] == 12.5
+
+
+def test_nrg_error_values_of_digital_sensors_are_missing(real_data):
+    parsed = nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO)
+    ch32 = [c for c in parsed.data.columns if c.startswith("Ch32_")]
+    assert len(ch32) == 4 and all(parsed.data[c].null_count() == 370 for c in ch32)
+    assert parsed.value_notes == (
+        "1,480 NRG error values (-1000: a digital sensor that did not answer) read as missing "
+        "in channel 32",)
+    # An analog channel's -1000 is not an NRG error value (a calibration may give anything).
+    text = (real_data / SYMPRO).read_text()
+    head = text.index("\nData\n") + len("\nData\n")
+    first = text.index("\n", head) + 1
+    row_end = text.index("\n", first)
+    fields = text[first:row_end].split("\t")
+    names = text[head:first - 1].split("\t")
+    fields[names.index("Ch13_Analog_40.00m_N_Avg_C")] = "-1000.000000"
+    fields[names.index("Ch32_ModbusRTU_2.00m_S_Avg_W/m^2")] = "512.000000"
+    changed = text[:first] + "\t".join(fields) + text[row_end:]
+    parsed = nrg_symphoniepro.parse_symphoniepro(changed.encode(), source="x.txt")
+    assert parsed.data["Ch13_Analog_40.00m_N_Avg_C"][0] == -1000.0
+    # Min and Max of that row are still -1000: the whole row of the channel is missing.
+    assert parsed.data["Ch32_ModbusRTU_2.00m_S_Avg_W/m^2"][0] is None
+
+
+def test_site_and_time_zone_in_the_normalised_header(real_data):
+    logr = nrg_logr.read_logr(real_data / LOGR_2024).header
+    assert {k: logr[k] for k in ("site_latitude", "site_longitude", "site_elevation_m",
+                                 "utc_offset")} == {
+        "site_latitude": "44.33889", "site_longitude": "-73.11202", "site_elevation_m": "136",
+        "utc_offset": "-05:00"}
+    sympro = nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO).header
+    assert (sympro["site_latitude"], sympro["site_longitude"], sympro["utc_offset"]) == (
+        "44.5000000", "-73.2000000", "-05:00")
+    blank = logr_with(real_data, "Latitude:\t44.33889\nLongitude:\t-73.11202\nElevation:\t136",
+                      "Latitude:\t0.00000\nLongitude:\t0.00000\nElevation:\t0")
+    header = nrg_logr.parse_logr(blank, source="x.dat").header
+    assert not {"site_latitude", "site_longitude", "site_elevation_m"} & set(header)
+    seven = logr_with(real_data, "Time Zone:\t-5", "Time Zone:\tUTC-7:00")
+    assert nrg_logr.parse_logr(seven, source="x.dat").header["utc_offset"] == "-07:00"
+
+
+def test_import_stores_site_and_time_zone_and_says_what_it_left_out(conn, db, real_data):
+    outcome = ingest.import_paths([real_data / LOGR_2022])[0]
+    assert outcome.describe().endswith(
+        "into station 'Crows Nest' (6 placeholder columns not stored (a vane's Min and Max, and "
+        "its Gust without a gust source channel, which the logger fills with 0): Ch12_Min_Deg, "
+        "Ch12_Max_Deg, Ch12_Gust_Dir_Deg, Ch105_Min_deg, Ch105_Max_deg, Ch105_Gust_Dir_deg)")
+    assert conn.execute("SELECT latitude, longitude, elevation_m FROM stations "
+                        "WHERE name = 'Crows Nest'").fetchone() == {
+        "latitude": 44.33889, "longitude": -73.11202, "elevation_m": 136.0}
+    assert conn.execute("SELECT header_utc_offset, utc_offset FROM loggers "
+                        "WHERE serial_number = '511'").fetchone() == {
+        "header_utc_offset": timedelta(hours=-5), "utc_offset": timedelta(0)}
+    # Curated coordinates are never overwritten; an empty elevation is filled.
+    conn.execute("INSERT INTO stations (name, latitude, longitude) "
+                 "VALUES ('Tech Services test', 44.1, -73.0)")
+    ingest.import_paths([real_data / SYMPRO])
+    assert conn.execute("SELECT latitude, longitude, elevation_m FROM stations "
+                        "WHERE name = 'Tech Services test'").fetchone() == {
+        "latitude": 44.1, "longitude": -73.0, "elevation_m": 123.0}
+
+
+def test_any_format_header_site_keys_are_read_or_refused_quietly():
+    site = ingest.header_site({"site_latitude": "-33.5", "site_longitude": "151.25",
+                               "site_elevation_m": "12.5", "utc_offset": "+10:00"}, "x")
+    assert site == {"source": "x", "latitude": -33.5, "longitude": 151.25,
+                    "elevation_m": 12.5, "utc_offset": timedelta(hours=10)}
+    assert ingest.header_site({"site_latitude": "95", "site_longitude": "east",
+                               "utc_offset": "UTC-7"}, "x") == {"source": "x"}

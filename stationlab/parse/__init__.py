@@ -129,7 +129,15 @@ class ParsedFile:
     header
         The vendor header, normalised keys where they exist: ``station_name``, ``logger_model``,
         ``logger_serial``, ``logger_os``, ``program``, ``program_signature``, ``table_name``;
-        other vendor fields under their own names.
+        other vendor fields under their own names. Where the header states the site and clock,
+        every parser also gives (as text; an import stores them on the station, where empty,
+        and on the logger):
+
+        - ``site_latitude``, ``site_longitude``: signed decimal degrees, WGS84 (``"44.33889"``,
+          ``"-73.11202"``); both or neither. [deg]
+        - ``site_elevation_m``: the site's elevation above sea level. [m]
+        - ``utc_offset``: the logger's time zone as its header states it, ``"-07:00"`` (the
+          stamps in ``data`` are UTC whatever it says).
     columns
         The value columns, in file order (the timestamp is not one of them).
     data
@@ -142,6 +150,9 @@ class ParsedFile:
     channel_history
         The logger's own configuration timeline, where the file carries one (NRG ``Sensor
         History``): an import turns it into measurement points and logger configurations.
+    value_notes
+        What the parser did not take as values, one sentence each (placeholder columns not
+        stored, vendor error codes read as missing); ``stationlab import`` prints them.
     records
         One of :data:`RECORD_KINDS`. ``"readings"`` (the default) go to ``readings``;
         ``"events"`` (a logger's event log: ``data`` has ``ts, kind, code, message``, stamps in
@@ -159,6 +170,7 @@ class ParsedFile:
     notes: tuple[str, ...] = field(default=())
     channel_history: tuple[ChannelHistory, ...] = field(default=())
     records: str = "readings"
+    value_notes: tuple[str, ...] = field(default=())
 
     @property
     def n_readings(self) -> int:

@@ -26,8 +26,13 @@ files, a ``Data`` line and the table::
     Timestamp→Ch1_Avg_W/m^2→Ch1_Min_W/m^2→Ch1_Max_W/m^2→Ch1_SD_W/m^2→Ch1_NotUsed→...
     2024-01-11T13:39:00Z→52.5895→49.4579→55.0781→1.7164→0.0000→...
 
-Stamps are UTC (``Z``) and label the start of the interval. ``NotUsed`` columns (placeholders
-the logger fills with zeros) are dropped. The sensor history has no effective dates: each block
+Stamps are UTC (``Z``) and label the start of the interval; ``Time Zone`` (``-5``) is the
+site's own zone, kept as the header's ``utc_offset``. ``NotUsed`` columns (placeholders the
+logger fills with zeros) are dropped, and so are a vane's ``Min``/``Max`` and, without a ``Gust
+Source Channel``, its ``Gust_Dir`` when they hold only 0 (see
+:func:`stationlab.parse._nrg.placeholders`); NRG's error value of a digital sensor is read as
+missing (:func:`stationlab.parse._nrg.error_values`). Some firmware writes ``Channel→301``
+without a colon in the sensor history. The sensor history has no effective dates: each block
 holds from the start. A ``.log`` data line is ``time, epoch, kind, code, message`` (separated by
 ``", "`` or by tabs); a ``.diag`` table has one column per quantity and statistic
 (``VIN_RP_V_Avg``: quantity ``VIN_RP_V``, unit ``V``, statistic ``avg``). Files may start with a
@@ -120,8 +125,9 @@ def _start(data: bytes, source: str, encoding: str | None, fmt: str) -> str:
     return text
 
 
-def _header(layout: _nrg.Layout) -> dict[str, str]:
+def _header(layout: _nrg.Layout, source: str) -> dict[str, str]:
     header = {HEADER_KEYS.get(k, _nrg.key(k)): v for k, v in layout.header.items()}
+    header.update(_nrg.site(layout.header, source=source))
     header["logger_model"] = f"NRG {layout.header.get('Model Number', 'LOGR')}".strip()
     header.setdefault("logger_serial", "")
     header.setdefault("station_name", "")
@@ -157,16 +163,16 @@ def parse_logr(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta |
     layout = _nrg.split(text, source=source, vendor="NRG LOGR")
     stamps, series, columns, first_line = _nrg.read_table(
         layout, source=source, utc_offset=utc_offset, describe=describe)
-    header = _header(layout)
+    header = _header(layout, source)
     if interval is None:
         interval = _interval(header, stamps)
-    history = _nrg.history(layout, columns, source=source, channel_of=channel_of,
-                           utc_offset=None)
-    frame = pl.DataFrame([stamps.alias("ts"), *series])
+    frame, columns, history, notes = _nrg.values_and_meaning(
+        layout, stamps, series, columns, source=source, channel_of=channel_of, utc_offset=None,
+        logr=True)
     logger.debug("%s: %d rows, %d value columns", source, frame.height, len(columns))
     return ParsedFile(format="nrg_logr", source=source, header=header, columns=tuple(columns),
                       data=frame, interval=interval, first_data_line=first_line,
-                      channel_history=history)
+                      channel_history=history, value_notes=notes)
 
 
 def _interval(header: dict[str, str], stamps: pl.Series) -> timedelta | None:
@@ -215,7 +221,7 @@ def parse_logr_log(data: bytes, *, source: str = "<buffer>", encoding: str | Non
     _raise_if_missing(frame["kind"], "kind", source, first_line)
     events = pl.DataFrame([ts.alias("ts"), frame["kind"], frame["code"], frame["message"]])
     columns = tuple(Column(n, kind="text") for n in ("kind", "code", "message"))
-    return ParsedFile(format="nrg_logr_log", source=source, header=_header(layout),
+    return ParsedFile(format="nrg_logr_log", source=source, header=_header(layout, source),
                       columns=columns, data=events, first_data_line=first_line,
                       records="events")
 
@@ -250,7 +256,7 @@ def parse_logr_diag(data: bytes, *, source: str = "<buffer>", encoding: str | No
     stamps, series, columns, first_line = _nrg.read_table(
         layout, source=source, utc_offset=None, describe=describe_diagnostic)
     frame = pl.DataFrame([stamps.alias("ts"), *series])
-    return ParsedFile(format="nrg_logr_diag", source=source, header=_header(layout),
+    return ParsedFile(format="nrg_logr_diag", source=source, header=_header(layout, source),
                       columns=tuple(columns), data=frame,
                       interval=_stamps.infer_interval(stamps), first_data_line=first_line,
                       records="diagnostics")

@@ -32,8 +32,9 @@ Stamps are local time at the site's fixed time zone (``Time Zone``) and label th
 averaging interval; :func:`parse_symphoniepro` converts them to UTC. The same channel may have
 several blocks with different effective dates (sensor moved or replaced): they become
 :attr:`~stationlab.parse.ParsedFile.channel_history`, which an import turns into the logger
-configuration timeline. Empty cells are missing values. Checked against real exports (nrgpy's
-test files, ``tests/data/real/nrg_symphoniepro/``).
+configuration timeline. Empty cells are missing values, and so are NRG's error values of a
+digital (``ModbusRTU``) sensor (:func:`stationlab.parse._nrg.error_values`). Checked against
+real exports (nrgpy's test files, ``tests/data/real/nrg_symphoniepro/``).
 """
 
 from __future__ import annotations
@@ -41,8 +42,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
-
-import polars as pl
 
 from stationlab.errors import ParseError
 from stationlab.parse import (
@@ -138,16 +137,17 @@ def parse_symphoniepro(data: bytes, *, source: str = "<buffer>",
                               or layout.header.get("Site Number") or "")
     header["logger_model"] = header.get("logger_model") or "SymphoniePRO"
     header.setdefault("logger_serial", "")
-    history = _nrg.history(layout, columns, source=source, channel_of=channel_of,
-                           utc_offset=offset)
-    frame = pl.DataFrame([stamps.alias("ts"), *series])
+    header.update(_nrg.site(layout.header, source=source))
+    frame, columns, history, notes = _nrg.values_and_meaning(
+        layout, stamps, series, columns, source=source, channel_of=channel_of,
+        utc_offset=offset, logr=False)
     if interval is None:
         interval = _stamps.infer_interval(stamps)
     logger.debug("%s: %d rows, %d value columns, %d history blocks", source, frame.height,
                  len(columns), len(history))
     return ParsedFile(format="nrg_symphoniepro", source=source, header=header,
                       columns=tuple(columns), data=frame, interval=interval,
-                      first_data_line=first_line, channel_history=history)
+                      first_data_line=first_line, channel_history=history, value_notes=notes)
 
 
 def read_symphoniepro(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:

@@ -119,6 +119,36 @@ def resolve_logger(conn: psycopg.Connection, *, station: str, name: str, model: 
                      created)
 
 
+def record_site(conn: psycopg.Connection, ref: LoggerRef, *, latitude: float | None = None,
+                longitude: float | None = None, elevation_m: float | None = None,
+                utc_offset: timedelta | None = None, source: str = "") -> None:
+    """Store what a file header says of the site and clock: the station's latitude and longitude
+    [deg] and elevation [m] where the station has none yet (curated metadata is never
+    overwritten), the logger's own time zone where none is stored (a file that says another is
+    logged, not stored)."""
+    if latitude is not None or longitude is not None or elevation_m is not None:
+        stored = conn.execute(queries()["station_fill_site"], {
+            "station_id": ref.station_id, "latitude": latitude, "longitude": longitude,
+            "elevation_m": elevation_m}).fetchone()
+        for name, value in (("latitude", latitude), ("longitude", longitude),
+                            ("elevation_m", elevation_m)):
+            if value is not None and stored[name] != value:
+                logger.info("%s: %s %s in the header; the station keeps %s", source, name,
+                            value, stored[name])
+    if utc_offset is not None:
+        stored = conn.execute(queries()["logger_fill_time_zone"], {
+            "logger_id": ref.logger_id, "utc_offset": utc_offset}).fetchone()
+        if stored["header_utc_offset"] != utc_offset:
+            logger.warning("%s: the header's time zone UTC%s differs from the logger's stored "
+                           "UTC%s; kept", source, utc_offset, stored["header_utc_offset"])
+
+
+def station_time_zones(conn: psycopg.Connection, station: str) -> list[timedelta]:
+    """The time zones the headers of a station's loggers state (distinct, in order)."""
+    return [r["utc_offset"] for r in conn.execute(queries()["station_time_zones"],
+                                                  {"station": station})]
+
+
 def _model_key(model: str) -> str:
     """A logger model compared without case, spaces or punctuation."""
     return re.sub(r"[^a-z0-9]", "", model.lower())

@@ -1221,3 +1221,24 @@ UPDATE alerts SET resolved_sent_to = %(sent_to)s WHERE alert_id = %(alert_id)s
 -- name: alerts_open_detail
 SELECT alert_id, incident, kind, subject, link, raised_at FROM alerts
 WHERE resolved_at IS NULL AND incident = ANY(%(incidents)s)
+
+-- Site and clock from file headers (issue 13): fill what is empty, never overwrite.
+
+-- name: station_fill_site
+UPDATE stations SET latitude = coalesce(latitude, %(latitude)s),
+    longitude = coalesce(longitude, %(longitude)s),
+    elevation_m = coalesce(elevation_m, %(elevation_m)s)
+WHERE station_id = %(station_id)s
+RETURNING latitude, longitude, elevation_m
+
+-- name: logger_fill_time_zone
+UPDATE loggers SET header_utc_offset = coalesce(header_utc_offset, %(utc_offset)s)
+WHERE logger_id = %(logger_id)s
+RETURNING header_utc_offset
+
+-- name: station_time_zones
+-- The distinct time zones the station's loggers' headers state.
+SELECT DISTINCT l.header_utc_offset AS utc_offset
+FROM loggers l JOIN stations s USING (station_id)
+WHERE s.name = %(station)s AND l.header_utc_offset IS NOT NULL
+ORDER BY 1

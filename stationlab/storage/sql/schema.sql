@@ -799,6 +799,10 @@ END $$;
 CREATE TRIGGER calibrations_author BEFORE INSERT OR UPDATE ON calibrations
 FOR EACH ROW EXECUTE FUNCTION calibrations_author_guard();
 
+-- 0014: the logger's own time zone as its file headers state it (NRG `Time Zone`, a lidar's
+-- `timezone`), NULL where no file said. Stored stamps are UTC whatever it is; utc_offset stays
+-- the clock offset that naive stamps are read with.
+ALTER TABLE loggers ADD COLUMN header_utc_offset interval;
 -- 0018: sensor and logger health. Alerts of the new kinds (a failed or suspect sensor, a low
 -- supply voltage, a logger's own fault or clock jump, imports or fetches failing), where each
 -- incident's "resolved" message went, and every fetch of a source with its outcome (a source
