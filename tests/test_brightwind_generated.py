@@ -39,9 +39,9 @@ def naive(i: int) -> pd.Timestamp:
     return pd.Timestamp(stamp(i).replace(tzinfo=None))
 
 
-slopes = st.floats(0.01, 2.0, allow_nan=False)
-offsets = st.floats(-5.0, 5.0, allow_nan=False)
-angles = st.floats(0.0, 359.99, allow_nan=False)
+slopes = st.floats(0.01, 2.0, allow_nan=False, allow_subnormal=False)
+offsets = st.floats(-5.0, 5.0, allow_nan=False, allow_subnormal=False)
+angles = st.floats(0.0, 359.99, allow_nan=False, allow_subnormal=False)
 split = st.integers(1, ROWS - 1)
 spans = st.lists(st.tuples(st.integers(0, ROWS - 1), st.integers(1, 40)), max_size=3)
 # a span's end index may pass the last reading: stamp() goes on one interval at a time

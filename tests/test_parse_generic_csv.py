@@ -64,7 +64,7 @@ def test_a_csv_without_a_mapping_fails_saying_how_to_give_one(conn, db, home, re
     outcome = ingest.import_file(conn, real_data / "generic_csv/demo_data2.csv")
     assert outcome.status == "failed"
     assert outcome.error == (
-        "demo_data2.csv, line 1: a generic CSV file needs a mapping file that says what its "
+        "line 1: a generic CSV file needs a mapping file that says what its "
         "columns hold: pass --mapping FILE, or put it in the standing mappings folder "
         f"{home / 'mappings'} (format: see stationlab.parse.generic_csv)")
     other = ingest.import_paths([real_data / "generic_csv/demo_data2.csv"],
