@@ -257,3 +257,27 @@ def test_demo_mast_clean_export_equals_brightwind_column_by_column(
         assert difference.max() < 1e-9, column
         compared.add(column)
     assert compared == set(expected.columns)
+
+
+def test_brightwind_reads_our_windographer_export_as_a_windographer_file(demo_mast, db,
+                                                                          tmp_path):
+    """brightwind's own Windographer loader, a real client of these files: no "doesn't seem to
+    be a Windographer file" warning, and every value as stored."""
+    from stationlab.export import export_station
+
+    out = tmp_path / "mast.txt"
+    export_station("Demo Mast", out, dsn=db)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = bw.load_windographer_txt(str(out))
+    assert out.read_text().splitlines()[0].endswith("(Windographer text format)")
+    stored = demo_mast.execute(
+        "SELECT count(*) AS n FROM readings r JOIN channels c USING (channel_id) "
+        "JOIN stations s USING (station_id) WHERE s.name = 'Demo Mast' AND c.kind = 'number'"
+    ).fetchone()["n"]
+    assert int(loaded.notna().sum().sum()) == stored
+    speed = next(c for c in loaded.columns if c.startswith("Speed 80m") and " Mean " in c)
+    first = demo_mast.execute(
+        "SELECT r.value FROM readings r JOIN logger_configs l USING (channel_id) "
+        "WHERE l.column_name = 'Spd80mN' ORDER BY r.ts LIMIT 1").fetchone()["value"]
+    assert loaded[speed].dropna().iloc[0] == pytest.approx(first)

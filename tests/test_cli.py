@@ -72,7 +72,8 @@ def test_formats_lists_the_parsers():
     names = [line.split()[0] for line in lines]
     assert {"toa5", "windographer", "nrg_symphoniepro"} <= set(names)
     # the descriptions start in one column, after the longest name and two spaces
-    starts = {len(line) - len(line[len(name):].lstrip()) for line, name in zip(lines, names)}
+    starts = {len(line) - len(line[len(name):].lstrip())
+              for line, name in zip(lines, names, strict=True)}
     assert starts == {max(map(len, names)) + 2}
 
 

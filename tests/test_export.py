@@ -16,7 +16,7 @@ from stationlab.parse.windographer import read_windographer
 CLOCK = lambda: datetime(2026, 11, 28, 9, 15, tzinfo=UTC)  # noqa: E731
 
 GOLDEN = (
-    "Created 28-11-2026 09:15 by stationlab 0.1.0\r\n"
+    "Created 28-11-2026 09:15 by stationlab 0.1.0 (Windographer text format)\r\n"
     "\r\n"
     "Latitude = N 0.000000\r\n"
     "Longitude = E 0.000000\r\n"

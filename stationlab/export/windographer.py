@@ -99,7 +99,7 @@ def preamble(*, created: datetime, version: str, latitude: float | None = None,
     excluded = ", ".join(excluded_flags) or "<None>"
     legend = [*flag_legend, ""] if flag_legend else []
     lines = [
-        f"Created {created:%d-%m-%Y %H:%M} by stationlab {version}",
+        f"Created {created:%d-%m-%Y %H:%M} by stationlab {version} (Windographer text format)",
         "",
         f"Latitude = {_degrees(latitude, 'N', 'S')}",
         f"Longitude = {_degrees(longitude, 'E', 'W')}",
