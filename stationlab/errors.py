@@ -31,7 +31,8 @@ class ParseError(StationlabError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"{self.source}, {self.located()}" if self.where() else \
+        where = self.where()
+        return f"{self.source}, {where}: {self.message}" if where else \
             f"{self.source}: {self.message}"
 
     def where(self) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import psycopg
 
-from stationlab.errors import ImportRejected
+from stationlab.errors import ImportRejected, StationlabError
 from stationlab.storage.db import queries
 
 if TYPE_CHECKING:
@@ -141,12 +141,6 @@ def record_site(conn: psycopg.Connection, ref: LoggerRef, *, latitude: float | N
         if stored["header_utc_offset"] != utc_offset:
             logger.warning("%s: the header's time zone UTC%s differs from the logger's stored "
                            "UTC%s; kept", source, utc_offset, stored["header_utc_offset"])
-
-
-def station_time_zones(conn: psycopg.Connection, station: str) -> list[timedelta]:
-    """The time zones the headers of a station's loggers state (distinct, in order)."""
-    return [r["utc_offset"] for r in conn.execute(queries()["station_time_zones"],
-                                                  {"station": station})]
 
 
 def _model_key(model: str) -> str:
@@ -330,8 +324,6 @@ def require_station(conn: psycopg.Connection, name: str) -> dict:
     StationlabError
         ``no station called 'x'; stations: a, b``.
     """
-    from stationlab.errors import StationlabError
-
     row = station(conn, name)
     if row is None:
         known = ", ".join(s["station"] for s in summary(conn)) or "none yet"

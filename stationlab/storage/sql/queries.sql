@@ -1235,10 +1235,3 @@ RETURNING latitude, longitude, elevation_m
 UPDATE loggers SET header_utc_offset = coalesce(header_utc_offset, %(utc_offset)s)
 WHERE logger_id = %(logger_id)s
 RETURNING header_utc_offset
-
--- name: station_time_zones
--- The distinct time zones the station's loggers' headers state.
-SELECT DISTINCT l.header_utc_offset AS utc_offset
-FROM loggers l JOIN stations s USING (station_id)
-WHERE s.name = %(station)s AND l.header_utc_offset IS NOT NULL
-ORDER BY 1
