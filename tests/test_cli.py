@@ -53,7 +53,7 @@ def test_export_writes_the_file_and_says_what_it_holds(db, real_data, tmp_path):
     assert run.stdout.strip() == (
         f"{out}: station some_site, windographer, 30 channels, 72 rows, 2,160 readings, "
         "2016-01-10 00:00 to 2016-01-10 11:50 UTC")
-    assert out.read_text().count("\n") == 13 + 72
+    assert out.read_text().count("\n") == 14 + 72
 
 
 def test_bad_options_get_a_clear_message(db, tmp_path):
@@ -229,3 +229,24 @@ def test_every_command_naming_an_unknown_station_fails_naming_the_known_ones(db,
                 1, "Error: no station called 'no_such_station'; stations: some_site"):
             wrong[command[:2]] = (run.returncode, run.stdout[-200:], run.stderr[-300:])
     assert not wrong
+
+
+def test_an_nrg_header_s_site_reaches_meta_export_and_the_windographer_preamble(db, real_data,
+                                                                                  tmp_path):
+    import json
+
+    logr = real_data / "nrg_logr/20220418_0700_000511_001183_statistical.dat"
+    run = stationlab("import", logr)
+    assert run.returncode == 0, run.stderr
+    station = next(line.split("'")[1] for line in run.stdout.splitlines() if "'" in line)
+    run = stationlab("meta", "export", "--station", station)
+    assert run.returncode == 0, run.stderr
+    location = json.loads(run.stdout)["measurement_location"][0]
+    assert (location["latitude_ddeg"], location["longitude_ddeg"]) == (44.33889, -73.11202)
+    assert [c.get("offset_from_utc_hrs") for c in location["logger_main_config"]] == [-5]
+    out = tmp_path / "mast.txt"
+    run = stationlab("export", "--station", station, "--format", "windographer", "--out", out)
+    assert run.returncode == 0, run.stderr
+    lines = out.read_text().splitlines()
+    assert "Latitude = N 44.338890" in lines and "Longitude = W 73.112020" in lines
+    assert "Elevation = 136 m" in lines and "Time stamps are in UTC." in lines

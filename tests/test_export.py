@@ -26,6 +26,7 @@ GOLDEN = (
     "Included flags: <Unflagged data>\r\n"
     "Excluded flags: <None>\r\n"
     "\r\n"
+    "Time stamps are in UTC.\r\n"
     "Time stamps indicate the beginning of the time step.\r\n"
     "\r\n"
     "Date/Time\tTemperature (AirT_C(42)) Sample [C]\tHumidity (RelHumid(3)) Mean [%]\t"

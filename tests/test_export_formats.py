@@ -33,6 +33,7 @@ PREAMBLE = (
     "Included flags: <Unflagged data>\r\n"
     "Excluded flags: {excluded}\r\n"
     "\r\n"
+    "Time stamps are in UTC.\r\n"
     "Time stamps indicate the beginning of the time step.\r\n"
     "\r\n"
 )
@@ -109,7 +110,7 @@ def test_windographer_with_flag_status_columns(station, conn, tmp_path):
     result = export_station(station, tmp_path / "w.txt", clock=CLOCK,
                             options=WindographerOptions(flag_status=True))
     preamble = PREAMBLE.format(excluded="<None>").replace(
-        "Time stamps", FLAG_LEGEND + "Time stamps")
+        "Time stamps", FLAG_LEGEND + "Time stamps", 1)
     header = "\t".join(["Date/Time", *(c for n in NAMES for c in (n, n + " Flags"))])
     expected = (preamble + header + "\r\n"
                 + "".join(_with_status(*row) + "\r\n" for row in ROWS))
@@ -247,7 +248,7 @@ def test_export_command_takes_every_format_and_the_text_options(station, tmp_pat
     assert run.returncode == 0, run.stderr
     lines = (tmp_path / "w.txt").read_text().splitlines()
     assert lines[8] == "Excluded flags: icing"
-    assert lines[13] == "202106180000,NA,NA,20.1,NA,NA,23.72,39.16,NA,12.99"
+    assert lines[14] == "202106180000,NA,NA,20.1,NA,NA,23.72,39.16,NA,12.99"
     bad = stationlab("export", "--station", station, "--format", "parquet", "--out",
                      tmp_path / "y.parquet", "--missing", "NA")
     assert bad.returncode == 1

@@ -124,6 +124,9 @@ SAMPLES = {  # the real files whose meaning is pinned (every readings file of ea
     "real/generic_csv/demo_data2.csv": "demo_data.mapping.toml",
     "real/floating_lidar/demo_floating_lidar_data.csv": "floating_lidar.mapping.toml",
     "real/windographer/windographer_demo_data1.txt": None,
+    "real/nrg_logr/20220418_0700_000511_001183_statistical.dat": None,
+    "real/nrg_logr/20240111_1300_000304_002994_statistical.dat": None,
+    "real/nrg_symphoniepro/004310_2022-03-17_00.00_000835_meas.txt": None,
 }
 
 

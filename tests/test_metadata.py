@@ -15,7 +15,7 @@ from stationlab.errors import MetadataError, StationlabError, StorageError
 from stationlab.metadata import iea43
 from stationlab.storage import metadata as stored
 
-from .conftest import REAL_DATA
+from .conftest import REAL_DATA, REPO
 
 IEA43 = REAL_DATA / "iea43"
 DEMO_DOC = IEA43 / "demo_data_iea43_wra_data_model.json"
@@ -275,14 +275,21 @@ def test_serial_number_alone_finds_the_logger_when_models_differ(conn, db, tmp_p
     assert "belongs to station 'Demo Mast', not 'elsewhere'" in other.error
 
 
-def test_export_of_a_station_without_a_document_names_those_with_one(db):
+def test_a_station_known_only_from_its_files_exports_what_its_files_said(db):
     with pytest.raises(StationlabError, match=r"^no station called 'some_site'; stations: "
                        "none yet$"):
         metadata.export_station("some_site", dsn=db)
     ingest.import_paths([REAL_DATA / "campbell_toa5/campbell_scientific_demo_data1.csv"], dsn=db)
     with pytest.raises(MetadataError, match=r"station 'some_site' has no metadata from an IEA "
-                       r"Task 43 document; stations that have: none yet"):
+                       r"Task 43 document and its files did not state its latitude"):
         metadata.export_station("some_site", dsn=db)
-    metadata.import_document(DEMO_DOC, dsn=db)
-    with pytest.raises(MetadataError, match="stations that have: Demo Mast$"):
-        metadata.export_station("some_site", dsn=db)
+    logr = REAL_DATA / "nrg_logr/20220418_0700_000511_001183_statistical.dat"
+    ingest.import_paths([logr], dsn=db)
+    document = metadata.export_station("Crows Nest", dsn=db)  # validated against its schema
+    location = document["measurement_location"][0]
+    assert (location["name"], location["latitude_ddeg"]) == ("Crows Nest", 44.33889)
+    columns = {c["column_name"] for p in location["measurement_point"]
+               for c in p["logger_measurement_config"][0]["column_name"]}
+    meaning = (REPO / "tests/data/meaning" / f"nrg_logr__{logr.name}.csv").read_text()
+    stored = {line.split(",")[0] for line in meaning.splitlines()[2:]}  # every channel's column
+    assert columns == stored

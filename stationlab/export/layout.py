@@ -48,12 +48,14 @@ def _label(row: dict) -> tuple[str, str, str]:
         return row["column_name"], "", unit_part
     label = TYPE_LABELS.get(row["measurement_type"])
     parts = [label or row["point_name"]]
+    said = set(parts[0].split())  # a point's own name may already say its height and bearing
     if row["height_m"] is not None:
         parts.append(f"{row['height_m']:g}m")
     elif label:  # no height to tell points of a type apart: name the point
         parts.append(f"({row['point_name']})")
     if row["orientation_deg"] is not None:
         parts.append(f"{row['orientation_deg']:g}deg")
+    parts = parts[:1] + [part for part in parts[1:] if part not in said]
     statistic = row["statistic"] or ""
     stat_part = " " + STATISTIC_LABELS.get(statistic, statistic) if statistic else ""
     return " ".join(parts), stat_part, unit_part

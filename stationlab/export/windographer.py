@@ -110,6 +110,7 @@ def preamble(*, created: datetime, version: str, latitude: float | None = None,
         f"Excluded flags: {excluded}",
         "",
         *legend,
+        "Time stamps are in UTC.",
         "Time stamps indicate the beginning of the time step.",
         "",
     ]

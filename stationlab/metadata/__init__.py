@@ -78,21 +78,25 @@ def import_document(path: str | os.PathLike, *, dsn: str | None = None) -> list[
 
 def export_station(station: str, *, dsn: str | None = None) -> dict:
     """A station's metadata as an IEA Task 43 WRA data model document, validated against the
-    schema of the version it was imported with.
-
-    Raises
-    ------
-    MetadataError
-        If the station has no metadata from a document.
+    schema of its version: the document it was imported with, or, for a station known only
+    from its files, what the files said (see :func:`iea43.file_document`).
     """
     with storage.connect(dsn, autocommit=True) as conn:
         storage.catalog.require_station(conn, station)
         meta = stored.load_station(conn, station)
         if meta is None:
-            known = stored.documented_stations(conn)
-            raise MetadataError(f"station {station!r} has no metadata from an IEA Task 43 "
-                                "document; stations that have: "
-                                + (", ".join(known) if known else "none yet"))
+            row = stored.station_row(conn, station)
+            if row["latitude"] is None or row["longitude"] is None:
+                raise MetadataError(
+                    f"station {station!r} has no metadata from an IEA Task 43 document and its "
+                    "files did not state its latitude and longitude, which the data model "
+                    "requires; import its document with `stationlab meta import FILE`")
+            document = iea43.file_document(
+                row, stored.file_loggers(conn, station),
+                storage.catalog.station_channels(conn, station),
+                stored.file_columns(conn, station))
+            iea43.validate(document, f"the export of station {station!r}")
+            return document
     document = iea43.location_document(meta)
     iea43.validate(document, f"the export of station {station!r}")
     return document

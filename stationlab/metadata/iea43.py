@@ -394,3 +394,64 @@ def _installation_document(installation: dict, dates: _Dates) -> dict:
     calibrations = [_join(c, c["iea43"], CALIBRATION_FIELDS, dates)
                     for c in sensor["calibrations"]]
     return _join(row, installation["iea43"], SENSOR_FIELDS, dates, {"calibration": calibrations})
+
+
+#: The data model version a document made from files follows.
+FILE_DOCUMENT_VERSION = "1.3.0-2024.03"
+#: Logger models' makers, for ``logger_oem_id`` (others are ``Other``).
+LOGGER_OEMS = (("symphonie", "NRG Systems"), ("logr", "NRG Systems"), ("nrg", "NRG Systems"),
+               ("cr", "Campbell Scientific"), ("meteo", "Ammonit"), ("orbit", "Kintech"),
+               ("windcube", "Leosphere"), ("zx", "ZX Lidars"))
+
+
+def file_document(station: dict, loggers: list[dict], channels: Any, columns: dict[int, str],
+                  today: date | None = None) -> dict:
+    """The document of a station known only from its files: its name and site (latitude,
+    longitude), its loggers (maker, model, serial number, the time zone their headers state) and
+    one measurement point per stored point, with the file columns of each statistic.
+
+    Dates are the first stamp of each logger's files, in the logger's time zone as the data model
+    asks; the elevation a header states has no field in the data model and is not written.
+    """
+    measurement_types = set(schema(schema_key({"version": FILE_DOCUMENT_VERSION}, ""))
+                            ["definitions"]["measurement_type"]["enum"])
+    statistics = {"avg", "sd", "max", "min", "count", "sum", "median", "gust", "ti"}
+
+    def local(stamp: datetime | None, offset: timedelta) -> str:
+        stamp = stamp or datetime(1970, 1, 1, tzinfo=UTC)
+        return (stamp.astimezone(UTC) + offset).replace(tzinfo=None).isoformat(timespec="seconds")
+
+    offset = next((lg["utc_offset"] for lg in loggers if lg["utc_offset"]), timedelta(0))
+    first = min((lg["ts_first"] for lg in loggers if lg["ts_first"]), default=None)
+    main = []
+    for lg in loggers:
+        model = (lg["model"] or "").lower()
+        oem = next((o for key, o in LOGGER_OEMS if model.startswith(key)), "Other")
+        main.append({"logger_oem_id": oem, "logger_model_name": lg["model"] or None,
+                     "logger_serial_number": lg["serial_number"] or lg["name"],
+                     "logger_name": lg["name"],
+                     "offset_from_utc_hrs": (lg["utc_offset"] or timedelta(0)) / timedelta(hours=1),
+                     "date_from": local(lg["ts_first"], lg["utc_offset"] or timedelta(0)),
+                     "date_to": None})
+    points: dict[str, dict] = {}
+    for channel in channels.iter_rows(named=True):
+        column = columns.get(channel["channel_id"])
+        if channel["point_name"] is None or channel["kind"] != "number" or not column:
+            continue
+        point = points.setdefault(channel["point_name"], {
+            "name": channel["point_name"],
+            "measurement_type_id": channel["measurement_type"]
+            if channel["measurement_type"] in measurement_types else "other",
+            "height_m": channel["height_m"],
+            "logger_measurement_config": [{"date_from": local(first, offset), "date_to": None,
+                                           "column_name": []}]})
+        statistic = channel["statistic"] if channel["statistic"] in statistics else "avg"
+        point["logger_measurement_config"][0]["column_name"].append(
+            {"column_name": column, "statistic_type_id": statistic})
+    location = {"name": station["name"], "latitude_ddeg": station["latitude"],
+                "longitude_ddeg": station["longitude"],
+                "measurement_station_type_id": station.get("station_type") or "mast",
+                "logger_main_config": main, "measurement_point": list(points.values())}
+    return {"author": "stationlab", "organisation": "stationlab",
+            "date": (today or datetime.now(UTC).date()).isoformat(),
+            "version": FILE_DOCUMENT_VERSION, "measurement_location": [location]}

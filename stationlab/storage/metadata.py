@@ -32,6 +32,23 @@ def documented_stations(conn: psycopg.Connection) -> list[str]:
     return [r["name"] for r in conn.execute(queries()["meta_stations"])]
 
 
+def station_row(conn: psycopg.Connection, station: str) -> dict | None:
+    """A station's row: station_id, name, station_type, latitude, longitude, elevation_m."""
+    return conn.execute(queries()["meta_station"], {"station": station}).fetchone()
+
+
+def file_loggers(conn: psycopg.Connection, station: str) -> list[dict]:
+    """A station's loggers as its files describe them: logger_id, name, model, serial_number,
+    utc_offset (the header's time zone where one was stated), ts_first (of its files)."""
+    return conn.execute(queries()["meta_file_loggers"], {"station": station}).fetchall()
+
+
+def file_columns(conn: psycopg.Connection, station: str) -> dict[int, str]:
+    """The file column each channel of a station is read from, by channel_id."""
+    return {r["channel_id"]: r["column_name"]
+            for r in conn.execute(queries()["meta_file_columns"], {"station": station})}
+
+
 def documented_loggers(conn: psycopg.Connection, station: str) -> list[dict]:
     """The loggers a station's document describes: logger_id, name, model, serial_number,
     utc_offset."""

@@ -1235,3 +1235,21 @@ RETURNING latitude, longitude, elevation_m
 UPDATE loggers SET header_utc_offset = coalesce(header_utc_offset, %(utc_offset)s)
 WHERE logger_id = %(logger_id)s
 RETURNING header_utc_offset
+
+-- name: meta_file_loggers
+-- A station's loggers as its files describe them (the time zone a header states, else the offset
+-- applied on import).
+SELECT l.logger_id, l.name, l.model, l.serial_number,
+       coalesce(l.header_utc_offset, l.utc_offset) AS utc_offset,
+       (SELECT min(f.ts_first) FROM files f WHERE f.logger_id = l.logger_id) AS ts_first
+FROM loggers l JOIN stations s USING (station_id)
+WHERE s.name = %(station)s
+ORDER BY l.logger_id
+
+-- name: meta_file_columns
+-- The file column each channel of a station is read from (the first name, where files differ).
+SELECT c.channel_id, coalesce(c.column_name, min(lc.column_name)) AS column_name
+FROM channels c JOIN stations s USING (station_id)
+LEFT JOIN logger_configs lc USING (channel_id)
+WHERE s.name = %(station)s
+GROUP BY c.channel_id, c.column_name
