@@ -119,7 +119,7 @@ class LimitedLocalProcessSpawner(LocalProcessSpawner):
 
 c.JupyterHub.spawner_class = LimitedLocalProcessSpawner
 c.Spawner.cmd = [PYTHON, "-m", "jupyterhub.singleuser"]
-c.Spawner.default_url = "/lab" if env("STATIONLAB_HUB_LAB", "1") == "1" else "/tree"
+c.Spawner.default_url = "/lab"  # JupyterLab (a dependency), its widget extensions from wheels
 c.Spawner.mem_limit = env("STATIONLAB_HUB_MEM_LIMIT", "2G")
 c.Spawner.cpu_limit = float(env("STATIONLAB_HUB_CPU_LIMIT", "1"))
 c.Spawner.start_timeout = 120
@@ -127,9 +127,28 @@ c.Spawner.http_timeout = 90
 c.Spawner.env_keep = ["LANG", "LC_ALL", "TZ", "STATIONLAB_HOME"]
 
 
+def _kernel_data_dir() -> str:
+    """The analysts' kernel spec folder (stationlab/kernel: Bokeh, Panel and HoloViews resources
+    inline, nothing from a CDN), as the analysts' Python has it."""
+    import subprocess
+
+    try:
+        found = subprocess.run([PYTHON, "-c", "from stationlab import kernel; "
+                                "print(kernel.data_dir())"],
+                               capture_output=True, text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SystemExit(f"{PYTHON} has no stationlab.kernel (install stationlab there): {exc}"
+                         ) from exc
+    return found.stdout.strip()
+
+
+KERNEL_DATA = _kernel_data_dir()
+
+
 def _analyst_environment(spawner):
-    """Each analyst reaches the database as their own role (see `stationlab db grant-analyst`)."""
-    extra = {"STATIONLAB_AUTHOR": spawner.user.name}
+    """Each analyst reaches the database as their own role (see `stationlab db grant-analyst`);
+    their kernels are stationlab's (JUPYTER_PATH), which render plots and widgets offline."""
+    extra = {"STATIONLAB_AUTHOR": spawner.user.name, "JUPYTER_PATH": KERNEL_DATA}
     template = env("STATIONLAB_ANALYST_DSN")
     if template:
         extra["STATIONLAB_DSN"] = template.format(username=spawner.user.name)
