@@ -119,6 +119,9 @@ class LimitedLocalProcessSpawner(LocalProcessSpawner):
 
 c.JupyterHub.spawner_class = LimitedLocalProcessSpawner
 c.Spawner.cmd = [PYTHON, "-m", "jupyterhub.singleuser"]
+# stationlab.kernel.SERVER_OPTIONS: JupyterLab fetches nothing from outside (extensions, news)
+c.Spawner.args = ["--LabApp.extension_manager=readonly", "--LabApp.news_url=None",
+                  "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
 c.Spawner.default_url = "/lab"  # JupyterLab (a dependency), its widget extensions from wheels
 c.Spawner.mem_limit = env("STATIONLAB_HUB_MEM_LIMIT", "2G")
 c.Spawner.cpu_limit = float(env("STATIONLAB_HUB_CPU_LIMIT", "1"))

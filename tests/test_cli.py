@@ -229,3 +229,16 @@ def test_every_command_naming_an_unknown_station_fails_naming_the_known_ones(db,
                 1, "Error: no station called 'no_such_station'; stations: some_site"):
             wrong[command[:2]] = (run.returncode, run.stdout[-200:], run.stderr[-300:])
     assert not wrong
+
+
+def test_lab_on_a_port_in_use_says_so(db):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = stationlab("lab", "--no-browser", "--port", str(port))
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr and "http://" not in result.stdout

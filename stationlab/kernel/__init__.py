@@ -24,6 +24,11 @@ from pathlib import Path
 #: The environment of every analyst kernel (also in ``share/kernels/python3/kernel.json``).
 ENVIRONMENT = {"PANEL_INLINE": "true", "BOKEH_RESOURCES": "inline"}
 
+#: Options of the Jupyter server (``stationlab lab`` and the hub's single-user servers): nothing
+#: fetched from outside either, no extension manager querying PyPI, no news feed, no update check.
+SERVER_OPTIONS = ["--LabApp.extension_manager=readonly", "--LabApp.news_url=None",
+                  "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+
 #: The module whose ``CDN`` resources become ``INLINE``.
 _LOADER = "panel.io.notebook"
 
