@@ -130,28 +130,30 @@ c.Spawner.http_timeout = 90
 c.Spawner.env_keep = ["LANG", "LC_ALL", "TZ", "STATIONLAB_HOME"]
 
 
-def _kernel_data_dir() -> str:
-    """The analysts' kernel spec folder (stationlab/kernel: Bokeh, Panel and HoloViews resources
-    inline, nothing from a CDN), as the analysts' Python has it."""
+def _jupyter_environment() -> dict:
+    """JUPYTER_PATH and JUPYTER_CONFIG_PATH of the analysts' servers, as the analysts' Python
+    has them (stationlab/kernel: the kernel renders Bokeh, Panel and HoloViews with their
+    JavaScript inline, nothing from a CDN; JupyterLab offers no build with node)."""
+    import json
     import subprocess
 
     try:
-        found = subprocess.run([PYTHON, "-c", "from stationlab import kernel; "
-                                "print(kernel.data_dir())"],
+        found = subprocess.run([PYTHON, "-c", "import json; from stationlab import kernel; "
+                                "print(json.dumps(kernel.environment({})))"],
                                capture_output=True, text=True, timeout=60, check=True)
     except (OSError, subprocess.SubprocessError) as exc:
         raise SystemExit(f"{PYTHON} has no stationlab.kernel (install stationlab there): {exc}"
                          ) from exc
-    return found.stdout.strip()
+    return json.loads(found.stdout)
 
 
-KERNEL_DATA = _kernel_data_dir()
+JUPYTER_ENVIRONMENT = _jupyter_environment()
 
 
 def _analyst_environment(spawner):
     """Each analyst reaches the database as their own role (see `stationlab db grant-analyst`);
     their kernels are stationlab's (JUPYTER_PATH), which render plots and widgets offline."""
-    extra = {"STATIONLAB_AUTHOR": spawner.user.name, "JUPYTER_PATH": KERNEL_DATA}
+    extra = {"STATIONLAB_AUTHOR": spawner.user.name, **JUPYTER_ENVIRONMENT}
     template = env("STATIONLAB_ANALYST_DSN")
     if template:
         extra["STATIONLAB_DSN"] = template.format(username=spawner.user.name)

@@ -669,7 +669,7 @@ def lab(port: int, address: str, no_browser: bool) -> None:
     folder = _notebooks_dir()
     # the kernels, started in notebooks/, find the same server and render with stationlab.kernel
     os.environ["STATIONLAB_HOME"] = str(config.home())
-    os.environ["JUPYTER_PATH"] = kernel.jupyter_path(os.environ.get("JUPYTER_PATH"))
+    os.environ.update(kernel.environment())
     token = secrets.token_hex(24)
     host = socket.getfqdn() if address in ("0.0.0.0", "::", "") else address
     host = f"[{host}]" if ":" in host else host

@@ -3,7 +3,7 @@
 BokehJS, Panel's and HoloViews' JavaScript are sent with the notebook output ("inline") instead of
 being fetched from public CDNs, which field offices and locked-down networks cannot reach. The
 kernel spec in ``share/kernels/python3`` (found through ``JUPYTER_PATH``, which ``stationlab lab``
-and ``hub/jupyterhub_config.py`` set to :func:`data_dir`) starts IPython with this extension
+and ``hub/jupyterhub_config.py`` set with :func:`environment`) starts IPython with this extension
 and with ``PANEL_INLINE`` and ``BOKEH_RESOURCES`` set, so no notebook has to ask:
 
 - ``PANEL_INLINE=true``: ``pn.extension(...)`` inlines, even when a cell passes ``inline=False``
@@ -38,9 +38,28 @@ def data_dir() -> Path:
     return Path(__file__).resolve().parent / "share"
 
 
+def config_dir() -> Path:
+    """The Jupyter config folder (an entry of ``JUPYTER_CONFIG_PATH``): JupyterLab's page config
+    offers no build with node (extensions come from wheels) and asks nothing about news."""
+    return Path(__file__).resolve().parent / "etc"
+
+
 def jupyter_path(current: str | None = None) -> str:
     """``JUPYTER_PATH`` with :func:`data_dir` first (``current``: the value it had)."""
     return os.pathsep.join([str(data_dir()), *([current] if current else [])])
+
+
+def jupyter_config_path(current: str | None = None) -> str:
+    """``JUPYTER_CONFIG_PATH`` with :func:`config_dir` first (``current``: the value it had)."""
+    return os.pathsep.join([str(config_dir()), *([current] if current else [])])
+
+
+def environment(current: dict | None = None) -> dict[str, str]:
+    """``JUPYTER_PATH`` and ``JUPYTER_CONFIG_PATH`` for a Jupyter server whose kernels and
+    JupyterLab are stationlab's (``current``: the environment they extend)."""
+    current = os.environ if current is None else current
+    return {"JUPYTER_PATH": jupyter_path(current.get("JUPYTER_PATH")),
+            "JUPYTER_CONFIG_PATH": jupyter_config_path(current.get("JUPYTER_CONFIG_PATH"))}
 
 
 def _inline(module) -> None:
