@@ -119,7 +119,10 @@ class LimitedLocalProcessSpawner(LocalProcessSpawner):
 
 c.JupyterHub.spawner_class = LimitedLocalProcessSpawner
 c.Spawner.cmd = [PYTHON, "-m", "jupyterhub.singleuser"]
-c.Spawner.default_url = "/lab" if env("STATIONLAB_HUB_LAB", "1") == "1" else "/tree"
+# stationlab.kernel.SERVER_OPTIONS: JupyterLab fetches nothing from outside (extensions, news)
+c.Spawner.args = ["--LabApp.extension_manager=readonly", "--LabApp.news_url=None",
+                  "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+c.Spawner.default_url = "/lab"  # JupyterLab (a dependency), its widget extensions from wheels
 c.Spawner.mem_limit = env("STATIONLAB_HUB_MEM_LIMIT", "2G")
 c.Spawner.cpu_limit = float(env("STATIONLAB_HUB_CPU_LIMIT", "1"))
 c.Spawner.start_timeout = 120
@@ -127,9 +130,30 @@ c.Spawner.http_timeout = 90
 c.Spawner.env_keep = ["LANG", "LC_ALL", "TZ", "STATIONLAB_HOME"]
 
 
+def _jupyter_environment() -> dict:
+    """JUPYTER_PATH and JUPYTER_CONFIG_PATH of the analysts' servers, as the analysts' Python
+    has them (stationlab/kernel: the kernel renders Bokeh, Panel and HoloViews with their
+    JavaScript inline, nothing from a CDN; JupyterLab offers no build with node)."""
+    import json
+    import subprocess
+
+    try:
+        found = subprocess.run([PYTHON, "-c", "import json; from stationlab import kernel; "
+                                "print(json.dumps(kernel.environment({})))"],
+                               capture_output=True, text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SystemExit(f"{PYTHON} has no stationlab.kernel (install stationlab there): {exc}"
+                         ) from exc
+    return json.loads(found.stdout)
+
+
+JUPYTER_ENVIRONMENT = _jupyter_environment()
+
+
 def _analyst_environment(spawner):
-    """Each analyst reaches the database as their own role (see `stationlab db grant-analyst`)."""
-    extra = {"STATIONLAB_AUTHOR": spawner.user.name}
+    """Each analyst reaches the database as their own role (see `stationlab db grant-analyst`);
+    their kernels are stationlab's (JUPYTER_PATH), which render plots and widgets offline."""
+    extra = {"STATIONLAB_AUTHOR": spawner.user.name, **JUPYTER_ENVIRONMENT}
     template = env("STATIONLAB_ANALYST_DSN")
     if template:
         extra["STATIONLAB_DSN"] = template.format(username=spawner.user.name)

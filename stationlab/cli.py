@@ -634,6 +634,67 @@ def dashboard(port: int, address: str, prefix: str | None) -> None:
 
 
 
+@main.command("lab")
+@click.option("--port", type=int, default=8888, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Interface to listen on.")
+@click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
+def lab(port: int, address: str, no_browser: bool) -> None:
+    """Open JupyterLab in notebooks/ against the database stationlab uses (the embedded one, or
+    STATIONLAB_DSN / PG*): in its notebooks stationlab.connect() needs no argument, and plots and
+    widgets render offline."""
+    import os
+    import secrets
+    import socket
+
+    from stationlab import kernel
+
+    try:
+        from jupyterlab.labapp import LabApp
+    except ImportError as exc:
+        raise click.ClickException(f"JupyterLab is not installed ({exc}): scripts/setup, or "
+                                   "pip install jupyterlab") from exc
+
+    def check():  # fail now, with the fix named, if the database is not usable
+        with _connection():
+            pass
+
+    _run(check)
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {address}:{port} ({exc.strerror}): "
+                                       "choose another with --port or --address") from exc
+    folder = _notebooks_dir()
+    # the kernels, started in notebooks/, find the same server and render with stationlab.kernel
+    os.environ["STATIONLAB_HOME"] = str(config.home())
+    os.environ.update(kernel.environment())
+    token = secrets.token_hex(24)
+    host = socket.getfqdn() if address in ("0.0.0.0", "::", "") else address
+    host = f"[{host}]" if ":" in host else host
+    click.echo(f"JupyterLab in {folder} (Ctrl+C twice stops); open:")
+    click.echo(f"http://{host}:{port}/lab?token={token}")
+    sys.stdout.flush()
+    argv = [f"--ServerApp.ip={address}", f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0", f"--ServerApp.root_dir={folder}",
+            f"--IdentityProvider.token={token}", f"--ServerApp.open_browser={not no_browser}",
+            *kernel.SERVER_OPTIONS]
+    if os.geteuid() == 0:  # Jupyter refuses root unless told; a container or CI runs as root
+        click.echo("running as root: notebooks and their kernels can change anything on this "
+                   "machine", err=True)
+        argv.append("--ServerApp.allow_root=True")
+    LabApp.launch_instance(argv=argv)
+
+
+def _notebooks_dir() -> Path:
+    """The repository's notebooks/ (beside the package), or else ./notebooks, or else ``.``."""
+    for folder in (Path(__file__).resolve().parent.parent / "notebooks", Path("notebooks")):
+        if folder.is_dir():
+            return folder.absolute()
+    return Path.cwd()
+
+
 _password_option = click.option(
     "--password-env", metavar="VAR", help="Set the role's password from this environment variable.")
 

@@ -250,3 +250,16 @@ def test_an_nrg_header_s_site_reaches_meta_export_and_the_windographer_preamble(
     lines = out.read_text().splitlines()
     assert "Latitude = N 44.338890" in lines and "Longitude = W 73.112020" in lines
     assert "Elevation = 136 m" in lines and "Time stamps are in UTC." in lines
+
+
+def test_lab_on_a_port_in_use_says_so(db):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = stationlab("lab", "--no-browser", "--port", str(port))
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr and "http://" not in result.stdout

@@ -63,7 +63,8 @@ def scratch():
 
 @pytest.fixture(scope="module")
 def hub_python(scratch) -> Path:
-    """A world-readable venv with this run's packages and this checkout's stationlab."""
+    """A world-readable venv with this run's packages (and JupyterLab's data files) and this
+    checkout's stationlab."""
     venv = scratch / "venv"
     subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip",
                     "--system-site-packages", str(venv)], check=True)
@@ -73,6 +74,13 @@ def hub_python(scratch) -> Path:
     linked = subprocess.run(["cp", "-al", f"{source}/.", str(target)], capture_output=True)
     if linked.returncode != 0:  # another file system: copy
         subprocess.run(["cp", "-a", f"{source}/.", str(target)], check=True)
+    for data in ("share/jupyter", "etc/jupyter"):  # JupyterLab's pages, extensions and config
+        if (Path(sys.prefix) / data).is_dir():
+            (venv / data).parent.mkdir(parents=True, exist_ok=True)
+            if subprocess.run(["cp", "-al", f"{sys.prefix}/{data}", str(venv / data)],
+                              capture_output=True).returncode != 0:
+                subprocess.run(["cp", "-a", f"{sys.prefix}/{data}", str(venv / data)],
+                               check=True)
     for editable in {*target.glob("__editable__*stationlab*"), *target.glob("*stationlab*.pth")}:
         editable.unlink(missing_ok=True)
     shutil.copytree(REPO / "stationlab", target / "stationlab",
@@ -214,7 +222,7 @@ def hub(scratch, hub_python, analysts, analyst_dsn, db):
                STATIONLAB_HUB_INTERNAL_PORT=str(_free_port()), STATIONLAB_HUB_API_TOKEN=TOKEN,
                STATIONLAB_HUB_USERS=",".join(analysts), STATIONLAB_ANALYST_DSN=analyst_dsn,
                STATIONLAB_HUB_MEM_LIMIT="2G", STATIONLAB_HUB_CPU_LIMIT="1",
-               STATIONLAB_HUB_LAB="0", STATIONLAB_DASHBOARD_DSN=db,
+               STATIONLAB_DASHBOARD_DSN=db,
                STATIONLAB_HUB_DASHBOARD_PORT=str(_free_port()))
     env.pop("STATIONLAB_DSN", None)
     log = open(state / "hub.log", "w")  # noqa: SIM115 (closed below)
@@ -269,6 +277,9 @@ ANALYSIS = [
     "speeds = mast.readings(types=['wind_speed'], statistics=['avg'], clean=True)\n"
     "print('readings', speeds.height, db.conn.info.user)",
     "import getpass, os\nprint('user', getpass.getuser(), os.environ['HOME'])",
+    # stationlab's kernel: plots and widgets carry their JavaScript, nothing from a CDN
+    "import sys\nprint('inline', os.environ.get('PANEL_INLINE'), "
+    "'stationlab.kernel' in sys.modules)",
 ]
 
 
@@ -291,6 +302,12 @@ def test_two_analysts_on_the_hub(hub, scratch, hub_python, analysts):
         count, user = outputs[0][0].split()[1:]
         assert int(count) > 100 and user == name  # clean data, as the analyst's own role
         assert outputs[1][0] == f"user {name} /home/{name}\n"
+        assert outputs[2][0] == "inline true True\n"
+        lab = urllib.request.Request(f"{hub.url}/user/{name}/lab",
+                                     headers={"Authorization": f"token {TOKEN}"})
+        with urllib.request.urlopen(lab, timeout=60) as page:  # JupyterLab, the default URL
+            assert "jupyter-config-data" in page.read().decode()
+        assert hub.api("GET", f"/hub/api/users/{name}")["servers"][""]["url"] == f"/user/{name}/"
     a, b = analysts
     # A cannot read B's home
     _, error = hub.run(a, kernels[a], f"import os\nos.listdir('/home/{b}')")

@@ -12,7 +12,7 @@ from tests.conftest import REPO
 
 NOTEBOOKS = REPO / "notebooks"
 JOBS = {"import", "clean", "export", "health", "backup"}
-ANALYST = ["explore_station.ipynb", "flag_period.ipynb"]
+ANALYST = ["explore_station.ipynb", "flag_period.ipynb", "widgets.ipynb"]
 #: Run per station by stationlab.report (tests/test_report.py), not by the schedule yet.
 REPORTS = ["station_report.ipynb"]
 
@@ -62,3 +62,13 @@ def test_analyst_notebooks_run(name, mast, tmp_path):
     if name == "flag_period.ipynb":
         flags = mast.flags()
         assert flags["code"].to_list() == ["icing"]
+    if name == "widgets.ipynb":  # each widget displayed as a Panel model (not text, no error)
+        import nbformat
+
+        shown = [cell for cell in nbformat.read(out, as_version=4).cells
+                 if cell.cell_type == "code" and cell.source.splitlines()[-1] in
+                 ("flags", "calibrations", "UploadWidget()")]
+        assert len(shown) == 3
+        for cell in shown:
+            kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
+            assert "application/vnd.holoviews_exec.v0+json" in kinds, cell.source
