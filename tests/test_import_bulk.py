@@ -38,6 +38,13 @@ def sources(tmp_path_factory) -> dict:
     return files
 
 
+@pytest.fixture
+def db(plain_db):
+    """These tests are about range partitions: the plain backend, in either pass of the suite
+    (the TimescaleDB backend's imports: tests/test_backend_timescaledb.py)."""
+    return plain_db
+
+
 def imported(outcome: ingest.Outcome) -> ingest.Outcome:
     assert outcome.status == "imported", outcome.error
     return outcome

@@ -7,21 +7,28 @@ import pytest
 from stationlab import storage
 from stationlab.errors import ConfigError, StorageError
 
+from .conftest import BACKEND, timescaledb_preloaded
 
-def test_fresh_migrate_equals_declared_schema(pg_server, empty_db):
+
+@pytest.mark.parametrize("backend", ["plain", "timescaledb"])
+def test_fresh_migrate_equals_declared_schema(pg_server, empty_db, backend):
     from tests.conftest import _create_database, _drop_database
 
+    if backend == "timescaledb" and not timescaledb_preloaded(pg_server):
+        if BACKEND == "timescaledb":
+            pytest.fail("STATIONLAB_TEST_BACKEND=timescaledb on a server without TimescaleDB")
+        pytest.skip("no TimescaleDB on this server (the TimescaleDB pass runs this)")
     with storage.connect(empty_db, autocommit=True, check=False) as conn:
-        result = storage.migrate(conn, backend="plain")
+        result = storage.migrate(conn, backend=backend)
         migrated = storage.describe_schema(conn)
     declared_dsn = _create_database(pg_server, "stationlab_declared")
     try:
         with storage.connect(declared_dsn, autocommit=True, check=False) as conn:
-            storage.db.apply_declared_schema(conn, "plain")
+            storage.db.apply_declared_schema(conn, backend)
             declared = storage.describe_schema(conn)
     finally:
         _drop_database(pg_server, "stationlab_declared")
-    assert result.backend == "plain"
+    assert result.backend == backend
     assert result.applied == [f"{m.version:04d}_{m.name}" for m in storage.db.migrations()]
     assert set(migrated) == {"describe_tables", "describe_columns", "describe_constraints",
                              "describe_indexes", "describe_functions", "describe_triggers",
@@ -33,7 +40,8 @@ def test_fresh_migrate_equals_declared_schema(pg_server, empty_db):
         assert migrated[key] == declared[key], key
 
 
-def test_readings_is_partitioned_by_time_and_keyed(conn):
+def test_readings_is_partitioned_by_time_and_keyed(plain_conn):
+    conn = plain_conn
     tables = {t[0]: t for t in storage.describe_schema(conn)["describe_tables"]}
     assert tables["readings"][1:] == ("p", "RANGE (ts)")
     constraints = storage.describe_schema(conn)["describe_constraints"]
@@ -43,18 +51,22 @@ def test_readings_is_partitioned_by_time_and_keyed(conn):
 def test_migrate_twice_is_a_no_op_and_backend_is_recorded(conn):
     again = storage.migrate(conn)
     assert again.applied == []
-    assert again.backend == "plain"
-    assert storage.db.recorded_backend(conn) == "plain"
-    with pytest.raises(ConfigError, match="set up for plain, not timescaledb"):
-        storage.migrate(conn, backend="timescaledb")
+    assert again.backend == BACKEND
+    assert storage.db.recorded_backend(conn) == BACKEND
+    other = {"plain": "timescaledb", "timescaledb": "plain"}[BACKEND]
+    with pytest.raises(ConfigError, match=f"set up for {BACKEND}, not {other}"):
+        storage.migrate(conn, backend=other)
 
 
-def test_detect_backend_without_timescaledb_is_plain(empty_db):
+def test_detect_backend_is_timescaledb_only_where_it_is_loaded(empty_db, pg_server):
+    expected = "timescaledb" if timescaledb_preloaded(pg_server) else "plain"
     with storage.connect(empty_db, autocommit=True, check=False) as conn:
-        assert storage.db.detect_backend(conn) == "plain"
+        assert storage.db.detect_backend(conn) == expected
 
 
-def test_partitions_are_created_on_demand(conn):
+def test_partitions_are_created_on_demand(plain_conn):
+    conn = plain_conn
+
     def partitions():
         return [r["relname"] for r in conn.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "

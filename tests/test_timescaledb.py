@@ -1,29 +1,20 @@
-"""The TimescaleDB backend, against PostgreSQL 17 + TimescaleDB 2.23 in WebAssembly.
+"""The TimescaleDB SQL on the real extension: detection, the migrated schema equal to the declared
+one (hypertable, chunk interval, compression settings, continuous aggregate, policies), readings
+inserted, deduplicated, aggregated, compressed and read back bit for bit.
 
-``tests/timescaledb/server.mjs`` (PGlite with the timescaledb extension, served by pglite-socket)
-proves that the TimescaleDB SQL is valid and gives the right answers; it says nothing about speed.
-It serves one in-memory database and one connection at a time, so every step here opens a
-connection, does its work and closes it before the next one opens. Two servers run: one is
-migrated, the other gets the declared schema, and the two are compared.
-
-Without ``node`` or ``tests/timescaledb/node_modules`` these tests are skipped, or fail when the
-``CI`` environment variable is set (CI must run ``npm ci --prefix tests/timescaledb``).
+Two fresh databases on the test server: one is migrated, the other gets the declared schema, and
+the two are compared. Run in the TimescaleDB pass of the suite (``STATIONLAB_TEST_BACKEND=
+timescaledb``, the embedded PostgreSQL 18 with the extension ``scripts/setup`` builds); skipped on
+a server without it. What an import does on this backend: ``test_backend_timescaledb.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import queue
-import re
-import shutil
-import subprocess
-import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import psycopg
@@ -32,116 +23,25 @@ import pytest
 from stationlab import storage
 from stationlab.errors import ConfigError
 
-from .conftest import REPO
+from .conftest import BACKEND, _create_database, _drop_database, timescaledb_preloaded
 
 pytestmark = pytest.mark.timescaledb
-
-SERVER_DIR = REPO / "tests" / "timescaledb"
-#: PGlite needs about 4 s to start on these machines; allow for a slow, busy runner.
-STARTUP_TIMEOUT = 90.0
-STOP_TIMEOUT = 15.0
 
 INSERT = "INSERT INTO readings SELECT * FROM unnest(%s::int[], %s::timestamptz[], %s::float8[])"
 
 
-def _why_unavailable() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed (the TimescaleDB test server runs on Node.js)"
-    if not (SERVER_DIR / "node_modules").is_dir():
-        return ("tests/timescaledb/node_modules is missing; install it with "
-                "`npm ci --prefix tests/timescaledb`")
-    return None
-
-
-class _Server:
-    """One ``node tests/timescaledb/server.mjs`` process on a free port of 127.0.0.1."""
-
-    def __init__(self, log: Path):
-        self.log = log
-        self.dsn: str | None = None
-        self._stderr = log.open("wb")
-        # Port 0: the server binds a free port itself and reports it, so there is no window in
-        # which another process could take a port chosen here. With --stop-on-stdin-close the
-        # server also goes away if this test run dies without stopping it.
-        try:
-            self.proc = subprocess.Popen(
-                ["node", str(SERVER_DIR / "server.mjs"), "--port", "0", "--stop-on-stdin-close"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                cwd=SERVER_DIR)
-        except BaseException:
-            self._stderr.close()
-            raise
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self._lines.put(line.decode(errors="replace").rstrip("\n"))
-        self._lines.put(None)
-
-    def _stderr_text(self) -> str:
-        self._stderr.flush()
-        return self.log.read_text(errors="replace").strip()
-
-    def wait_ready(self) -> str:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise RuntimeError(f"the TimescaleDB test server did not start within "
-                                   f"{STARTUP_TIMEOUT:.0f} s:\n{self._stderr_text()}") from None
-            if line is None:
-                self.proc.wait()
-                raise RuntimeError(f"the TimescaleDB test server exited with status "
-                                   f"{self.proc.returncode}:\n{self._stderr_text()}")
-            match = re.fullmatch(r"READY (\S+)", line)
-            if match:
-                self.dsn = match[1]
-                return self.dsn
-
-    def stop(self) -> str | None:
-        """Stop with SIGTERM; the problem, if it did not stop cleanly."""
-        problem = None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                problem = f"did not stop within {STOP_TIMEOUT:.0f} s of SIGTERM"
-        if problem is None and self.proc.returncode != 0:
-            problem = f"exited with status {self.proc.returncode}"
-        self.proc.stdin.close()
-        self._reader.join(STOP_TIMEOUT)
-        self.proc.stdout.close()
-        text = self._stderr_text()
-        self._stderr.close()
-        return f"{problem}:\n{text}" if problem else None
-
-
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    """Two fresh TimescaleDB servers (started side by side, as each takes seconds to start)."""
-    reason = _why_unavailable()
-    if reason:
-        if "CI" in os.environ:
-            pytest.fail(f"CI must be able to run the TimescaleDB tests: {reason}")
-        pytest.skip(reason)
-    folder = tmp_path_factory.mktemp("timescaledb")
-    started: list[_Server] = []
-    try:
-        for i in range(2):
-            started.append(_Server(folder / f"server{i}.stderr"))
-        for server in started:
-            server.wait_ready()
-        yield started
-    finally:
-        problems = [f"server {i} {p}" for i, s in enumerate(started) if (p := s.stop())]
-    if problems:
-        pytest.fail("the TimescaleDB test server did not stop cleanly: " + "; ".join(problems))
+def servers(pg_server):
+    """Two fresh databases on the test server, which has TimescaleDB preloaded in the
+    TimescaleDB pass of the suite (skipped on a server without it, as Debian's PostgreSQL 15)."""
+    if not timescaledb_preloaded(pg_server):
+        if BACKEND == "timescaledb":
+            pytest.fail("STATIONLAB_TEST_BACKEND=timescaledb on a server without TimescaleDB")
+        pytest.skip("the test server has no TimescaleDB (the TimescaleDB pass runs these)")
+    names = [f"stationlab_tsdb_{os.getpid()}_{i}" for i in range(2)]
+    yield [SimpleNamespace(dsn=_create_database(pg_server, name)) for name in names]
+    for name in names:
+        _drop_database(pg_server, name)
 
 
 @contextlib.contextmanager
@@ -193,7 +93,7 @@ def _timescaledb_description(conn) -> dict[str, list]:
             " AND ca.materialization_hypertable_name = c.relname "
             "ORDER BY 1").fetchall(),
         "continuous_aggregates": conn.execute(
-            "SELECT view_schema, view_name, materialized_only, compression_enabled, finalized, "
+            "SELECT view_schema, view_name, materialized_only, compression_enabled, "
             "view_definition FROM timescaledb_information.continuous_aggregates "
             "ORDER BY 1, 2").fetchall(),
         "jobs": conn.execute(

@@ -3,7 +3,8 @@
 ``server`` runs the embedded PostgreSQL, ``db`` connects and migrates, ``catalog`` holds stations,
 loggers, channels, configurations and files, ``readings`` moves readings in and out at speed,
 ``queue`` records arrivals and hands pending files to workers, ``pool`` bounds connections,
-``health`` holds loggers' events and diagnostics.
+``health`` holds loggers' events and diagnostics, ``timescale`` compresses and refreshes what
+only the TimescaleDB backend has.
 """
 
 from stationlab.storage import (
@@ -18,8 +19,10 @@ from stationlab.storage import (
     readings,
     runs,
     server,
+    timescale,
 )
 from stationlab.storage.db import connect, describe_schema, migrate, transaction
 
 __all__ = ["calibration", "catalog", "connect", "db", "describe_schema", "exports", "health",
-           "migrate", "pool", "quality", "queue", "readings", "runs", "server", "transaction"]
+           "migrate", "pool", "quality", "queue", "readings", "runs", "server", "timescale",
+           "transaction"]

@@ -141,10 +141,17 @@ def migrations() -> list[Migration]:
 
 
 def detect_backend(conn: psycopg.Connection) -> str:
-    """``timescaledb`` if the extension can be created in this database, else ``plain``."""
+    """``timescaledb`` if the extension can be created in this database (installed and preloaded),
+    else ``plain``."""
     available = conn.execute(
         "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
     if not available:
+        return "plain"
+    libraries = conn.execute("SELECT current_setting('shared_preload_libraries') AS libs"
+                             ).fetchone()["libs"]
+    if "timescaledb" not in libraries:  # CREATE EXTENSION would fail, and drop the connection
+        logger.warning("TimescaleDB is installed but not in the server's "
+                       "shared_preload_libraries; using plain PostgreSQL")
         return "plain"
     try:
         with conn.transaction():

