@@ -129,3 +129,42 @@ def test_health_lists_sensor_states_and_plots_a_failed_sensor_with_its_flags(db,
         dashboard._sensor_show(1)
         assert plot[0].object.startswith(f"**{table['name'][1]}** at some_site: suspect, "
                                          "flagged (bad) in 25 % of the last 24 h")
+
+
+def test_explorer_opens_on_a_station_with_wind_and_says_why_another_has_nothing(mast, db,
+                                                                                 real_data):
+    ingest.import_paths([real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"], dsn=db)
+    assert mast.client.stations() == ["TestLogger", "some_site"]  # first: no anemometer
+    dashboard = StationExplorer(mast.client)
+    assert dashboard.station == "some_site"
+    pn.panel(dashboard).get_root()  # renders (the period widget too)
+    dashboard.station = "TestLogger"
+    message = dashboard._view().object
+    assert message.startswith("**TestLogger** has no wind speed channel (mean values)")
+    assert "`stationlab import PATH --station TestLogger`" in message
+    opened_there = StationExplorer(mast.client, station="TestLogger")
+    assert opened_there.period is None
+    pn.panel(opened_there).get_root()  # no KeyError: 'start'
+    dashboard.station = "some_site"
+    dashboard.period = (datetime(2020, 1, 1), datetime(2020, 2, 1))
+    assert dashboard._view().object == (
+        "No wind speed readings of **some_site** between 2020-01-01 00:00 and 2020-02-01 "
+        "00:00 UTC: choose another period.")
+
+
+def test_health_voltage_plots_keep_each_station_s_own_time_axis(mast, db, real_data):
+    ingest.import_paths([real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat"], dsn=db)
+    view = StationHealth(mast.client, now=NOW)._view()
+    start = [i for i, part in enumerate(view)
+             if getattr(part, "object", None) == "### Supply voltage"][0]
+    plots = [part for part in view[start + 1:] if isinstance(part, pn.pane.HoloViews)]
+    assert len(plots) == 2  # some_site (2016) and TestLogger (2021)
+    assert not any(plot.linked_axes for plot in plots)
+
+
+def test_calibration_page_without_sensors_says_how_to_get_them(mast, db):
+    built = page("calibration", mast.client, db)
+    editor = pn.panel(built[2])
+    assert editor.object.startswith("No sensors are recorded, so there is no calibration to "
+                                    "edit")
+    assert "`stationlab meta import FILE.json`" in editor.object

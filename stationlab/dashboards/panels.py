@@ -98,7 +98,9 @@ class StationHealth(pn.viewable.Viewer):
                     pn.widgets.Tabulator(failed.to_pandas(), disabled=True, show_index=False,
                                          sizing_mode="stretch_width"))
         last = table.group_by("station").agg(pl.col("last_reading").max()).sort("station")
-        voltages = [pn.pane.HoloViews(plot, sizing_mode="stretch_width")
+        # each station's own period: linked axes would stretch a day of one station over the
+        # years of all of them (an invisible sliver)
+        voltages = [pn.pane.HoloViews(plot, sizing_mode="stretch_width", linked_axes=False)
                     for row in last.iter_rows() if (plot := self.voltage(*row)) is not None]
         events = _naive(health.recent_events(self.client.conn))
         event_table = (pn.pane.Markdown("No logger events.") if events.is_empty() else
@@ -107,7 +109,8 @@ class StationHealth(pn.viewable.Viewer):
                                             pagination="local"))
         diagnostics = self.diagnostic_voltages()
         if diagnostics is not None:
-            voltages.append(pn.pane.HoloViews(diagnostics, sizing_mode="stretch_width"))
+            voltages.append(pn.pane.HoloViews(diagnostics, sizing_mode="stretch_width",
+                                              linked_axes=False))
         return pn.Column(
             banner, "### Loggers", loggers, "### Import failures", failures,
             "### Logger events", event_table,
@@ -245,19 +248,27 @@ class StationExplorer(pn.viewable.Viewer):
     def __init__(self, client, **params) -> None:
         super().__init__(**params)
         self.client = client
-        self.param.station.objects = client.stations()
-        if self.station is None and self.param.station.objects:
-            self.station = self.param.station.objects[0]
+        stations = client.stations()
+        self.param.station.objects = stations
+        if self.station is None and stations:
+            # the first station with anemometers, so that the page opens on something to see
+            self.station = next((s for s in stations if self._has_speeds(s)), stations[0])
         else:
             self._reset_period()
+
+    def _has_speeds(self, station: str) -> bool:
+        channels = self.client.station(station).channels()
+        return not channels.filter((pl.col("measurement_type") == "wind_speed")
+                                   & (pl.col("statistic") == "avg")).is_empty()
 
     @param.depends("station", watch=True)
     def _reset_period(self) -> None:
         speeds = self._speeds(None)
-        if not speeds.is_empty():
-            first, last = speeds["ts"].min(), speeds["ts"].max()
-            self.period = (first.replace(tzinfo=None),
-                           (last + timedelta(minutes=10)).replace(tzinfo=None))
+        if speeds.is_empty():  # nothing to choose from; the view says so
+            return
+        first, last = speeds["ts"].min(), speeds["ts"].max()
+        self.period = (first.replace(tzinfo=None),
+                       (last + timedelta(minutes=10)).replace(tzinfo=None))
 
     def _speeds(self, period) -> pl.DataFrame:
         start, end = period or (None, None)
@@ -330,8 +341,23 @@ class StationExplorer(pn.viewable.Viewer):
     @param.depends("station", "period")
     def _view(self):
         if self.station is None:
-            return pn.pane.Markdown("No stations yet.")
+            return pn.pane.Markdown("No stations yet: import logger files (`stationlab import "
+                                    "PATH`), then reload this page.")
+        if not self._has_speeds(self.station):
+            return pn.pane.Markdown(
+                f"**{self.station}** has no wind speed channel (mean values), so there is "
+                "nothing to draw here: the explorer shows wind speed with its flags, a wind rose "
+                "and monthly means. Choose a station with anemometers above, or import this "
+                f"station's anemometer files (`stationlab import PATH --station {self.station}`)"
+                f". The data recovery page shows what {self.station} holds.",
+                css_classes=["explorer-message"])
         frame = self._speeds(self.period)
+        if frame.filter(pl.col("measurement_type") == "wind_speed").is_empty():
+            start, end = self.period or (None, None)
+            return pn.pane.Markdown(
+                f"No wind speed readings of **{self.station}** between {start:%Y-%m-%d %H:%M} "
+                f"and {end:%Y-%m-%d %H:%M} UTC: choose another period.",
+                css_classes=["explorer-message"])
         means = self.monthly_means()
         return pn.Column(
             pn.pane.HoloViews(self.series(frame), sizing_mode="stretch_width"),
@@ -344,5 +370,7 @@ class StationExplorer(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             pn.Row(pn.widgets.Select.from_param(self.param.station, width=300),
-                   pn.widgets.DatetimeRangeInput.from_param(self.param.period)),
+                   # start/end given: the widget needs them when the period is empty
+                   pn.widgets.DatetimeRangeInput.from_param(self.param.period, start=None,
+                                                            end=None)),
             self._view, sizing_mode="stretch_width")

@@ -54,6 +54,7 @@ class CalibrationEditor(pn.viewable.Viewer):
         self.repository = repository
         super().__init__(**params)
         sensors = repository.sensors(station)
+        self._where = f" at station {station}" if station else ""
         self.param.sensor.objects = {
             f"{r['sensor_id']}: {r['sensor_type']} {r['serial_number']} ({r['points'] or '-'})":
             r["sensor_id"] for r in sensors.iter_rows(named=True)}
@@ -142,8 +143,9 @@ class CalibrationEditor(pn.viewable.Viewer):
     def _overlay_plot(self):
         frame = self.comparison
         if frame.is_empty():
-            return hv.Curve([], "time", "value").opts(responsive=True, height=300,
-                                                      title="Preview: before / after")
+            return hv.Curve([], "time", "value").opts(
+                responsive=True, height=300,
+                title="Preview: before / after (press Preview to draw the sensor's readings)")
         first = frame["channel_id"].min()
         one = frame.filter(pl.col("channel_id") == first).sort("ts")
         ts = _plots.naive_utc(one["ts"])
@@ -154,6 +156,14 @@ class CalibrationEditor(pn.viewable.Viewer):
             hv.Options("Overlay", title=f"Preview for channel {first}: before / after"))
 
     def __panel__(self):
+        if not self.param.sensor.objects:
+            return pn.pane.Markdown(
+                f"No sensors are recorded{self._where}, so there is no calibration to edit: "
+                "calibrations belong to sensors (by serial number) installed at measurement "
+                "points. Import the station's metadata with its sensors and calibration "
+                "certificates (`stationlab meta import FILE.json`, an IEA Task 43 document), "
+                "then open this again.", css_classes=["calibration-message"],
+                sizing_mode="stretch_width")
         form = pn.Column(
             pn.widgets.Select.from_param(self.param.sensor),
             pn.widgets.FloatInput.from_param(self.param.slope),
