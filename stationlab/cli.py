@@ -650,8 +650,14 @@ def meta_export(station: str, out: Path | None) -> None:
               help="Interface to listen on.")
 @click.option("--prefix", help="URL prefix of every page (e.g. /services/dashboards/ behind "
                                "JupyterHub, which then requires its login).")
-def dashboard(port: int, address: str, prefix: str | None) -> None:
-    """Serve the dashboards (station health, data recovery, explorer) and the widget apps."""
+@click.option("--read-only", is_flag=True,
+              help="Only the pages that read (always so off loopback and behind the hub).")
+def dashboard(port: int, address: str, prefix: str | None, read_only: bool) -> None:
+    """Serve the dashboards (station health, data recovery, explorer) and the widget apps.
+
+    The flag, calibration and upload apps write with this server's database connection, so
+    they are served on a loopback address only; elsewhere the dashboards are read-only.
+    """
     from stationlab import dashboards
 
     def check():  # fail now, with the fix named, if the database is not usable
@@ -659,8 +665,12 @@ def dashboard(port: int, address: str, prefix: str | None) -> None:
             pass
 
     _run(check)
+    reason = dashboards.read_only_reason(address, read_only)
+    if reason:
+        click.echo(f"read-only: health, data recovery and the explorer only ({reason}); "
+                   "analysts flag and calibrate in their own JupyterLab, as their own role")
     click.echo(f"dashboards on http://{address}:{port}{prefix or '/'} (Ctrl+C stops)")
-    dashboards.serve(port=port, address=address, prefix=prefix)
+    dashboards.serve(port=port, address=address, prefix=prefix, read_only=read_only)
 
 
 

@@ -168,3 +168,82 @@ def test_calibration_page_without_sensors_says_how_to_get_them(mast, db):
     assert editor.object.startswith("No sensors are recorded, so there is no calibration to "
                                     "edit")
     assert "`stationlab meta import FILE.json`" in editor.object
+
+
+def test_the_writing_pages_are_served_on_loopback_only(monkeypatch):
+    from stationlab import dashboards
+
+    for address in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
+        assert dashboards.loopback(address) and dashboards.read_only_reason(address) is None
+    for address in ("0.0.0.0", "::", "192.168.1.5", "dashboards.example.org"):
+        assert not dashboards.loopback(address)
+        assert "not a loopback address" in dashboards.read_only_reason(address)
+    assert dashboards.read_only_reason("127.0.0.1", read_only=True) == "--read-only was given"
+    for name in ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_CLIENT_ID", "JUPYTERHUB_API_URL"):
+        monkeypatch.setenv(name, "x")
+    assert "JupyterHub" in dashboards.read_only_reason("127.0.0.1")
+
+
+def test_read_only_pages_read_and_their_sessions_cannot_write(mast, db):
+    import psycopg
+
+    from stationlab import dashboards
+
+    pages = dashboards.routes(db, read_only=True)
+    assert tuple(pages) == dashboards.READ_ONLY
+    assert set(dashboards.routes(db)) == set(TITLES)
+    assert "flags" not in pages and "calibration" not in pages and "upload" not in pages
+    client = dashboards._session_client(db, read_only=True)
+    try:
+        assert client.station("some_site").channels().height > 0  # reading works
+        try:
+            client.conn.execute("DELETE FROM flags")
+            raise AssertionError("a read-only dashboard session deleted flags")
+        except psycopg.errors.ReadOnlySqlTransaction:
+            pass
+    finally:
+        client.close()
+
+
+def test_dashboard_off_loopback_says_it_is_read_only_and_serves_no_writing_page(db, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = tmp_path / "dashboard.log"
+    env = {**os.environ, "STATIONLAB_DSN": db}
+    with log.open("w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "stationlab", "dashboard", "--port",
+                                   str(port), "--read-only"], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        for _ in range(240):
+            try:
+                index = urllib.request.urlopen(base, timeout=10).read().decode()
+                break
+            except OSError:
+                assert server.poll() is None, log.read_text()
+                time.sleep(0.5)
+        else:
+            raise AssertionError("the dashboard did not start:\n" + log.read_text())
+        assert 'href="./health"' in index and 'href="./flags"' not in index
+        assert urllib.request.urlopen(base + "health", timeout=60).status == 200
+        for route in ("flags", "calibration", "upload"):
+            try:
+                urllib.request.urlopen(base + route, timeout=60)
+                raise AssertionError(f"/{route} is served by a read-only dashboard")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 404
+        assert "read-only: health, data recovery and the explorer only (--read-only was given)" \
+            in log.read_text()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

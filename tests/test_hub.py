@@ -19,7 +19,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -29,6 +28,8 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+import psycopg
+import psycopg.sql
 import pytest
 from click.testing import CliRunner
 
@@ -106,51 +107,72 @@ def analysts(scratch):
         subprocess.run(["userdel", "--remove", name], capture_output=True)
 
 
-def _forward(listener: socket.socket, unix_path: str) -> None:
-    """Relay TCP connections to PostgreSQL's Unix socket (the embedded server has no TCP)."""
-    def pump(a, b):
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            try:
-                b.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            a.close()  # each socket is the reading end of exactly one pump
+#: pg_hba.conf of the hub test's server, as docs/analysts.md asks production to be: over TCP a
+#: password per role (SCRAM), kept in each analyst's own ~/.pgpass; the Unix socket, in a folder
+#: only the server's owner may enter, trusts the administrator's jobs.
+HBA = """\
+local   all  all                 trust
+host    all  all  127.0.0.1/32   scram-sha-256
+"""
+PIPELINE = "stl_hub_pipeline"
 
-    while True:
-        try:
-            client, _ = listener.accept()
-        except OSError:
-            return
-        server = socket.socket(socket.AF_UNIX)
-        server.connect(unix_path)
-        for a, b in ((client, server), (server, client)):
-            threading.Thread(target=pump, args=(a, b), daemon=True).start()
+
+@pytest.fixture(scope="module")
+def auth_server(scratch, analysts):
+    """A server of this module's own set up as production is (:data:`HBA`), with the demo mast,
+    the analysts' roles (each with a password in their own ~/.pgpass) and a pipeline role.
+
+    Yields (owner DSN on the Unix socket, the analysts' DSN template, the passwords by role).
+    """
+    from stationlab import ingest
+
+    from .conftest import BACKEND, DEMO, REAL_DATA
+
+    folder = Path(tempfile.mkdtemp(prefix="stationlab-hub-pg-")) / "pgdata"
+    server = storage.server.start(folder, cleanup_mode="delete")
+    (folder / "pg_hba.conf").write_text(HBA)
+    port = _free_port()
+    embedded, _ = storage.server._embedded()
+    embedded.pg_ctl(["-w", "-m", "fast", "restart", "-o",
+                     f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} "
+                     "-c password_encryption=scram-sha-256"],
+                    pgdata=folder, user="embedded_postgres" if os.geteuid() == 0 else None,
+                    timeout=60)
+    admin = f"host={folder} port={port} dbname=postgres user=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE stationlab")
+        # nobody knows the owner's password: over TCP it cannot log in
+        conn.execute(psycopg.sql.SQL("ALTER ROLE postgres PASSWORD {}").format(
+            psycopg.sql.Literal(uuid.uuid4().hex)))
+    owner = f"host={folder} port={port} dbname=stationlab user=postgres"
+    with storage.connect(owner, autocommit=True, check=False) as conn:
+        storage.migrate(conn, backend=BACKEND)
+    ingest.import_paths([REAL_DATA / DEMO], dsn=owner, progress=False)
+    passwords = {name: uuid.uuid4().hex for name in (*analysts, PIPELINE)}
+    runner = CliRunner()
+    env = {"STATIONLAB_DSN": owner, "STL_PASSWORD": ""}
+    for name in (*analysts, PIPELINE):
+        env["STL_PASSWORD"] = passwords[name]
+        command = "grant-pipeline" if name == PIPELINE else "grant-analyst"
+        result = runner.invoke(main, ["db", command, name, "--password-env", "STL_PASSWORD"],
+                               env=env)
+        assert result.exit_code == 0, result.output
+    for name in analysts:
+        entry = pwd.getpwnam(name)
+        pgpass = Path(entry.pw_dir) / ".pgpass"
+        pgpass.write_text(f"127.0.0.1:{port}:stationlab:{name}:{passwords[name]}\n")
+        os.chown(pgpass, entry.pw_uid, entry.pw_gid)
+        pgpass.chmod(0o600)
+    yield owner, f"host=127.0.0.1 port={port} dbname=stationlab user={{username}}", passwords
+    for name in analysts:
+        (Path(pwd.getpwnam(name).pw_dir) / ".pgpass").unlink(missing_ok=True)
+    server.cleanup()
 
 
 @pytest.fixture
-def analyst_dsn(mast, db):
-    """The analysts' DSN template ({username}), reachable over TCP by other system users."""
-    runner = CliRunner()
-    for name in ANALYSTS:
-        assert runner.invoke(main, ["db", "grant-analyst", name]).exit_code == 0
-    parts = storage.runs.dsn_parts(db)
-    host, port = parts.get("host", ""), parts.get("port", "5432")
-    listener = None
-    if host.startswith("/"):
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        threading.Thread(target=_forward, args=(listener, f"{host}/.s.PGSQL.{port}"),
-                         daemon=True).start()
-        host, port = "127.0.0.1", str(listener.getsockname()[1])
-    yield f"host={host} port={port} dbname={parts['dbname']} user={{username}}"
-    if listener:
-        listener.close()
+def analyst_dsn(auth_server):
+    """The analysts' DSN template ({username}): TCP, a password from their ~/.pgpass."""
+    return auth_server[1]
 
 
 class Hub:
@@ -212,7 +234,7 @@ async def _execute(url: str, code: str) -> tuple[str, str | None]:
 
 
 @pytest.fixture
-def hub(scratch, hub_python, analysts, analyst_dsn, db):
+def hub(scratch, hub_python, analysts, analyst_dsn, auth_server):
     state = scratch / "state"
     state.mkdir(exist_ok=True)
     port = _free_port()
@@ -222,7 +244,7 @@ def hub(scratch, hub_python, analysts, analyst_dsn, db):
                STATIONLAB_HUB_INTERNAL_PORT=str(_free_port()), STATIONLAB_HUB_API_TOKEN=TOKEN,
                STATIONLAB_HUB_USERS=",".join(analysts), STATIONLAB_ANALYST_DSN=analyst_dsn,
                STATIONLAB_HUB_MEM_LIMIT="2G", STATIONLAB_HUB_CPU_LIMIT="1",
-               STATIONLAB_DASHBOARD_DSN=db,
+               STATIONLAB_DASHBOARD_DSN=auth_server[0],
                STATIONLAB_HUB_DASHBOARD_PORT=str(_free_port()))
     env.pop("STATIONLAB_DSN", None)
     log = open(state / "hub.log", "w")  # noqa: SIM115 (closed below)
@@ -283,7 +305,7 @@ ANALYSIS = [
 ]
 
 
-def test_two_analysts_on_the_hub(hub, scratch, hub_python, analysts):
+def test_two_analysts_on_the_hub(hub, scratch, hub_python, analysts, auth_server):
     for name in analysts:  # the allowed users exist: spawn their servers
         hub.api("POST", f"/hub/api/users/{name}/server")
     for name in analysts:
@@ -315,6 +337,18 @@ def test_two_analysts_on_the_hub(hub, scratch, hub_python, analysts):
     # A cannot change readings: PostgreSQL refuses
     _, error = hub.run(a, kernels[a], "db.conn.execute('UPDATE readings SET value = 0')")
     assert error == "InsufficientPrivilege: permission denied for table readings"
+    # A reaches the database only as A: as the owner, a pipeline role or B, PostgreSQL wants a
+    # password A does not have (A's ~/.pgpass holds A's own); A's password is not B's
+    owner, template, passwords = auth_server
+    attempts = [template.format(username=role) for role in ("postgres", PIPELINE, b)]
+    attempts.append(template.format(username=b) + f" password={passwords[a]}")
+    for dsn in attempts:
+        _, error = hub.run(a, kernels[a], f"import psycopg\npsycopg.connect({dsn!r})")
+        assert error and error.startswith("OperationalError") and (
+            "no password supplied" in error or "password authentication failed" in error), error
+    # and the server's Unix socket, which trusts, lives where A cannot go
+    _, error = hub.run(a, kernels[a], f"psycopg.connect({owner!r})")
+    assert error and error.startswith("OperationalError"), error
     # the memory limit holds: a cell asking for more fails, the kernel lives on
     _, error = hub.run(a, kernels[a], "block = bytearray(4 * 2**30)")
     assert error.startswith("MemoryError")
@@ -354,5 +388,9 @@ def test_dashboards_are_a_hub_service_behind_hub_login(hub, analysts):
     index = session.get(page, timeout=60)
     assert index.url.startswith(page)  # through the OAuth round trip and back
     assert 'href="./health"' in index.text  # the index of the dashboards
+    # The service holds one connection for everybody: no page that writes (analysts flag in
+    # their own JupyterLab, as their own role).
+    assert 'href="./flags"' not in index.text and 'href="./calibration"' not in index.text
+    assert session.get(page + "flags", timeout=60).status_code == 404
     health = session.get(page + "health", timeout=60)
     assert health.status_code == 200 and "bokeh" in health.text.lower()
