@@ -251,7 +251,8 @@ def formats_() -> None:
     known = parse.formats()
     width = max(len(fmt.name) for fmt in known)
     for fmt in known:
-        click.echo(f"{fmt.name:{width}}  {fmt.description}")
+        proof = f"; {fmt.proven_on}" if fmt.proven_on else ""
+        click.echo(f"{fmt.name:{width}}  {fmt.description}{proof}")
 
 
 @main.command("demo")
