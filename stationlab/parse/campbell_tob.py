@@ -23,7 +23,8 @@ the record number of the frame's first record), records, and a 4-byte little-end
 bits 0-11 a minor frame's size (its "offset"), bit 12 file mark, bit 13 remove mark, bit 14
 empty frame, bit 15 minor frame, bits 16-31 the validation stamp. A frame counts only when its
 validation stamp is the header's or its ones' complement (the complement marks the card's next
-pass through its ring); the others (unused card space, a ring's stale frames) are skipped, as
+pass through its ring) and its sub-seconds are under a second; the others (unused card space,
+a ring's stale frames, or every frame when the header's frame size is wrong) are skipped, as
 are empty frames. A frame that was not filled (a lapse, a file closed mid-frame) is a "minor"
 frame: it holds sub-frames back to back, each with its own header and a footer at its end
 whose offset is its size; they are read from the frame's end backwards. Record ``i`` of a
@@ -234,6 +235,11 @@ def _decode_tob3(body: bytes, table: dict[str, str], record: np.dtype, source: s
                          f"({FRAME_HEADER} + {record.itemsize} + {FRAME_FOOTER} bytes): the "
                          "header's frame size or data types are wrong", source=source, line=2)
     interval = _nanoseconds(table["record_interval"], INTERVAL, "record interval", source)
+    if interval == 0 and per_frame > 1:
+        # Records stamped one by one (no interval) each need a frame, hence its header.
+        raise ParseError(f"the record interval {table['record_interval']!r} needs frames of one "
+                         f"record, but the frame size {frame_size} bytes holds {per_frame}: the "
+                         "header's frame size or data types are wrong", source=source, line=2)
     resolution = _resolution_ns(table["frame_time_resolution"], source)
     notes = []
     whole, rest = divmod(len(body), frame_size)
@@ -247,6 +253,7 @@ def _decode_tob3(body: bytes, table: dict[str, str], record: np.dtype, source: s
     frames = np.frombuffer(body, dtype=frame, count=whole)
     validation = frames["footer"] >> 16
     valid = (validation == stamp) | (validation == (~stamp & 0xFFFF))
+    valid &= frames["sub"] < 10**9 // resolution  # a frame's sub-seconds are under a second
     empty = (frames["footer"] & EMPTY_FLAG) != 0
     minor = (frames["footer"] & MINOR_FLAG) != 0
     if whole and not valid.any():
@@ -257,6 +264,11 @@ def _decode_tob3(body: bytes, table: dict[str, str], record: np.dtype, source: s
     if skipped:
         notes.append(f"{skipped} of {whole} frames skipped: their validation stamp is not the "
                      "header's (unused or stale card space)")
+    if whole and not valid[0] and valid.sum() < whole / 2:
+        # A card's file starts with a frame of its own; chance matches do not make a file.
+        raise ParseError(f"the first frame and {skipped} of {whole} frames do not have the "
+                         f"validation stamp {stamp} of line 2: the frame size ({frame_size} "
+                         "bytes) does not match the file", source=source, line=2)
     major = frames[valid & ~empty & ~minor]
     steps = np.arange(per_frame, dtype=np.int64)
     starts = major["sec"].astype(np.int64) * 10**9 + major["sub"].astype(np.int64) * resolution
