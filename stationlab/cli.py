@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 
@@ -29,6 +30,21 @@ class Timestamp(click.ParamType):
             self.fail(f"{value!r} is not an ISO 8601 date or time (e.g. 2016-01-09 or "
                       "2016-01-09T15:30Z)", param, ctx)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class Duration(click.ParamType):
+    """A duration such as ``10min``, ``1h`` or ``30s``."""
+
+    name = "duration"
+    UNITS = {"s": 1, "min": 60, "h": 3600}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, timedelta):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*(s|min|h)\s*", value)
+        if not match or int(match[1]) == 0:
+            self.fail(f"{value!r} is not a duration like 10min, 1h or 30s", param, ctx)
+        return timedelta(seconds=int(match[1]) * self.UNITS[match[2]])
 
 
 def _run(func, *args, **kwargs):
@@ -174,17 +190,23 @@ def _migrate(backend: str | None = None) -> None:
               help="Mapping file (TOML) for generic CSV files; may be repeated; tried before "
                    "the standing ones in $STATIONLAB_HOME/mappings. See "
                    "stationlab.parse.generic_csv for the format.")
+@click.option("--stats", "statistics", type=Duration(), metavar="INTERVAL",
+              help="Store only each column's Avg, Std, Min and Max over INTERVAL (e.g. 10min), "
+                   "computed like Campbell's output processing, instead of every row (for "
+                   "20 Hz tables).")
 def import_(paths: tuple[str, ...], station: str | None, parallel: int | None,
-            mappings: tuple[str, ...]) -> None:
+            mappings: tuple[str, ...], statistics: timedelta | None) -> None:
     """Import logger files, folders (recursively) and archives (zip, gz, 7z, tar: one line per
     file inside, named archive.zip!member.dat). Exits 1 if any file failed."""
     from stationlab import ingest
 
     if parallel:
+        if statistics:
+            raise click.UsageError("--stats imports directly: leave out --parallel")
         _import_parallel(paths, station, parallel, mappings)
         return
     outcomes = _run(ingest.import_paths, paths, station=station, mappings=mappings,
-                    on_outcome=lambda o: click.echo(o.describe()))
+                    on_outcome=lambda o: click.echo(o.describe()), statistics=statistics)
     failed = sum(o.failed for o in outcomes)
     click.echo(f"{plural(len(outcomes), 'file')}: {len(outcomes) - failed} ok, {failed} failed")
     if failed:
@@ -251,7 +273,8 @@ def formats_() -> None:
     known = parse.formats()
     width = max(len(fmt.name) for fmt in known)
     for fmt in known:
-        click.echo(f"{fmt.name:{width}}  {fmt.description}")
+        proof = f"; {fmt.proven_on}" if fmt.proven_on else ""
+        click.echo(f"{fmt.name:{width}}  {fmt.description}{proof}")
 
 
 @main.command("demo")

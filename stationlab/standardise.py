@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import polars as pl
 
+from stationlab.errors import ImportRejected
 from stationlab.parse import Column, ParsedFile
 
 
@@ -188,3 +190,58 @@ def readings_by_month(parsed: ParsedFile, configs: pl.DataFrame) -> Iterator[pl.
         if long["channel_id"].null_count():
             raise ValueError("readings without a channel; see unmatched_columns()")
         yield long
+
+
+#: What :func:`interval_statistics` makes of each numeric column, as CRBasic's output
+#: processing names it: (name suffix and processing word, statistic).
+INTERVAL_STATISTICS = (("Avg", "avg"), ("Std", "sd"), ("Min", "min"), ("Max", "max"))
+
+
+def interval_statistics(parsed: ParsedFile, every: timedelta) -> ParsedFile:
+    """The file's numeric columns as statistics over intervals of ``every`` (``stationlab import
+    --stats``), computed the way a Campbell logger's ``Average``, ``StdDev``, ``Minimum`` and
+    ``Maximum`` output instructions do, for a user who needs only, say, 10-minute statistics of
+    a 20 Hz table.
+
+    Each column ``X`` becomes ``X_Avg`` (mean), ``X_Std`` (population standard deviation,
+    sqrt(sum((x - mean)^2) / N), as CRBasic's ``StdDev``), ``X_Min`` and ``X_Max`` of its
+    non-missing values; an interval with no value is missing. As on the logger, the sample
+    stamped at an interval's end (12:10:00.00) closes that interval: an interval holds the
+    samples after its start up to and including its end, and its row is labelled with its
+    start (UTC), like every stored row. Text and time-stamp columns are not kept.
+
+    Raises
+    ------
+    ImportRejected
+        If the file's rows are not shorter than ``every`` (they are statistics already).
+    """
+    if parsed.interval is None or parsed.interval >= every:
+        raise ImportRejected(f"{parsed.source}: --stats {_duration(every)} needs rows closer "
+                             f"than {_duration(every)}; this file's interval is "
+                             f"{_duration(parsed.interval) if parsed.interval else 'unknown'}")
+    numeric = [c for c in parsed.columns if c.kind == "number"]
+    columns = tuple(Column(f"{c.name}_{word}", statistic, c.unit, "number", word)
+                    for c in numeric for word, statistic in INTERVAL_STATISTICS)
+    aggregations = []
+    for c in numeric:
+        x = pl.col(c.name)
+        aggregations += [x.mean(), x.std(ddof=0), x.min(), x.max()]
+    frame = (parsed.data.lazy().sort("ts")
+             .group_by_dynamic("ts", every=every, closed="right", label="left")
+             .agg([a.alias(c.name) for a, c in zip(aggregations, columns, strict=True)])
+             .collect())
+    notes = [f"{parsed.data.height:,} rows stored as {frame.height:,} rows of "
+             f"{_duration(every)} statistics (Avg, Std, Min, Max of each column)"]
+    dropped = [c.name for c in parsed.columns if c.kind != "number"]
+    if dropped:
+        notes.append(f"not kept with --stats (not numbers): {', '.join(dropped)}")
+    return replace(parsed, columns=columns, data=frame, interval=every,
+                   value_notes=(*parsed.value_notes, *notes))
+
+
+def _duration(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    for unit, size in (("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

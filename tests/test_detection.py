@@ -17,6 +17,9 @@ EXPECTED = {
     "PROVENANCE.md": ("failed", UNKNOWN),
     "campbell_tob3/LICENSE.nexus-sources-campbell.md": ("failed", UNKNOWN),
     "windcube/LICENSE.tsdat.md": ("failed", UNKNOWN),
+    # CR6 20 Hz TOB3: 72,000 records x 9 FP2 fields, 7 of them NAN.
+    "campbell_tob3/20151005_12_bbbbb_25m0285.dat": (
+        "imported", 72_000 * 9 - 7, "AAAAAAAAAAAAAAAAAAA"),
     "campbell_toa5/campbell_scientific_demo_data1.csv": ("imported", 5640, "some_site"),
     "campbell_toa5/pytoa5/Example.dat": ("imported", 2, "TestLogger"),
     "campbell_toa5/pytoa5/TestLogger_Daily_1.dat": ("imported", 14, "TestLogger"),
@@ -77,7 +80,6 @@ EXPECTED = {
     "nrg_symphoniepro/004310_2022-03-17_10.10_000837_meas.txt": (
         "imported", 15120 - 4 * 240, "Tech Services test"),
     # Real files that do not import yet (issue 19): what a user sees today.
-    "campbell_tob3/20151005_12_bbbbb_25m0285.dat": ("failed", UNKNOWN),
     "windcube/lidar.z06.00.20201201.000000.sta": (
         "failed", "line 42, column 19: field 19 of the column line has no name"),
     "windographer/windographer_demo_data1.txt": ("imported", 5452, "windographer_demo_data1"),

@@ -121,6 +121,7 @@ def test_no_export_name_says_its_height_or_bearing_twice():
 SAMPLES = {  # the real files whose meaning is pinned (every readings file of each real format)
     "real/campbell_toa5/campbell_scientific_demo_data1.csv": None,
     "real/campbell_toa5/pytoa5/TestLogger_Hourly_1.dat": None,
+    "real/campbell_tob3/20151005_12_bbbbb_25m0285.dat": None,
     "real/generic_csv/demo_data2.csv": "demo_data.mapping.toml",
     "real/floating_lidar/demo_floating_lidar_data.csv": "floating_lidar.mapping.toml",
     "real/windographer/windographer_demo_data1.txt": None,
