@@ -207,8 +207,9 @@ class Station:
             Indexed by ``Timestamp``: the start of each averaging interval in UTC, timezone-naive
             (brightwind's loaders drop the time zone), one row per stamp with a stored reading
             (a missing interval has no row, as in a file brightwind loads). One float column per
-            channel, named as the logger's files name it (``Spd80mN``, ``Spd80mNStd``, the names
-            the station's Task 43 document gives its columns); where two channels were read from
+            number channel, in the order of :meth:`channels` (which gives its height and type),
+            named as the logger's files name it (``Spd80mN``, ``Spd80mNStd``, the names the
+            station's Task 43 document gives its columns); where two channels were read from
             columns of the same name (two tables of one logger), each gets its measurement
             point's name added: ``PTemp_C_Max (PTemp_C (Daily))``. Give a station whose tables
             differ in interval ``channels`` of one interval: brightwind takes one time step.
