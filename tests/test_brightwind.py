@@ -24,6 +24,7 @@ with warnings.catch_warnings():  # its map dependency (gmaps) warns about traitl
     from brightwind.load import station as bw_station
 
 from stationlab import flags, ingest, metadata
+from stationlab.metadata import iea43
 
 from .conftest import REAL_DATA, REPO
 
@@ -404,3 +405,59 @@ def test_to_brightwind_names_clashing_columns_after_their_measurement_point(db, 
     hourly = frame["PTemp_C_Max (PTemp_C)"].dropna()
     daily = frame["PTemp_C_Max (PTemp_C (Daily))"].dropna()
     assert len(hourly) > len(daily) >= 1
+
+
+@pytest.mark.parametrize("station", ["Demo Mast", "Crows Nest"])
+def test_brightwind_measurement_station_reads_meta_export(db, conn, real_data, tmp_path,
+                                                          monkeypatch, station):
+    """``stationlab meta export`` of a documented station (the demo mast) and of one known only
+    from its files (an NRG LOGR header's site): brightwind's ``MeasurementStation`` loads it,
+    and its mast location and measurement points (names, heights, types) are the database's."""
+    from .test_cli import stationlab
+
+    monkeypatch.setattr(bw_station.MeasurementStation, "_get_schema",
+                        staticmethod(_local_schema))
+    if station == "Demo Mast":
+        metadata.import_document(DEMO_DOC, dsn=db)
+        ingest.import_paths([DEMO_FILE], station="Demo Mast", dsn=db)
+    else:
+        ingest.import_paths([real_data / "nrg_logr/20220418_0700_000511_001183_statistical.dat"],
+                            dsn=db)
+    out = tmp_path / "station.json"
+    run = stationlab("meta", "export", "--station", station, "--out", out)
+    assert run.returncode == 0, run.stderr
+    loaded = bw.MeasurementStation(str(out))
+    site = conn.execute("SELECT latitude, longitude, station_type FROM stations "
+                        "WHERE name = %s", (station,)).fetchone()
+    assert (loaded.name, loaded.lat, loaded.long, loaded.type) == (
+        station, site["latitude"], site["longitude"], site["station_type"])
+    points = conn.execute(
+        "SELECT p.name, p.height_m, p.measurement_type FROM measurement_points p "
+        "JOIN stations s USING (station_id) WHERE s.name = %s", (station,)).fetchall()
+    stored = {p["name"]: (p["height_m"], p["measurement_type"]) for p in points}
+    names = loaded.measurements.names
+    heights = [None if np.isnan(h) else h for h in loaded.measurements.get_heights(names)]
+    types = {p["name"]: p["measurement_type_id"] for p in loaded.measurements.properties}
+    notes = {p["name"]: p.get("notes") for p in loaded.measurements.properties}
+    # a type the data model does not list is "other", with a note naming the stored type
+    document = json.loads(out.read_text())
+    listed = set(iea43.schema(iea43.schema_key(document, ""))["definitions"]
+                 ["measurement_type"]["enum"])
+    for name, (_, kind) in stored.items():
+        if kind not in listed:
+            assert (types[name], notes[name]) == ("other", f"measurement type: {kind}"), name
+            types[name] = kind
+    assert {n: (h, types[n]) for n, h in zip(names, heights, strict=True)} == stored
+    assert {n for n, (_, kind) in stored.items() if kind not in listed} == (
+        {"Ch308"} if station == "Crows Nest" else set())  # solar_zenith_angle
+    assert len(stored) == {"Demo Mast": 14, "Crows Nest": 42}[station]
+    if station == "Demo Mast":  # and the points' file columns are to_brightwind's columns
+        import stationlab as sl
+
+        columns = {c["column_name"] for p in loaded.measurements.properties
+                   for c in p["logger_measurement_config.column_name"]}
+        with sl.connect(db) as client:
+            frame = client.station(station).to_brightwind()
+        assert columns - set(frame.columns) == set()
+        assert set(frame.columns) - columns == {"LoggerID"}  # a file column the document omits
+        assert loaded.measurements.wspd_heights == [80.0, 80.0, 60.0, 60.0, 40.0, 40.0]
