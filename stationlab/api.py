@@ -7,19 +7,29 @@
 
 Readings come back as polars DataFrames, long (one row per channel and time) or wide (one column
 per channel, named as in exports). Calibration and flags are applied in SQL; raw readings are
-never changed.
+never changed. :meth:`Station.to_brightwind` gives the pandas frame brightwind's functions take
+(the optional ``brightwind`` extra).
 """
 
 from __future__ import annotations
 
+import importlib.util
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from stationlab import storage
 from stationlab.errors import StationlabError
+from stationlab.storage import metadata as stored_metadata
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: How to get what :meth:`Station.to_brightwind` needs beyond the core install.
+BRIGHTWIND_EXTRA = "pip install 'stationlab[brightwind]'"
 #: Time bounds used when a period end is not given.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -32,6 +42,24 @@ def _ts(value: str | datetime | None) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _brightwind_pandas():
+    """pandas, once brightwind and a pandas it works with (< 3) are installed: the
+    ``brightwind`` extra, which the core install does not include."""
+    try:
+        found = importlib.util.find_spec("brightwind") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise StationlabError("Station.to_brightwind needs brightwind, an optional extra that "
+                              f"is not installed: {BRIGHTWIND_EXTRA}")
+    import pandas
+
+    if int(pandas.__version__.split(".")[0]) >= 3:
+        raise StationlabError(f"brightwind needs pandas < 3 and pandas {pandas.__version__} is "
+                              f"installed: {BRIGHTWIND_EXTRA}")
+    return pandas
 
 
 def connect(dsn: str | None = None) -> Client:
@@ -156,6 +184,76 @@ class Station:
         missing = [pl.lit(None, dtype=pl.Float64).alias(n) for n in table["name"]
                    if n not in wide_frame.columns]
         return wide_frame.with_columns(missing).select("ts", *table["name"].to_list())
+
+    def to_brightwind(self, *, clean: bool = True, types: Iterable[str] | None = None,
+                      statistics: Iterable[str] | None = None,
+                      channels: Iterable[int | str] | None = None,
+                      start: str | datetime | None = None, end: str | datetime | None = None,
+                      excluded_codes: Iterable[str] | None = None) -> pd.DataFrame:
+        """Readings in ``[start, end)`` as brightwind's functions take them (``bw.Shear``,
+        ``bw.monthly_means``, ``bw.TI``, ``bw.Correl``, ...). Needs the ``brightwind`` extra.
+
+        Parameters
+        ----------
+        clean
+            Calibrated values, with readings under an excluding flag as NaN (brightwind's
+            ``apply_cleaning`` does the same); ``False``: the raw values as the logger wrote them.
+        types, statistics, channels, excluded_codes
+            As for :meth:`readings`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``Timestamp``: the start of each averaging interval in UTC, timezone-naive
+            (brightwind's loaders drop the time zone), one row per stamp with a stored reading
+            (a missing interval has no row, as in a file brightwind loads). One float column per
+            number channel, in the order of :meth:`channels` (which gives its height and type),
+            named as the logger's files name it (``Spd80mN``, ``Spd80mNStd``, the names the
+            station's Task 43 document gives its columns); where two channels were read from
+            columns of the same name (two tables of one logger), each gets its measurement
+            point's name added: ``PTemp_C_Max (PTemp_C (Daily))``. Give a station whose tables
+            differ in interval ``channels`` of one interval: brightwind takes one time step.
+
+        Raises
+        ------
+        StationlabError
+            If brightwind (with pandas < 3) is not installed: ``pip install
+            'stationlab[brightwind]'``.
+        """
+        pandas = _brightwind_pandas()
+        table = self._select(types, statistics, channels)
+        table = table.with_columns(pl.Series("label", self._file_labels(table), dtype=pl.String))
+        rows = storage.quality.clean_readings(
+            self.conn, table["channel_id"].to_list(), _ts(start) or EARLIEST, _ts(end) or LATEST,
+            excluded_codes=None if excluded_codes is None else list(excluded_codes),
+            include_flagged=True)
+        value = (pl.when(pl.col("excluded")).then(None).otherwise(pl.col("value")) if clean
+                 else pl.col("raw"))
+        long = rows.select("ts", "channel_id", value.alias("value")).join(
+            table.select("channel_id", "label"), on="channel_id", how="left")
+        wide = long.pivot(on="label", index="ts", values="value").sort("ts")
+        missing = [pl.lit(None, dtype=pl.Float64).alias(n) for n in table["label"]
+                   if n not in wide.columns]
+        wide = wide.with_columns(missing).select(
+            pl.col("ts").dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            .dt.cast_time_unit("ns").alias("Timestamp"),
+            *[pl.col(n).cast(pl.Float64) for n in table["label"]])
+        frame = wide.to_pandas().set_index("Timestamp")
+        frame.columns = pandas.Index(list(frame.columns), dtype=object)
+        return frame
+
+    def _file_labels(self, table: pl.DataFrame) -> list[str]:
+        """Each channel's file column name (its export name where none is stored), made
+        unique with the measurement point's name, then the channel id."""
+        columns = stored_metadata.file_columns(self.conn, self.name)
+        labels = [columns.get(row["channel_id"]) or row["name"]
+                  for row in table.iter_rows(named=True)]
+        for suffix in ("point_name", "channel_id"):
+            clashes = Counter(labels)
+            labels = [f"{label} ({row[suffix]})" if clashes[label] > 1 and row[suffix] is not None
+                      else label for label, row in zip(labels, table.iter_rows(named=True),
+                                                        strict=True)]
+        return labels
 
     def monthly(self, *, types: Iterable[str] | None = None,
                 statistics: Iterable[str] | None = None, start: str | datetime | None = None,

@@ -95,3 +95,52 @@ def test_the_channel_month_query_uses_an_index(conn, mast):
         else:  # the one chunk holding January 2016, by its primary key's index
             assert re.search(r'Scan (using|on) "?\w*readings_pkey', plan), plan
             assert len(set(re.findall(r"_hyper_\d+_\d+_chunk", plan))) == 1, plan
+
+
+def test_importing_stationlab_does_not_import_pandas():
+    import subprocess
+    import sys
+
+    code = ("import sys, stationlab, stationlab.api, stationlab.metadata, stationlab.cli; "
+            "print(sorted(m for m in ('pandas', 'brightwind') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert (run.returncode, run.stdout.strip()) == (0, "[]"), run.stderr
+
+
+def test_to_brightwind_without_the_extra_says_how_to_install_it(mast, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "brightwind", None)  # as if it were not installed
+    with pytest.raises(StationlabError, match=re.escape(
+            "Station.to_brightwind needs brightwind, an optional extra that is not installed: "
+            "pip install 'stationlab[brightwind]'")):
+        mast.to_brightwind()
+
+
+def test_to_brightwind_with_pandas_3_says_brightwind_needs_pandas_below_3(mast, monkeypatch):
+    import pandas
+
+    monkeypatch.setattr(pandas, "__version__", "3.0.1")
+    with pytest.raises(StationlabError, match=re.escape(
+            "brightwind needs pandas < 3 and pandas 3.0.1 is installed: "
+            "pip install 'stationlab[brightwind]'")):
+        mast.to_brightwind()
+
+
+def test_to_brightwind_of_the_file_only_demo_mast_names_columns_as_the_file(mast, real_data):
+    frame = mast.to_brightwind(types=["wind_speed"], statistics=["avg"])
+    assert list(frame.columns) == ["Spd80mN", "Spd80mS", "Spd60mN", "Spd60mS", "Spd40mN",
+                                   "Spd40mS"]
+    assert frame["Spd80mN"].to_list() == file_column(real_data, "Spd80mN")  # calibration: none
+    assert frame.index[0].isoformat() == "2016-01-09T15:20:00"
+    mast.add_flag("2016-01-10", "2016-01-11", "bad", channel=SPEED)
+    clean = mast.to_brightwind(types=["wind_speed"], statistics=["avg"])
+    raw = mast.to_brightwind(types=["wind_speed"], statistics=["avg"], clean=False)
+    day = (clean.index >= "2016-01-10") & (clean.index < "2016-01-11")
+    stored = mast.readings(channels=[SPEED], start="2016-01-10", end="2016-01-11", clean=False)
+    assert day.sum() == stored.height == 143  # the file ends at 23:40
+    assert clean.loc[day, "Spd80mN"].isna().all()
+    assert clean.loc[~day, "Spd80mN"].to_list() == raw.loc[~day, "Spd80mN"].to_list()
+    assert raw["Spd80mN"].to_list() == file_column(real_data, "Spd80mN")
+    assert clean["Spd80mS"].to_list() == raw["Spd80mS"].to_list()  # another channel: kept

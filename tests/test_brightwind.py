@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 with warnings.catch_warnings():  # its map dependency (gmaps) warns about traitlets on import
@@ -23,6 +24,7 @@ with warnings.catch_warnings():  # its map dependency (gmaps) warns about traitl
     from brightwind.load import station as bw_station
 
 from stationlab import flags, ingest, metadata
+from stationlab.metadata import iea43
 
 from .conftest import REAL_DATA, REPO
 
@@ -281,3 +283,181 @@ def test_brightwind_reads_our_windographer_export_as_a_windographer_file(demo_ma
         "SELECT r.value FROM readings r JOIN logger_configs l USING (channel_id) "
         "WHERE l.column_name = 'Spd80mN' ORDER BY r.ts LIMIT 1").fetchone()["value"]
     assert loaded[speed].dropna().iloc[0] == pytest.approx(first)
+
+
+@pytest.fixture
+def demo_station(demo_mast, db):
+    """The demo mast of :func:`demo_mast` as a :class:`stationlab.api.Station`."""
+    import stationlab
+
+    with stationlab.connect(db) as client:
+        yield client.station("Demo Mast")
+
+
+@pytest.fixture
+def close_plots():
+    """brightwind draws a matplotlib figure for every analysis; close them after the test."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_to_brightwind_clean_is_brightwinds_own_clean_frame(demo_station, measurement_station):
+    """The demo file through brightwind's loader, cleaning file, re-calibration and dead band
+    is what ``to_brightwind(clean=True)`` gives: the same stamps, a column per file column
+    under the logger's name, the same readings left out (NaN), the same values to 1e-9."""
+    expected = brightwind_clean(brightwind_data(), measurement_station.measurements)
+    frame = demo_station.to_brightwind(clean=True)
+    assert isinstance(frame.index, pd.DatetimeIndex)
+    assert (frame.index.name, str(frame.index.dtype), frame.index.tz) == (
+        "Timestamp", "datetime64[ns]", None)
+    assert frame.index.equals(expected.index)  # interval starts, with the file's gaps
+    assert frame.index[0] == pd.Timestamp("2016-01-09 15:20")
+    assert frame.index.to_series().diff().mode()[0] == INTERVAL
+    # every column of the file; LoggerID, which brightwind_data drops, is a channel too
+    assert set(frame.columns) == set(expected.columns) | {"LoggerID"}
+    assert list(frame.columns[:6]) == ["Spd80mN", "Spd80mNStd", "Spd80mNMax", "Spd80mS",
+                                       "Spd80mSStd", "Spd80mSMax"]
+    assert (frame.dtypes == "float64").all()
+    for column in expected.columns:
+        theirs = expected[column].astype(float)
+        mine = frame[column]
+        assert list(mine.isna()) == list(theirs.isna()), column
+        kept = theirs.notna()
+        if column.startswith("Dir") and not column.endswith("Std"):
+            assert angle_difference(mine[kept], theirs[kept]).max() < 1e-9, column
+        else:
+            np.testing.assert_allclose(mine[kept], theirs[kept], rtol=0, atol=1e-9,
+                                       err_msg=column)
+    assert frame["Spd80mN"].isna().sum() > 0  # the cleaning file did leave readings out
+
+
+def test_to_brightwind_raw_is_the_file_as_brightwind_loads_it(demo_station):
+    expected = brightwind_data().astype(float)
+    frame = demo_station.to_brightwind(clean=False)
+    pd.testing.assert_frame_equal(frame[list(expected.columns)], expected, check_names=False,
+                                  check_exact=False, rtol=0, atol=1e-12)
+    speeds = demo_station.to_brightwind(clean=False, types=["wind_speed"], statistics=["avg"])
+    assert list(speeds.columns) == ["Spd80mN", "Spd80mS", "Spd60mN", "Spd60mS", "Spd40mN",
+                                    "Spd40mS"]
+    late = demo_station.to_brightwind(start="2016-01-10T23:00", end="2016-01-11")
+    assert list(late.index) == list(pd.date_range("2016-01-10 23:00", "2016-01-10 23:40",
+                                                  freq="10min"))
+    none = demo_station.to_brightwind(start="2020-01-01")
+    assert none.empty and isinstance(none.index, pd.DatetimeIndex)
+    assert list(none.columns) == list(frame.columns)
+
+
+def test_shear_and_monthly_means_from_to_brightwind_equal_brightwind_on_the_demo_file(
+        demo_station, measurement_station, close_plots):
+    """The example notebook's analysis, both ways: brightwind's shear (per interval and on
+    average) and monthly means of ``to_brightwind(clean=True)``, with the anemometers and
+    heights the database gives, equal brightwind's own on the demo file with the anemometers
+    and heights of the Task 43 document; and the power law fitted here by least squares."""
+    expected = brightwind_clean(brightwind_data(), measurement_station.measurements)
+    frame = demo_station.to_brightwind(clean=True)
+    # the frame's columns follow channels(): the anemometers on the north booms, with heights
+    speeds = demo_station.channels(types=["wind_speed"], statistics=["avg"])
+    north = (speeds["orientation_deg"] == 0).to_list()
+    anemometers = demo_station.to_brightwind(clean=True, types=["wind_speed"],
+                                             statistics=["avg"]).loc[:, north]
+    names, heights = list(anemometers.columns), speeds.filter(north)["height_m"].to_list()
+    assert (names, heights) == (["Spd80mN", "Spd60mN", "Spd40mN"], [80.0, 60.0, 40.0])
+    documented = measurement_station.measurements.get_heights(names)
+
+    ours = bw.Shear.TimeSeries(frame[names], heights)
+    theirs = bw.Shear.TimeSeries(expected[names], documented)
+    assert list(ours.alpha.isna()) == list(theirs.alpha.isna())
+    valid = ours.alpha.notna()
+    assert valid.sum() == 178
+    np.testing.assert_allclose(ours.alpha[valid], theirs.alpha[valid], rtol=0, atol=1e-12)
+    fitted = [np.polyfit(np.log(heights), np.log(row), 1)[0]
+              for row in frame.loc[valid, names].to_numpy()]
+    np.testing.assert_allclose(ours.alpha[valid], fitted, rtol=0, atol=1e-12)
+    average = bw.Shear.Average(frame[names], heights).alpha
+    assert average == pytest.approx(bw.Shear.Average(expected[names], documented).alpha,
+                                    abs=1e-12)
+    assert average == pytest.approx(np.polyfit(
+        np.log(heights), np.log(frame.loc[valid, names].mean().to_numpy()), 1)[0], abs=1e-12)
+
+    means = bw.monthly_means(frame, return_data=True)[1]
+    their_means = bw.monthly_means(expected, return_data=True)[1]
+    pd.testing.assert_frame_equal(means[list(expected.columns)], their_means, check_exact=False,
+                                  rtol=0, atol=1e-9)
+    monthly = demo_station.monthly(clean=True).filter(pl.col("name") == demo_station.channels(
+        ).filter(pl.col("point_name") == "Spd80mN", pl.col("statistic") == "avg")["name"][0])
+    assert means["Spd80mN"].iloc[0] == pytest.approx(monthly["mean"][0], abs=1e-9)  # in SQL
+
+
+def test_to_brightwind_names_clashing_columns_after_their_measurement_point(db, real_data):
+    """Two tables of one logger with a column of the same name (PTemp_C_Max hourly and
+    daily): each gets its point's name, so no column hides the other."""
+    import stationlab
+
+    ingest.import_paths([real_data / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat",
+                         real_data / "campbell_toa5/pytoa5/TestLogger_Daily_1.dat"], dsn=db)
+    with stationlab.connect(db) as client:
+        frame = client.station("TestLogger").to_brightwind(clean=False)
+    assert "PTemp_C_Max (PTemp_C)" in frame and "PTemp_C_Max (PTemp_C (Daily))" in frame
+    assert "BattV" in frame and "PTemp_C_Max" not in frame
+    assert frame.columns.is_unique
+    hourly = frame["PTemp_C_Max (PTemp_C)"].dropna()
+    daily = frame["PTemp_C_Max (PTemp_C (Daily))"].dropna()
+    assert len(hourly) > len(daily) >= 1
+
+
+@pytest.mark.parametrize("station", ["Demo Mast", "Crows Nest"])
+def test_brightwind_measurement_station_reads_meta_export(db, conn, real_data, tmp_path,
+                                                          monkeypatch, station):
+    """``stationlab meta export`` of a documented station (the demo mast) and of one known only
+    from its files (an NRG LOGR header's site): brightwind's ``MeasurementStation`` loads it,
+    and its mast location and measurement points (names, heights, types) are the database's."""
+    from .test_cli import stationlab
+
+    monkeypatch.setattr(bw_station.MeasurementStation, "_get_schema",
+                        staticmethod(_local_schema))
+    if station == "Demo Mast":
+        metadata.import_document(DEMO_DOC, dsn=db)
+        ingest.import_paths([DEMO_FILE], station="Demo Mast", dsn=db)
+    else:
+        ingest.import_paths([real_data / "nrg_logr/20220418_0700_000511_001183_statistical.dat"],
+                            dsn=db)
+    out = tmp_path / "station.json"
+    run = stationlab("meta", "export", "--station", station, "--out", out)
+    assert run.returncode == 0, run.stderr
+    loaded = bw.MeasurementStation(str(out))
+    site = conn.execute("SELECT latitude, longitude, station_type FROM stations "
+                        "WHERE name = %s", (station,)).fetchone()
+    assert (loaded.name, loaded.lat, loaded.long, loaded.type) == (
+        station, site["latitude"], site["longitude"], site["station_type"])
+    points = conn.execute(
+        "SELECT p.name, p.height_m, p.measurement_type FROM measurement_points p "
+        "JOIN stations s USING (station_id) WHERE s.name = %s", (station,)).fetchall()
+    stored = {p["name"]: (p["height_m"], p["measurement_type"]) for p in points}
+    names = loaded.measurements.names
+    heights = [None if np.isnan(h) else h for h in loaded.measurements.get_heights(names)]
+    types = {p["name"]: p["measurement_type_id"] for p in loaded.measurements.properties}
+    notes = {p["name"]: p.get("notes") for p in loaded.measurements.properties}
+    # a type the data model does not list is "other", with a note naming the stored type
+    document = json.loads(out.read_text())
+    listed = set(iea43.schema(iea43.schema_key(document, ""))["definitions"]
+                 ["measurement_type"]["enum"])
+    for name, (_, kind) in stored.items():
+        if kind not in listed:
+            assert (types[name], notes[name]) == ("other", f"measurement type: {kind}"), name
+            types[name] = kind
+    assert {n: (h, types[n]) for n, h in zip(names, heights, strict=True)} == stored
+    assert {n for n, (_, kind) in stored.items() if kind not in listed} == (
+        {"Ch308"} if station == "Crows Nest" else set())  # solar_zenith_angle
+    assert len(stored) == {"Demo Mast": 14, "Crows Nest": 42}[station]
+    if station == "Demo Mast":  # and the points' file columns are to_brightwind's columns
+        import stationlab as sl
+
+        columns = {c["column_name"] for p in loaded.measurements.properties
+                   for c in p["logger_measurement_config.column_name"]}
+        with sl.connect(db) as client:
+            frame = client.station(station).to_brightwind()
+        assert columns - set(frame.columns) == set()
+        assert set(frame.columns) - columns == {"LoggerID"}  # a file column the document omits
+        assert loaded.measurements.wspd_heights == [80.0, 80.0, 60.0, 60.0, 40.0, 40.0]

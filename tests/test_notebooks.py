@@ -12,7 +12,8 @@ from tests.conftest import REPO
 
 NOTEBOOKS = REPO / "notebooks"
 JOBS = {"import", "clean", "export", "health", "backup"}
-ANALYST = ["explore_station.ipynb", "flag_period.ipynb", "widgets.ipynb"]
+ANALYST = ["explore_station.ipynb", "flag_period.ipynb", "widgets.ipynb",
+           "brightwind_shear.ipynb"]
 #: Run per station by stationlab.report (tests/test_report.py), not by the schedule yet.
 REPORTS = ["station_report.ipynb"]
 
@@ -72,3 +73,34 @@ def test_analyst_notebooks_run(name, mast, tmp_path):
         for cell in shown:
             kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
             assert "application/vnd.holoviews_exec.v0+json" in kinds, cell.source
+    if name == "brightwind_shear.ipynb":  # brightwind's numbers on the demo file, its way
+        check_brightwind_summary(out)
+
+
+def check_brightwind_summary(out):
+    """The notebook's shear and monthly means (of ``to_brightwind``) are brightwind's own on
+    the demo file as brightwind loads it (nothing is flagged, no calibration is known)."""
+    import nbformat
+
+    from tests.test_brightwind import brightwind_data, bw
+
+    cells = nbformat.read(out, as_version=4).cells
+    [summary] = [cell for cell in cells if "summary" in cell.metadata.get("tags", [])]
+    figures = [cell.source.splitlines()[0] for cell in cells if cell.cell_type == "code"
+               and any("image/png" in output.get("data", {}) for output in cell.outputs)]
+    assert [line.split("(")[0] for line in figures] == ["average = bw.Shear.Average",
+                                                          "plot, means = bw.monthly_means"]
+    text = "".join(output.get("text", "") for output in summary.outputs)
+    data = brightwind_data()[["Spd80mN", "Spd60mN", "Spd40mN"]]
+    alpha = bw.Shear.Average(data, [80, 60, 40], min_speed=3.0).alpha
+    means = bw.monthly_means(data, return_data=True)[1]
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    lines = text.splitlines()
+    assert lines[0] == f"shear exponent (power law, mean profile): {alpha:.6f}"
+    assert lines[1] == "monthly mean wind speeds [m/s]:"
+    assert lines[2].split() == ["Spd80mN", "Spd60mN", "Spd40mN"]
+    month, *values = lines[4].split()
+    assert month == "2016-01-01" and len(means) == 1
+    assert [float(v) for v in values] == pytest.approx(list(means.iloc[0]), abs=5e-5)

@@ -411,7 +411,9 @@ def file_document(station: dict, loggers: list[dict], channels: Any, columns: di
     one measurement point per stored point, with the file columns of each statistic.
 
     Dates are the first stamp of each logger's files, in the logger's time zone as the data model
-    asks; the elevation a header states has no field in the data model and is not written.
+    asks; the elevation a header states has no field in the data model and is not written. A
+    measurement type the data model does not list (``solar_zenith_angle``) is written ``other``,
+    with ``notes`` naming it.
     """
     measurement_types = set(schema(schema_key({"version": FILE_DOCUMENT_VERSION}, ""))
                             ["definitions"]["measurement_type"]["enum"])
@@ -438,13 +440,15 @@ def file_document(station: dict, loggers: list[dict], channels: Any, columns: di
         column = columns.get(channel["channel_id"])
         if channel["point_name"] is None or channel["kind"] != "number" or not column:
             continue
+        known = channel["measurement_type"] in measurement_types
         point = points.setdefault(channel["point_name"], {
             "name": channel["point_name"],
-            "measurement_type_id": channel["measurement_type"]
-            if channel["measurement_type"] in measurement_types else "other",
+            "measurement_type_id": channel["measurement_type"] if known else "other",
             "height_m": channel["height_m"],
             "logger_measurement_config": [{"date_from": local(first, offset), "date_to": None,
                                            "column_name": []}]})
+        if not known:  # the data model has no such type: say which, where a reader looks
+            point["notes"] = f"measurement type: {channel['measurement_type']}"
         statistic = channel["statistic"] if channel["statistic"] in statistics else "avg"
         point["logger_measurement_config"][0]["column_name"].append(
             {"column_name": column, "statistic_type_id": statistic})
