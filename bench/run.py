@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
@@ -407,7 +408,24 @@ def write_results(args, bench: Bench, machine: dict, big: Path, small: Path) -> 
                   "the import cannot beat its own floor's keyed COPY)."]
         for line in missed:
             lines.append(f"- {line.split('|')[1].strip()}")
+    lines += _other_scripts_sections(args.out)
     args.out.write_text("\n".join(lines) + "\n")
+
+
+def _other_scripts_sections(path: Path) -> list[str]:
+    """The sections other bench scripts wrote into ``path`` (heading ending ``(bench/X.py)``),
+    kept as they are."""
+    if not path.exists():
+        return []
+    kept, keep = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            keep = re.search(r"\(bench/\w+\.py\)$", line) is not None
+            if keep:
+                kept.append("")
+        if keep:
+            kept.append(line)
+    return kept
 
 
 def goal(text: str, value: float, limit: float, unit: str, higher: bool = False) -> str:
