@@ -33,7 +33,19 @@ UNIT_SYMBOLS = {"metres/second": "m/s", "meters/second": "m/s", "m/s": "m/s", "m
                 "deg": "deg", "degrees": "deg", "celcius": "C", "celsius": "C", "deg c": "C",
                 "degc": "C", "oc": "C", "%": "%", "% ": "%", "millibars": "mbar", "mbar": "mbar",
                 "hpa": "hPa", "mm": "mm", "volts": "V", "v": "V", "w/m^2": "W/m2",
-                "w/m2": "W/m2"}
+                "w/m2": "W/m2", "°": "deg", "°c": "C"}
+def logger_identity(row: dict, station: str) -> str | None:
+    """``"CR1000X serial 12342"``, ``"ZX 300 (ZX unit 317)"``: a logger's model with its serial
+    number, or with its name where it has no serial and the name is not the station's; ``None``
+    if neither."""
+    model = row["model"] or "logger"
+    if row["serial_number"]:
+        return f"{model} serial {row['serial_number']}"
+    if row["name"] and row["name"] != station:
+        return f"{model} ({row['name']})"
+    return None
+
+
 def unit_symbol(unit: str | None) -> str | None:
     """A logger's unit text as a short symbol (``Metres/Second`` -> ``m/s``)."""
     if not unit or not unit.strip():
@@ -112,6 +124,10 @@ class Layout:
     flag_legend
         Preamble lines naming the letters of the flag-status columns, where the frames carry
         them (see :mod:`stationlab.export.flag_status`).
+    loggers
+        The identity of each of the station's loggers that has one beyond the station's name
+        (model and serial number, or the instrument's own name such as a ZX unit), e.g.
+        ``"Windcube WLS866 serial WLS866-24"``.
     """
 
     station: str
@@ -123,6 +139,7 @@ class Layout:
     longitude: float | None = None
     elevation_m: float | None = None
     flag_legend: tuple[str, ...] = ()
+    loggers: tuple[str, ...] = ()
 
     def measurement_types(self) -> list[str]:
         """Each column's measurement type (``unassigned`` for columns of no measurement point)."""
