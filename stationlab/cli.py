@@ -253,7 +253,8 @@ def formats_() -> None:
     width = max(len(fmt.name) for fmt in known)
     for fmt in known:
         click.echo(f"{fmt.name:{width}}  {fmt.description}")
-        for label, items in (("proven on", fmt.proven_on), ("from documentation or assumed", fmt.from_docs)):
+        for label, items in (("proven on", fmt.proven_on),
+                             ("from documentation or assumed", fmt.from_docs)):
             if items:
                 click.echo(f"{'':{width}}    {label}: {'; '.join(items)}")
 

@@ -48,9 +48,9 @@ def samples() -> dict[str, bytes]:
         "generic_csv": _head(REAL_DATA / "generic_csv/demo_data2.csv", 6),
         "ammonit": (DATA / "ammonit_meteo40_sample.csv").read_bytes(),
         "kintech": (DATA / "kintech_orbit.csv").read_bytes(),
-        "zx_lidar": (DATA / "zx_Wind10_sample.csv").read_bytes(),
-        "windcube": (DATA / "windcube_sample.sta").read_bytes(),
-        "triton": (DATA / "TritonExport_sample.csv").read_bytes(),
+        "zx_lidar": _head(DATA / "zx_Wind10_317@Y2016_M12_D13.ZPH.csv", 6),
+        "windcube": _head(REAL_DATA / "windcube/lidar.z06.00.20201201.000000.sta", 47),
+        "triton": _head(DATA / "TritonExport_2016-09-01-06-00-00_sample.csv", 8),
     }
 
 

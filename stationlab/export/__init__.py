@@ -31,8 +31,8 @@ from stationlab.export.layout import (
     unit_symbol,
 )
 from stationlab.export.windographer import WindographerOptions
-from stationlab.storage.metadata import file_loggers
 from stationlab.storage import catalog
+from stationlab.storage.metadata import file_loggers
 
 logger = logging.getLogger(__name__)
 

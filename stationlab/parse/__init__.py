@@ -130,7 +130,8 @@ class ParsedFile:
         The vendor header, normalised keys where they exist: ``station_name``, ``logger_model``,
         ``logger_serial``, ``logger_os``, ``program``, ``program_signature``, ``table_name``;
         ``logger_name`` (where the file names the instrument but states no serial, e.g. a ZX
-        unit number; default the station name); other vendor fields under their own names. Where the header states the site and clock,
+        unit number; default the station name); other vendor fields under their own names.
+        Where the header states the site and clock,
         every parser also gives (as text; an import stores them on the station, where empty,
         and on the logger):
 

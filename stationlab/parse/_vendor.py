@@ -86,7 +86,7 @@ def position(latitude: float, longitude: float) -> dict[str, str]:
     out of range or both zero (a blank GPS fix). [deg]"""
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180) or latitude == longitude == 0:
         return {}
-    return {"site_latitude": f"{latitude:g}", "site_longitude": f"{longitude:g}"}
+    return {"site_latitude": repr(float(latitude)), "site_longitude": repr(float(longitude))}
 
 
 def find_line(text: str, pattern: str, *, source: str, what: str) -> tuple[int, int]:

@@ -12,7 +12,7 @@ WLS866-24 (firmware 2.1.9, buoy mode), imports exactly. The layout read::
     ...                                       (40 key=value lines in all)
     Altitudes (m)=→40→60→...
     ********************
-    Timestamp (end of interval)→Int Temp (°C)→...→40m Wind Speed (m/s)→...→40m Data Availability (%)→→60m...
+    Timestamp (end of interval)→Int Temp (°C)→...→40m Data Availability (%)→→60m Wind Speed...
     2020/12/01 00:10→30.33→NaN→...
 
 The text is Latin-1 (``°`` is byte ``0xb0``); the encoding is detected (UTF-8 if the bytes are
@@ -38,7 +38,15 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, PathOrBuffer, _stamps, _vendor, read_bytes, register
+from stationlab.parse import (
+    Column,
+    ParsedFile,
+    PathOrBuffer,
+    _stamps,
+    _vendor,
+    read_bytes,
+    register,
+)
 
 logger = logging.getLogger(__name__)
 

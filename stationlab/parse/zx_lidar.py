@@ -16,8 +16,9 @@ The first line is ``key: value`` items and sentences, ``;`` separated; decimal m
 they label the beginning (as in the real file) or the end of the period. ``GPS`` (latitude and
 longitude, decimal degrees, space separated) becomes the site's position. ``Unit`` is the
 lidar's unit number: the file states no serial number, so the logger has none and is named by
-its unit (``ZX unit 317``), as is the station where the file names no site. ``Reference`` (a
-record number), ``Timestamp (s)``, the flags, ``GPS`` and the checksum column are not
+its unit (``unit 317``), and the station is ``ZX unit 317`` where the file names no site.
+``Reference`` (a record number), ``Timestamp (s)``, the flags, ``GPS`` and the checksum column
+are not
 measurements and are not stored. ``9999`` is missing.
 
 From documentation only (ZX Lidars' data-file description, e-WindLidar/Lidaco's reader):
@@ -118,7 +119,7 @@ def _header(first: str, *, source: str) -> tuple[dict[str, str], list[str]]:
             sentences.append(item.strip())
     unit = header.get("unit_number", "")
     header.setdefault("station_name", f"ZX unit {unit}" if unit else "")
-    header["logger_name"] = f"ZX unit {unit}" if unit else ""
+    header["logger_name"] = f"unit {unit}" if unit else ""
     header["logger_serial"] = ""
     header["logger_model"] = "ZX 300"
     offset = _vendor.utc_offset(header.get("time_sync"))
