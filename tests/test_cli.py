@@ -54,7 +54,7 @@ def test_export_writes_the_file_and_says_what_it_holds(db, real_data, tmp_path):
     assert run.stdout.strip() == (
         f"{out}: station some_site, windographer, 30 channels, 72 rows, 2,160 readings, "
         "2016-01-10 00:00 to 2016-01-10 11:50 UTC")
-    assert out.read_text().count("\n") == 14 + 72
+    assert out.read_text().count("\n") == 15 + 72  # the preamble names the logger
 
 
 def test_bad_options_get_a_clear_message(db, tmp_path):
