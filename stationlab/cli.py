@@ -267,14 +267,18 @@ def _describe_export(result) -> str:
 
 @main.command("formats")
 def formats_() -> None:
-    """List the logger file formats stationlab reads."""
+    """List the logger file formats stationlab reads, the real files each was proven on and what
+    it knows only from documentation."""
     from stationlab import parse
 
     known = parse.formats()
     width = max(len(fmt.name) for fmt in known)
     for fmt in known:
-        proof = f"; {fmt.proven_on}" if fmt.proven_on else ""
-        click.echo(f"{fmt.name:{width}}  {fmt.description}{proof}")
+        click.echo(f"{fmt.name:{width}}  {fmt.description}")
+        for label, items in (("proven on", fmt.proven_on),
+                             ("from documentation or assumed", fmt.from_docs)):
+            if items:
+                click.echo(f"{'':{width}}    {label}: {'; '.join(items)}")
 
 
 @main.command("demo")

@@ -313,7 +313,8 @@ def _resolve(conn, parsed: parse.ParsedFile, name: str, station: str, *,
     serial number is registered there), unless the station was given."""
     header = parsed.header
     ref = catalog.resolve_logger(
-        conn, station=station, name=header.get("station_name") or station,
+        conn, station=station, name=header.get("logger_name") or header.get("station_name")
+        or station,
         model=header.get("logger_model", ""), serial_number=header.get("logger_serial", ""),
         table_name=header.get("table_name"), source=name, station_given=station_given)
     catalog.record_site(conn, ref, **header_site(header, name))

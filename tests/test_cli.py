@@ -54,7 +54,7 @@ def test_export_writes_the_file_and_says_what_it_holds(db, real_data, tmp_path):
     assert run.stdout.strip() == (
         f"{out}: station some_site, windographer, 30 channels, 72 rows, 2,160 readings, "
         "2016-01-10 00:00 to 2016-01-10 11:50 UTC")
-    assert out.read_text().count("\n") == 14 + 72
+    assert out.read_text().count("\n") == 15 + 72  # the preamble names the logger
 
 
 def test_bad_options_get_a_clear_message(db, tmp_path):
@@ -69,9 +69,13 @@ def test_bad_options_get_a_clear_message(db, tmp_path):
 def test_formats_lists_the_parsers():
     run = stationlab("formats")
     assert run.returncode == 0
-    lines = run.stdout.splitlines()
+    lines = [line for line in run.stdout.splitlines() if not line.startswith(" ")]
     names = [line.split()[0] for line in lines]
     assert {"toa5", "windographer", "nrg_symphoniepro"} <= set(names)
+    after = run.stdout.split("\nwindcube ", 1)[1].splitlines()[1:3]
+    assert after[0].split(":")[0].strip() == "proven on"
+    assert "real/windcube/lidar.z06.00.20201201.000000.sta" in after[0]
+    assert after[1].strip().startswith("from documentation or assumed: GPS Location")
     # the descriptions start in one column, after the longest name and two spaces
     starts = {len(line) - len(line[len(name):].lstrip())
               for line, name in zip(lines, names, strict=True)}

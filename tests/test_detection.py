@@ -79,9 +79,7 @@ EXPECTED = {
         "imported", 15120 - 4 * 240, "Tech Services test"),
     "nrg_symphoniepro/004310_2022-03-17_10.10_000837_meas.txt": (
         "imported", 15120 - 4 * 240, "Tech Services test"),
-    # Real files that do not import yet (issue 19): what a user sees today.
-    "windcube/lidar.z06.00.20201201.000000.sta": (
-        "failed", "line 42, column 19: field 19 of the column line has no name"),
+    "windcube/lidar.z06.00.20201201.000000.sta": ("imported", 18_472, "ASIT Validation 130"),
     "windographer/windographer_demo_data1.txt": ("imported", 5452, "windographer_demo_data1"),
     "windographer/windographer_demo_data2.txt": ("imported", 5452, "windographer_demo_data2"),
     "windographer/windographer_flagging_log.txt": ("failed", UNKNOWN),

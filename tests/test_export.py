@@ -22,6 +22,7 @@ GOLDEN = (
     "Longitude = E 0.000000\r\n"
     "Elevation = 0 m\r\n"
     "Calm threshold = 0 m/s\r\n"
+    "Logger = CR1000X serial 12342\r\n"
     "\r\n"
     "Included flags: <Unflagged data>\r\n"
     "Excluded flags: <None>\r\n"

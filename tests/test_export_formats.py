@@ -29,6 +29,7 @@ PREAMBLE = (
     "Longitude = E 0.000000\r\n"
     "Elevation = 0 m\r\n"
     "Calm threshold = 0 m/s\r\n"
+    "Logger = CR1000X serial 12342\r\n"
     "\r\n"
     "Included flags: <Unflagged data>\r\n"
     "Excluded flags: {excluded}\r\n"
@@ -125,9 +126,9 @@ def test_clean_export_with_flag_status_says_why_a_value_is_blank(station, conn, 
     run = stationlab("export", "--station", station, "--out", tmp_path / "w.txt", "--clean",
                      "--flag-status")
     assert run.returncode == 0, run.stderr
-    lines = (tmp_path / "w.txt").read_text().splitlines()
-    assert lines[8] == "Excluded flags: bad, icing, maintenance, missing, tower_shadow"
-    assert lines[10:13] == ["Flag status codes:", FLAG_LEGEND.split("\r\n")[1],
+    lines = (tmp_path / "w.txt").read_text().splitlines()  # line 6 names the logger
+    assert lines[9] == "Excluded flags: bad, icing, maintenance, missing, tower_shadow"
+    assert lines[11:14] == ["Flag status codes:", FLAG_LEGEND.split("\r\n")[1],
                             FLAG_LEGEND.split("\r\n")[2]]
     assert lines[-5:] == [_with_status(*row, clean=True) for row in ROWS]
 
@@ -247,8 +248,8 @@ def test_export_command_takes_every_format_and_the_text_options(station, tmp_pat
                      "--timestamp-format", "%Y%m%d%H%M")
     assert run.returncode == 0, run.stderr
     lines = (tmp_path / "w.txt").read_text().splitlines()
-    assert lines[8] == "Excluded flags: icing"
-    assert lines[14] == "202106180000,NA,NA,20.1,NA,NA,23.72,39.16,NA,12.99"
+    assert lines[9] == "Excluded flags: icing"  # line 6 names the logger
+    assert lines[15] == "202106180000,NA,NA,20.1,NA,NA,23.72,39.16,NA,12.99"
     bad = stationlab("export", "--station", station, "--format", "parquet", "--out",
                      tmp_path / "y.parquet", "--missing", "NA")
     assert bad.returncode == 1

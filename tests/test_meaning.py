@@ -118,12 +118,16 @@ def test_no_export_name_says_its_height_or_bearing_twice():
                 assert words.count(part) <= 1, (table.name, row["export_name"])
 
 
-SAMPLES = {  # the real files whose meaning is pinned (every readings file of each real format)
+SAMPLES = {  # the files whose meaning is pinned (every readings file of each real format)
     "real/campbell_toa5/campbell_scientific_demo_data1.csv": None,
     "real/campbell_toa5/pytoa5/TestLogger_Hourly_1.dat": None,
     "real/campbell_tob3/20151005_12_bbbbb_25m0285.dat": None,
     "real/generic_csv/demo_data2.csv": "demo_data.mapping.toml",
     "real/floating_lidar/demo_floating_lidar_data.csv": "floating_lidar.mapping.toml",
+    "real/windcube/lidar.z06.00.20201201.000000.sta": None,
+    # the real ZX and Triton layouts, reproduced with invented values (see their parsers)
+    "zx_Wind10_317@Y2016_M12_D13.ZPH.csv": None,
+    "TritonExport_2016-09-01-06-00-00_sample.csv": None,
     "real/windographer/windographer_demo_data1.txt": None,
     "real/nrg_logr/20220418_0700_000511_001183_statistical.dat": None,
     "real/nrg_logr/20240111_1300_000304_002994_statistical.dat": None,

@@ -48,10 +48,21 @@ def samples() -> dict[str, bytes]:
         "generic_csv": _head(REAL_DATA / "generic_csv/demo_data2.csv", 6),
         "ammonit": (DATA / "ammonit_meteo40_sample.csv").read_bytes(),
         "kintech": (DATA / "kintech_orbit.csv").read_bytes(),
-        "zx_lidar": (DATA / "zx_Wind10_sample.csv").read_bytes(),
-        "windcube": (DATA / "windcube_sample.sta").read_bytes(),
-        "triton": (DATA / "TritonExport_sample.csv").read_bytes(),
+        "zx_lidar": _head(DATA / "zx_Wind10_317@Y2016_M12_D13.ZPH.csv", 6),
+        "windcube": _head(REAL_DATA / "windcube/lidar.z06.00.20201201.000000.sta", 47),
+        "triton": _head(DATA / "TritonExport_2016-09-01-06-00-00_sample.csv", 8),
+        "campbell_tob": _tob3_head(REAL_DATA / "campbell_tob3/20151005_12_bbbbb_25m0285.dat", 40),
     }
+
+
+def _tob3_head(path, frames: int) -> bytes:
+    """A TOB3 file's six header lines and its first ``frames`` frames."""
+    data = path.read_bytes()
+    end = 0
+    for _ in range(6):
+        end = data.index(b"\n", end) + 1
+    frame_size = int(data.split(b"\n")[1].split(b",")[2].strip(b'"'))
+    return data[:end + frames * frame_size]
 
 
 @cache

@@ -26,11 +26,13 @@ from stationlab.export import csv_file, flag_status, parquet_file, windographer,
 from stationlab.export.layout import (
     Layout,
     column_names,
+    logger_identity,
     order_channels,
     unit_symbol,
 )
 from stationlab.export.windographer import WindographerOptions
 from stationlab.storage import catalog
+from stationlab.storage.metadata import file_loggers
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +121,13 @@ def _options(format: str, options: WindographerOptions | None) -> WindographerOp
     return None
 
 
+def _logger_identities(conn, station: str) -> tuple[str, ...]:
+    """What identifies each of a station's loggers (see :func:`layout.logger_identity`)."""
+    found = (logger_identity(row, station)
+             for row in file_loggers(conn, station))
+    return tuple(dict.fromkeys(identity for identity in found if identity))
+
+
 def export_station(station: str, out: str | Path, *, format: str = "windographer",
                    start: datetime | None = None, end: datetime | None = None,
                    options: WindographerOptions | None = None, dsn: str | None = None,
@@ -168,7 +177,7 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         layout = Layout(station=station, channels=channels, names=names,
                         created=clock(), version=__version__, latitude=meta["latitude"],
                         longitude=meta["longitude"], elevation_m=meta["elevation_m"],
-                        flag_legend=legend)
+                        flag_legend=legend, loggers=_logger_identities(conn, station))
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".partial")
         bar = tqdm(windows, desc=f"exporting {station}", unit="month", leave=False,

@@ -13,7 +13,8 @@ from datetime import datetime
 import polars as pl
 
 #: Column labels per IEA Task 43 measurement type (others use the measurement point's name).
-TYPE_LABELS = {"wind_speed": "Speed", "wind_direction": "Direction",
+TYPE_LABELS = {"wind_speed": "Speed", "vertical_wind_speed": "Vertical Speed",
+               "wind_direction": "Direction",
                "air_temperature": "Temperature", "temperature": "Temperature",
                "relative_humidity": "Humidity", "air_pressure": "Pressure",
                "precipitation": "Precipitation", "voltage": "Voltage",
@@ -27,13 +28,26 @@ STATISTIC_ORDER = ("avg", "sd", "min", "max", "gust", "ti", "sum", "count", "sam
 #: Column labels per statistic.
 STATISTIC_LABELS = {"avg": "Mean", "sd": "SD", "min": "Min", "max": "Max", "sum": "Sum",
                     "gust": "Gust", "count": "Count", "sample": "Sample", "median": "Median",
-                    "ti": "TI", "time_of_max": "TimeOfMax", "time_of_min": "TimeOfMin"}
+                    "ti": "TI", "time_of_max": "TimeOfMax", "time_of_min": "TimeOfMin",
+                    "quality": "Quality", "availability": "Availability"}
 #: Unit texts loggers write -> the symbol written in column names.
 UNIT_SYMBOLS = {"metres/second": "m/s", "meters/second": "m/s", "m/s": "m/s", "mps": "m/s",
                 "deg": "deg", "degrees": "deg", "celcius": "C", "celsius": "C", "deg c": "C",
                 "degc": "C", "oc": "C", "%": "%", "% ": "%", "millibars": "mbar", "mbar": "mbar",
                 "hpa": "hPa", "mm": "mm", "volts": "V", "v": "V", "w/m^2": "W/m2",
-                "w/m2": "W/m2"}
+                "w/m2": "W/m2", "°": "deg", "°c": "C"}
+def logger_identity(row: dict, station: str) -> str | None:
+    """``"CR1000X serial 12342"``, ``"ZX 300 (ZX unit 317)"``: a logger's model with its serial
+    number, or with its name where it has no serial and the name is not the station's; ``None``
+    if neither."""
+    model = row["model"] or "logger"
+    if row["serial_number"]:
+        return f"{model} serial {row['serial_number']}"
+    if row["name"] and row["name"] != station:
+        return f"{model} ({row['name']})"
+    return None
+
+
 def unit_symbol(unit: str | None) -> str | None:
     """A logger's unit text as a short symbol (``Metres/Second`` -> ``m/s``)."""
     if not unit or not unit.strip():
@@ -78,7 +92,7 @@ def column_names(channels: pl.DataFrame) -> list[str]:
 
     ``Speed 80m 0deg Mean [m/s]``; ``Voltage (BattV) Min [V]`` where there is no height; an
     unassigned channel keeps its file column name. Names are unique: where two would clash, the
-    measurement point's name is added.
+    measurement point's name is added, less the words the name says already (its height).
     """
     rows = list(channels.iter_rows(named=True))
     labels = [_label(row) for row in rows]
@@ -86,7 +100,9 @@ def column_names(channels: pl.DataFrame) -> list[str]:
     names = []
     for row, (base, stat, unit) in zip(rows, labels, strict=True):
         if clashes[base + stat] > 1 and row["point_name"] and row["point_name"] not in base:
-            base = f"{base} ({row['point_name']})"
+            said = set(base.split())
+            extra = " ".join(w for w in row["point_name"].split() if w not in said)
+            base = f"{base} ({extra or row['point_name']})"
         names.append(base + stat + unit)
     return names
 
@@ -112,6 +128,10 @@ class Layout:
     flag_legend
         Preamble lines naming the letters of the flag-status columns, where the frames carry
         them (see :mod:`stationlab.export.flag_status`).
+    loggers
+        The identity of each of the station's loggers that has one beyond the station's name
+        (model and serial number, or the instrument's own name such as a ZX unit), e.g.
+        ``"Windcube WLS866 serial WLS866-24"``.
     """
 
     station: str
@@ -123,6 +143,7 @@ class Layout:
     longitude: float | None = None
     elevation_m: float | None = None
     flag_legend: tuple[str, ...] = ()
+    loggers: tuple[str, ...] = ()
 
     def measurement_types(self) -> list[str]:
         """Each column's measurement type (``unassigned`` for columns of no measurement point)."""

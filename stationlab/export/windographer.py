@@ -81,7 +81,8 @@ def _degrees(value: float | None, positive: str, negative: str) -> str:
 
 def preamble(*, created: datetime, version: str, latitude: float | None = None,
              longitude: float | None = None, elevation_m: float | None = None,
-             excluded_flags: Iterable[str] = (), flag_legend: Iterable[str] = ()) -> str:
+             excluded_flags: Iterable[str] = (), flag_legend: Iterable[str] = (),
+             loggers: Iterable[str] = ()) -> str:
     """The lines before the header, as Windographer 4 writes them.
 
     Parameters
@@ -95,6 +96,9 @@ def preamble(*, created: datetime, version: str, latitude: float | None = None,
     flag_legend
         Lines saying what the letters of flag-status columns stand for, if there are such
         columns.
+    loggers
+        The identity of the station's loggers (model and serial number), one ``Logger = ...``
+        line each after the site's lines.
     """
     excluded = ", ".join(excluded_flags) or "<None>"
     legend = [*flag_legend, ""] if flag_legend else []
@@ -105,6 +109,7 @@ def preamble(*, created: datetime, version: str, latitude: float | None = None,
         f"Longitude = {_degrees(longitude, 'E', 'W')}",
         f"Elevation = {elevation_m or 0:g} m",
         "Calm threshold = 0 m/s",
+        *(f"Logger = {identity}" for identity in loggers),
         "",
         "Included flags: <Unflagged data>",
         f"Excluded flags: {excluded}",
@@ -154,7 +159,8 @@ def layout_preamble(layout: Layout, options: WindographerOptions) -> str:
     return preamble(created=layout.created, version=layout.version, latitude=layout.latitude,
                     longitude=layout.longitude, elevation_m=layout.elevation_m,
                     excluded_flags=options.excluded_flags,
-                    flag_legend=layout.flag_legend if options.flag_status else ())
+                    flag_legend=layout.flag_legend if options.flag_status else (),
+                    loggers=layout.loggers)
 
 
 def layout_columns(names: list[str], options: WindographerOptions) -> list[str]:

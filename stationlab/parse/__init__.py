@@ -129,7 +129,9 @@ class ParsedFile:
     header
         The vendor header, normalised keys where they exist: ``station_name``, ``logger_model``,
         ``logger_serial``, ``logger_os``, ``program``, ``program_signature``, ``table_name``;
-        other vendor fields under their own names. Where the header states the site and clock,
+        ``logger_name`` (where the file names the instrument but states no serial, e.g. a ZX
+        unit number; default the station name); other vendor fields under their own names.
+        Where the header states the site and clock,
         every parser also gives (as text; an import stores them on the station, where empty,
         and on the logger):
 
@@ -184,7 +186,16 @@ class ParsedFile:
 
 @dataclass(frozen=True)
 class Format:
-    """A registered parser."""
+    """A registered parser.
+
+    Parameters
+    ----------
+    proven_on
+        The real files (as their instruments or vendors' software wrote them) the parser was
+        tested on, one phrase each: the file, the instrument and firmware where known.
+    from_docs
+        What the parser takes only from documentation (or assumes), not seen in a real file.
+    """
 
     name: str
     description: str
@@ -192,7 +203,8 @@ class Format:
     sniff: Callable[[str], bool]
     extensions: tuple[str, ...] = ()
     fallback: bool = False
-    proven_on: str = ""
+    proven_on: tuple[str, ...] = ()
+    from_docs: tuple[str, ...] = ()
 
 
 FORMATS: dict[str, Format] = {}
@@ -200,19 +212,21 @@ FORMATS: dict[str, Format] = {}
 
 def register(name: str, *, description: str, sniff: Callable[[str], bool],
              extensions: tuple[str, ...] = (), fallback: bool = False,
-             proven_on: str = "") -> Callable:
+             proven_on: tuple[str, ...] = (), from_docs: tuple[str, ...] = ()) -> Callable:
     """Register ``parse_*(data: bytes, *, source: str, **options) -> ParsedFile`` under ``name``.
 
     ``sniff`` receives the first :data:`SNIFF_BYTES` of the file decoded as text (BOM removed)
     and answers whether the file is of this format. A ``fallback`` format (the generic CSV) is
-    asked only after every other format said no. ``proven_on`` says which real files the parser
-    was proven on and which parts come only from documentation (``stationlab formats``).
+    asked only after every other format said no. ``proven_on`` and ``from_docs`` say what the
+    parser was tested on and what it knows only from documentation (see :class:`Format`);
+    ``stationlab formats`` prints them.
     """
 
     def decorator(func: Callable[..., ParsedFile]) -> Callable[..., ParsedFile]:
         if name in FORMATS:
             raise ValueError(f"format {name!r} is registered twice")
-        FORMATS[name] = Format(name, description, func, sniff, extensions, fallback, proven_on)
+        FORMATS[name] = Format(name, description, func, sniff, extensions, fallback,
+                               proven_on, from_docs)
         return func
 
     return decorator

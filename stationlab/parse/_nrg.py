@@ -330,11 +330,8 @@ def site(fields: dict[str, str], *, source: str) -> dict[str, str]:
     return found
 
 
-def offset_text(offset: timedelta) -> str:
-    """``timedelta(hours=-5)`` -> ``"-05:00"``."""
-    minutes = int(offset.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+#: ``timedelta(hours=-5)`` -> ``"-05:00"`` (shared with the other parsers).
+offset_text = _stamps.offset_text
 
 
 def is_digital(fields: dict[str, str]) -> bool:

@@ -34,6 +34,14 @@ OFFSET_PATTERN = r"\s*(?:Z|([+-])(\d{2}):?(\d{2}))$"
 STAMP_FORMATS_TEXT = ("YYYY-MM-DD hh:mm[:ss[.fff]], dd/mm/yyyy hh:mm[:ss] or mm/dd/yyyy "
                       "hh:mm[:ss], optionally followed by an offset such as +00:00")
 
+
+def offset_text(offset: timedelta) -> str:
+    """``timedelta(hours=-5)`` -> ``"-05:00"`` (the ``utc_offset`` header key's form)."""
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def _strptime(naive: pl.Series, fmt: str) -> pl.Series:
     return naive.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)
 

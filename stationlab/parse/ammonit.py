@@ -92,7 +92,9 @@ def _information(lines: list[str]) -> dict[str, str]:
 
 
 @register("ammonit", description="Ammonit Meteo-40/42 CSV (built from the published layout)",
-          sniff=_sniff, extensions=(".csv",))
+          sniff=_sniff, extensions=(".csv",),
+          from_docs=("everything: no real Meteo-40/42 file at hand; "
+                     "tests/data/ammonit_meteo40_sample.csv follows Ammonit's published layout",))
 def parse_ammonit(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
                   interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of an Ammonit Meteo-40/42 statistics CSV file.

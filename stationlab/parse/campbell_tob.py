@@ -70,9 +70,11 @@ from stationlab.parse.toa5 import statistic_of
 logger = logging.getLogger(__name__)
 
 #: What ``stationlab formats`` says of this parser's proof.
-PROVEN_ON = ("TOB3 proven on a real CR6 file (tests/data/real/campbell_tob3/, 20 Hz, FP2, one "
-             "record per frame); TOB1, IEEE4/IEEE8/integer/BOOL/SecNano/ASCII fields, "
-             "multi-record and minor frames from Campbell's documentation only")
+PROVEN_ON = ("real/campbell_tob3/20151005_12_bbbbb_25m0285.dat (TOB3, CR6, 20 Hz, "
+             "FP2 fields, one record per frame)",)
+FROM_DOCS = ("TOB1", "IEEE4/IEEE8, integer, BOOL, SecNano and ASCII fields",
+             "several records per frame and minor frames",
+             "plain IEEE4/IEEE8 little-endian (other readers), BOOL true stored as 1")
 
 #: File type -> number of ASCII header lines.
 HEADER_LINES = {"TOB1": 5, "TOB3": 6}
@@ -325,7 +327,7 @@ def _decode_tob1(body: bytes, names: list[str], record: np.dtype, source: str
 
 
 @register("campbell_tob", description="Campbell Scientific TOB1/TOB3 binary", sniff=_sniff,
-          extensions=(".dat",), proven_on=PROVEN_ON)
+          extensions=(".dat",), proven_on=PROVEN_ON, from_docs=FROM_DOCS)
 def parse_campbell_tob(data: bytes, *, source: str = "<buffer>",
                        utc_offset: timedelta | None = None) -> ParsedFile:
     """Parse the bytes of a Campbell Scientific TOB1 or TOB3 file.

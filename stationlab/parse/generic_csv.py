@@ -224,7 +224,10 @@ def _sniff(head: str) -> bool:
 
 
 @register("generic_csv", description="wide CSV with a mapping file (--mapping)", sniff=_sniff,
-          extensions=(".csv", ".txt"), fallback=True)
+          extensions=(".csv", ".txt"), fallback=True,
+          proven_on=("real/generic_csv/demo_data{2,3,4}.csv (brightwind's demo mast as wide CSV, "
+                     "BOM, day-first stamps) and real/floating_lidar/ (ISO stamps), with the "
+                     "mapping files in tests/data/",))
 def parse_generic_csv(data: bytes, *, source: str = "<buffer>", mapping: Mapping | None = None,
                       utc_offset: timedelta | None = None,
                       encoding: str | None = None) -> ParsedFile:

@@ -83,7 +83,9 @@ def describe(name: str) -> tuple[Column, str, str, float | None]:
 
 
 @register("kintech", description="Kintech Orbit 360 (reconstructed layout, unverified)",
-          sniff=_sniff, extensions=(".csv", ".txt"))
+          sniff=_sniff, extensions=(".csv", ".txt"),
+          from_docs=("everything: no real Orbit 360 file at hand; tests/data/kintech_orbit.csv is "
+                     "reconstructed from Kintech's description",))
 def parse_kintech(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
                   interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of a Kintech Orbit 360 data file.

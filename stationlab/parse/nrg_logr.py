@@ -135,7 +135,9 @@ def _header(layout: _nrg.Layout, source: str) -> dict[str, str]:
 
 
 @register("nrg_logr", description="NRG LOGR statistical or one-second .dat",
-          sniff=_sniffer("nrg_logr"), extensions=(".dat",))
+          sniff=_sniffer("nrg_logr"), extensions=(".dat",),
+          proven_on=("real/nrg_logr/*_statistical.dat and *_onesecond.dat (nrgpy's test files: "
+                     "sectioned header, Sensor History, ISO UTC stamps, BOMs)",))
 def parse_logr(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
                interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of an NRG LOGR statistical or one-second ``.dat`` file.
@@ -185,7 +187,8 @@ def _interval(header: dict[str, str], stamps: pl.Series) -> timedelta | None:
 
 
 @register("nrg_logr_log", description="NRG LOGR event log (.log)",
-          sniff=_sniffer("nrg_logr_log"), extensions=(".log",))
+          sniff=_sniffer("nrg_logr_log"), extensions=(".log",),
+          proven_on=("real/nrg_logr/*.log (nrgpy's test files)",))
 def parse_logr_log(data: bytes, *, source: str = "<buffer>", encoding: str | None = None,
                    **_ignored) -> ParsedFile:
     """Parse the bytes of an NRG LOGR event log into events (``records == "events"``).
@@ -234,7 +237,8 @@ def _raise_if_missing(values: pl.Series, name: str, source: str, first_line: int
 
 
 @register("nrg_logr_diag", description="NRG LOGR diagnostics (.diag)",
-          sniff=_sniffer("nrg_logr_diag"), extensions=(".diag",))
+          sniff=_sniffer("nrg_logr_diag"), extensions=(".diag",),
+          proven_on=("real/nrg_logr/*.diag (nrgpy's test files)",))
 def parse_logr_diag(data: bytes, *, source: str = "<buffer>", encoding: str | None = None,
                     **_ignored) -> ParsedFile:
     """Parse the bytes of an NRG LOGR diagnostics file (``records == "diagnostics"``).

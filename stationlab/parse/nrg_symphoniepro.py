@@ -93,7 +93,9 @@ def channel_of(name: str) -> str | None:
 
 
 @register("nrg_symphoniepro", description="NRG SymphoniePRO text export", sniff=_sniff,
-          extensions=(".txt",))
+          extensions=(".txt",),
+          proven_on=("real/nrg_symphoniepro/004310_*_meas.txt (NRG Export Service v3 text, "
+                     "1-minute data, site time zone UTC-5)",))
 def parse_symphoniepro(data: bytes, *, source: str = "<buffer>",
                        utc_offset: timedelta | None = None, interval: timedelta | None = None,
                        encoding: str | None = None) -> ParsedFile:

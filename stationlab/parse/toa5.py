@@ -165,7 +165,10 @@ def _check_columns(names: list[str], units: list[str], processing: list[str], *,
 
 
 @register("toa5", description="Campbell Scientific TOA5", sniff=_sniff,
-          extensions=(".dat", ".csv"))
+          extensions=(".dat", ".csv"),
+          proven_on=("real/campbell_toa5/pytoa5/ (CR1000X tables and broken headers)",
+                     "real/campbell_toa5/campbell_scientific_demo_data1.csv (re-saved by a "
+                     "spreadsheet: BOM, no quotes, day-first stamps)"))
 def parse_toa5(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
                interval: timedelta | None = None, timestamp_format: str | None = None,
                encoding: str | None = None) -> ParsedFile:

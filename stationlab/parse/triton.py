@@ -1,20 +1,29 @@
-"""Vaisala (Second Wind) Triton sodar 10-minute exports (``TritonExport*.csv``).
+"""Vaisala (Second Wind) Triton sodar 10-minute exports (``TritonExport_*.csv``).
 
-**Built from a description, not from a real file.** No Triton file was available; the layout
-follows what public readers of SkyServe's Triton CSV export rely on (e.g. e-WindLidar/Lidaco's
-Triton reader): ``;`` separated, four header lines of which the third holds the column headings
-with the height in each (``Wind Speed 40m``), ``,`` as the decimal mark, stamps
-``dd.mm.yyyy hh:mm``, and per height a group of direction, speed, vertical speed and quality.
-The test file ``tests/data/TritonExport_sample.csv`` was written from that description. Not
-verified against a real file: the first two lines (a title with ``key:value`` items, then free
-text, assumed), the units line, whether stamps label the interval end (assumed, as SkyServe's
-10-minute records do) and the missing-value codes (empty and ``9999`` assumed). The layout::
+**Built from a real file's layout.** A real export is public in e-WindLidar/Lidaco
+(``samples/Kassel_Experiment/data/WP2/TritonExport_2017-03-13-04-46-38_innogySE_sample.csv``,
+logger 358) under no licence, so it is not copied here:
+``tests/data/TritonExport_2016-09-02-04-00-00_sample.csv`` reproduces that layout line for line
+with invented values. The layout (every line has as many ``;`` fields as the headings)::
 
-    Triton Wind Profiler;Site:Test site;Serial:T1234
-    Exported from SkyServe
-    Date/Time;Wind Direction 40m;Wind Speed 40m;Vertical Wind Speed 40m;Quality 40m;...
-    ;deg;m/s;m/s;%;...
-    01.01.2024 00:10;187,0;7,21;0,12;98;...
+    Triton Wind Speed Data;;;...
+    Logger Serial Number: 358;;;...
+    Date and Time;40m Wind Direction;40m Wind Speed;40m Wind Vert;Quality (Station Height 40m);
+        50m Wind Direction;...;40m Wind Turbulence;...;Turbu. Quality (Station Height 40m);...
+    <Intentionally blank>;°;m/s;m/s;%;...;<no units specified>;...;%
+    31.08.2016 00:00;339,5;0,5;-0,14;92;...
+
+Headings put the height first, or last in ``(Station Height 40m)``; ``Wind Vert`` is the
+vertical wind speed, ``Wind Turbulence`` the turbulence intensity (no unit), the qualities
+percentages. Units in angle brackets are placeholders: no unit. Decimal marks are commas, stamps
+``dd.mm.yyyy hh:mm`` label the *start* of the 10-minute period (the real two-day export runs
+from 00:00 to 23:50 of the second day) and empty fields are missing. The encoding is detected
+(``°`` is one byte in Windows-1252/Latin-1, two in UTF-8).
+
+Not stated by the file or seen in it: the time zone (none is written; read as UTC unless the
+logger's ``utc_offset`` or the ``utc_offset`` option says otherwise) and ``9999`` as missing
+(kept from the earlier description of SkyServe exports). The file names no site: the station is
+``Triton <serial>`` unless the import names it.
 """
 
 from __future__ import annotations
@@ -26,57 +35,80 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, PathOrBuffer, _vendor, decode, read_bytes, register
+from stationlab.parse import Column, ParsedFile, PathOrBuffer, _vendor, read_bytes, register
 
 logger = logging.getLogger(__name__)
 
 #: The first line starts with this.
 TITLE = "Triton"
 
-#: Lines before the column headings, and the line of units after them.
+#: The line of the column headings (1-based), and the line of units after it.
 HEADING_LINE = 3
 UNITS_LINE = 4
 
-#: The stamps, e.g. ``01.01.2024 00:10``.
+#: The stamp column's heading.
+STAMP_HEADING = "Date and Time"
+
+#: The stamps, e.g. ``31.08.2016 00:00``.
 STAMP_FORMAT = "%d.%m.%Y %H:%M"
 
-#: Numbers meaning "no value", per column.
+#: Numbers meaning "no value", per column (not seen in a real file).
 MISSING_NUMBERS = (9999.0,)
 
-#: ``Wind Speed 40m``: quantity and height.
-COLUMN = re.compile(r"^(?P<quantity>.*?)\s*(?:(?P<height>\d+(?:\.\d+)?)\s?m)?$")
+#: The logger's serial on line 2.
+SERIAL = re.compile(r"^Logger Serial Number:\s*(?P<serial>[^;]*)", re.I)
+
+#: ``40m Wind Speed`` or ``Quality (Station Height 40m)``: height and quantity.
+COLUMN = re.compile(r"^(?:(?P<height>\d+(?:\.\d+)?)\s?m\s+(?P<quantity>.+)"
+                    r"|(?P<quantity2>.+?)\s*\(Station Height (?P<height2>\d+(?:\.\d+)?)\s?m\))$",
+                    re.I)
+
+#: A unit placeholder (``<no units specified>``, ``<Intentionally blank>``): no unit.
+NO_UNIT = re.compile(r"^<.*>$")
 
 #: Heading words -> statistic (default ``avg``).
-STATISTICS = ((re.compile(r"quality", re.I), "quality"), (re.compile(r"\bsd\b|std", re.I), "sd"))
+STATISTICS = ((re.compile(r"quality", re.I), "quality"),
+              (re.compile(r"turbulence", re.I), "ti"))
 
 #: Heading words -> IEA Task 43 measurement type.
-TYPES = ((re.compile(r"vertical", re.I), "vertical_wind_speed"),
-         (re.compile(r"wind speed", re.I), "wind_speed"),
+TYPES = ((re.compile(r"wind vert|vertical", re.I), "vertical_wind_speed"),
+         (re.compile(r"wind speed|turbu|^quality", re.I), "wind_speed"),
          (re.compile(r"direction", re.I), "wind_direction"),
          (re.compile(r"temperature", re.I), "air_temperature"))
+
+#: Quantity -> the point it belongs to (the qualities and turbulence are of the speed).
+POINTS = ((re.compile(r"^turbu", re.I), "Wind Turbulence"),
+          (re.compile(r"^quality", re.I), "Wind Speed"))
 
 
 def _sniff(head: str) -> bool:
     lines = head.lstrip("\ufeff").split("\n", HEADING_LINE)
     return (lines[0].startswith(TITLE) and len(lines) >= HEADING_LINE
-            and lines[HEADING_LINE - 1].startswith("Date/Time;"))
+            and lines[HEADING_LINE - 1].startswith(STAMP_HEADING + ";"))
 
 
 def describe(name: str, unit: str | None) -> tuple[Column, str, str, float | None]:
     """A column, its measurement point, type and height from its heading and unit."""
     match = COLUMN.match(name)
-    quantity = match["quantity"]
+    quantity = (match["quantity"] or match["quantity2"]) if match else name
+    height_text = (match["height"] or match["height2"]) if match else None
     statistic = next((s for pattern, s in STATISTICS if pattern.search(quantity)), "avg")
-    height = float(match["height"]) if match["height"] else None
     kind = _vendor.measurement_type(quantity, TYPES)
-    point = re.sub(r"^quality\s*", "Wind Speed", quantity, flags=re.I) if statistic == \
-        "quality" else quantity
-    point = f"{point} {match['height']}m" if height is not None else point
-    return Column(name, statistic, unit or None, processing=quantity), point, kind, height
+    base = next((point for pattern, point in POINTS if pattern.search(quantity)), quantity)
+    point = f"{height_text}m {base}" if height_text else base
+    unit = None if not unit or NO_UNIT.match(unit) else unit
+    return (Column(name, statistic, unit, processing=quantity), point, kind,
+            float(height_text) if height_text else None)
 
 
-@register("triton", description="Vaisala Triton sodar CSV (built from the published layout)",
-          sniff=_sniff, extensions=(".csv",))
+@register("triton", description="Vaisala Triton sodar CSV export", sniff=_sniff,
+          extensions=(".csv",),
+          proven_on=("the layout of e-WindLidar/Lidaco's real TritonExport_2017-03-13-04-46-38_"
+                     "innogySE_sample.csv (logger 358), reproduced in tests/data/ with invented "
+                     "values: title and serial lines, headings, placeholder units, stamps",),
+          from_docs=("the time zone (none stated: UTC unless configured)",
+                     "stamps labelling the start of the period (inferred from the real "
+                     "export's 00:00 to 23:50 span)", "9999 as missing"))
 def parse_triton(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
                  interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of a Triton SkyServe CSV export.
@@ -87,50 +119,59 @@ def parse_triton(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta
         Offset of the stamps from UTC. Default zero.
     interval
         The averaging interval. Default: the most common step between rows.
+    encoding
+        Default: detected (see :func:`~stationlab.parse._vendor.decode_detected`).
 
     Returns
     -------
     ParsedFile
-        ``ts`` is UTC and labels the start of the interval.
+        ``ts`` is UTC and labels the start of the interval; ``header`` has ``logger_serial``
+        from line 2.
 
     Raises
     ------
     ParseError
         Naming the line (and column) of the first problem.
     """
-    text = decode(data, source=source, encoding=encoding)
+    text, found_encoding = _vendor.decode_detected(data, source=source, encoding=encoding)
     if not _sniff(text):
         raise ParseError(f"not a Triton export: line 1 starts {TITLE!r} and line {HEADING_LINE} "
-                         "'Date/Time;'", source=source, line=1)
+                         f"{STAMP_HEADING + ';'!r}", source=source, line=1)
     lines = text.split("\n", UNITS_LINE)
     if len(lines) <= UNITS_LINE - 1:
         raise ParseError("the units line is missing: the file ends after the headings",
                          source=source, line=UNITS_LINE)
-    header = {}
-    for item in lines[0].rstrip("\r").split(";")[1:]:
-        key, sep, value = item.partition(":")
-        if sep:
-            header[key.strip().lower()] = value.strip()
-    header = {"station_name": header.pop("site", ""), "logger_serial": header.pop("serial", ""),
-              "logger_model": "Triton", **header}
+    header = _header(lines[:HEADING_LINE - 1], source=source)
+    header["encoding"] = found_encoding
     start = len(lines[0]) + len(lines[1]) + 2
     names, _ = _vendor.names_at(text, start, ";", source=source, line=HEADING_LINE)
     units = [u.strip() for u in lines[UNITS_LINE - 1].rstrip("\r").split(";")]
-    if len(units) < len(names):
+    if len(units) != len(names):
         raise ParseError(f"the units line has {len(units)} fields, the headings {len(names)}",
                          source=source, line=UNITS_LINE)
     body = lines[UNITS_LINE] if len(lines) > UNITS_LINE else ""
     table = _vendor.read_table(body, names, separator=";", source=source,
                                first_line=UNITS_LINE + 1, utc_offset=utc_offset,
                                fmt=STAMP_FORMAT, missing_numbers=MISSING_NUMBERS,
-                               decimal_comma=True, end_of_interval=True, interval=interval)
-    described = [describe(n, u) for n, u in zip(names[1:], units[1:], strict=False)]
+                               decimal_comma=True, interval=interval)
+    described = [describe(n, u) for n, u in zip(names[1:], units[1:], strict=True)]
     columns = _vendor.columns([d[0] for d in described], table.kinds)
     return ParsedFile(format="triton", source=source, header=header, columns=columns,
                       data=pl.DataFrame([table.ts.alias("ts"), *table.series]),
                       interval=table.interval, first_data_line=UNITS_LINE + 1,
                       channel_history=_vendor.points(
                           [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
+
+
+def _header(lines: list[str], *, source: str) -> dict[str, str]:
+    """The normalised header of the title and serial lines."""
+    title = lines[0].rstrip("\r").split(";")[0].strip()
+    found = SERIAL.match(lines[1].strip())
+    serial = found["serial"].strip() if found else ""
+    if not found:
+        logger.warning("%s: line 2 is not 'Logger Serial Number: N'; no serial", source)
+    return {"station_name": f"Triton {serial}" if serial else "", "logger_serial": serial,
+            "logger_model": "Triton", "title": title}
 
 
 def read_triton(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:

@@ -135,7 +135,9 @@ def _preamble(lines: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
 
 
 @register("windographer", description="Windographer time-series export", sniff=_sniff,
-          extensions=(".txt", ".tsv"))
+          extensions=(".txt", ".tsv"),
+          proven_on=("real/windographer/windographer_demo_data{1,2}.txt (Windographer 4.1.14 "
+                     "exports)",))
 def parse_windographer(data: bytes, *, source: str = "<buffer>",
                        utc_offset: timedelta | None = None, interval: timedelta | None = None,
                        encoding: str | None = None) -> ParsedFile:

@@ -1,18 +1,29 @@
-"""ZX Lidars (ZephIR / ZX 300) 10-minute averaged CSV files (``Wind10_*.csv``).
+"""ZX Lidars (ZephIR 300 / ZX 300) 10-minute averaged CSV files (``Wind10_<unit>@Y..._M.._D..``).
 
-**Built from a description, not from a real file.** No ZX file was available; the layout
-follows ZX Lidars' description of the ZX 300 10-minute data export and what public readers of
-these files rely on (e.g. e-WindLidar/Lidaco's ZephIR 300 reader): a first line of
-``key:value`` pairs separated by ``;`` (``Measurement heights:38m 200m ...``), a line of column
-headings, then one row per 10 minutes, ``;`` separated with ``,`` as the decimal mark and stamps
-``dd.mm.yyyy hh:mm:ss``. The test file ``tests/data/zx_Wind10_sample.csv`` was written from
-that description. Not verified against a real file: the full set of headings, whether stamps
-label the interval end (assumed: ZX stamps close the 10-minute period), and the missing-value
-codes (``9999`` and ``9998`` assumed). The layout read::
+**Built from a real file's layout.** The real files are public in e-WindLidar/Lidaco
+(``samples/Kassel_Experiment/data/WP4/10min/Wind10_317@Y2016_M12_D13.ZPH.csv``, unit 317)
+under no licence, so they are not copied here: ``tests/data/zx_Wind10_317@Y2016_M12_D13.ZPH.csv``
+reproduces that layout line for line with invented values. The layout::
 
-    Unit ID:ZX1234;Site:Test site;Measurement heights:38m 80m;...
-    Time and Date;Reference;Battery (V);Air Temp. (C);Horizontal Wind Speed (m/s) at 38m;...
-    01.01.2024 00:10:00;1;12,9;5,3;7,21;...
+    CSV Converter: v1,114;...;Unit: 317;Time sync: UTC +1,0 hrs;Time stamps indicate the
+        beginning of the averaging period;...;Measurement heights: 297m 247m ... 37m
+    Reference;Time and Date;Timestamp (s);Info. Flags;Status Flags;Battery (V);...;GPS;...;
+        Horizontal Wind Speed (m/s) at 297m;...;TI at 37m;Checksum:<encoded headings>
+    21980722;13.12.2016 00:00:00;547516800;I-net Shutter-Open;Modem;11,767;...;51,31546 9,16535;...
+
+The first line is ``key: value`` items and sentences, ``;`` separated; decimal marks are commas.
+``Time sync`` is the clock's time zone and is applied; the sentence on time stamps says whether
+they label the beginning (as in the real file) or the end of the period. ``GPS`` (latitude and
+longitude, decimal degrees, space separated) becomes the site's position. ``Unit`` is the
+lidar's unit number: the file states no serial number, so the logger has none and is named by
+its unit (``unit 317``), and the station is ``ZX unit 317`` where the file names no site.
+``Reference`` (a record number), ``Timestamp (s)``, the flags, ``GPS`` and the checksum column
+are not
+measurements and are not stored. ``9999`` is missing.
+
+From documentation only (ZX Lidars' data-file description, e-WindLidar/Lidaco's reader):
+``9998`` as a second missing-value code, stamps that label the end of the period, a ``Site``
+item naming the station.
 """
 
 from __future__ import annotations
@@ -24,18 +35,31 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, PathOrBuffer, _vendor, decode, read_bytes, register
+from stationlab.parse import (
+    Column,
+    ParsedFile,
+    PathOrBuffer,
+    _stamps,
+    _vendor,
+    read_bytes,
+    register,
+)
 
 logger = logging.getLogger(__name__)
 
 #: The stamp column's heading.
 STAMP_HEADING = "Time and Date"
 
-#: The stamps, e.g. ``01.01.2024 00:10:00``.
+#: The stamps, e.g. ``13.12.2016 00:00:00``.
 STAMP_FORMAT = "%d.%m.%Y %H:%M:%S"
 
-#: Numbers meaning "no value" (no data / not enough data), per column.
+#: Numbers meaning "no value" (9999: no data; 9998: not enough data, from documentation).
 MISSING_NUMBERS = (9999.0, 9998.0)
+
+#: Headings of columns that are not measurements: record number, epoch seconds, flags, GPS and
+#: the checksum (whose heading is ``Checksum:`` and an encoded copy of the headings).
+NOT_MEASUREMENTS = re.compile(r"^(Reference|Timestamp \(s\)|Info\. Flags|Status Flags|GPS|"
+                              r"Checksum\b.*)$", re.S)
 
 #: ``Horizontal Wind Speed (m/s) at 38m``: quantity, unit, height.
 COLUMN = re.compile(r"^(?P<quantity>.*?)\s*(?:\((?P<unit>[^)]*)\))?(?:\s+at\s+"
@@ -43,25 +67,29 @@ COLUMN = re.compile(r"^(?P<quantity>.*?)\s*(?:\((?P<unit>[^)]*)\))?(?:\s+at\s+"
 
 #: Heading words -> statistic (first match wins; default ``avg``).
 STATISTICS = ((re.compile(r"^TI\b|turbulence", re.I), "ti"), (re.compile(r"\bmax\b", re.I), "max"),
-              (re.compile(r"\bmin\b", re.I), "min"), (re.compile(r"std|sd\b", re.I), "sd"),
-              (re.compile(r"packets|count", re.I), "count"))
+              (re.compile(r"\bmin\b", re.I), "min"), (re.compile(r"\bstd\b|\bsd\b", re.I), "sd"),
+              (re.compile(r"^packets in average", re.I), "count"))
 
 #: Heading words -> IEA Task 43 measurement type.
 TYPES = ((re.compile(r"vertical", re.I), "vertical_wind_speed"),
-         (re.compile(r"wind speed|^TI\b", re.I), "wind_speed"),
+         (re.compile(r"wind speed|^TI\b|^packets in average", re.I), "wind_speed"),
          (re.compile(r"direction", re.I), "wind_direction"),
-         (re.compile(r"air temp", re.I), "air_temperature"),
-         (re.compile(r"pressure", re.I), "air_pressure"),
-         (re.compile(r"humidity", re.I), "relative_humidity"),
-         (re.compile(r"battery", re.I), "voltage"))
+         (re.compile(r"^air temp", re.I), "air_temperature"),
+         (re.compile(r"^pressure", re.I), "air_pressure"),
+         (re.compile(r"^humidity", re.I), "relative_humidity"),
+         (re.compile(r"^battery|^generator", re.I), "voltage"))
 
-#: Metadata keys -> header keys.
-HEADER_KEYS = {"unit id": "logger_serial", "site": "station_name"}
+#: First-line keys (lower case) -> header keys.
+HEADER_KEYS = {"unit": "unit_number", "site": "station_name", "time sync": "time_sync"}
+
+#: The first line's sentence on stamps.
+STAMPS_SENTENCE = re.compile(r"time stamps indicate the (beginning|end)", re.I)
 
 
 def _sniff(head: str) -> bool:
     lines = head.lstrip("\ufeff").split("\n", 2)
-    return len(lines) > 1 and lines[1].startswith(STAMP_HEADING + ";")
+    return len(lines) > 1 and lines[1].startswith((STAMP_HEADING + ";",
+                                                   f"Reference;{STAMP_HEADING};"))
 
 
 def describe(name: str) -> tuple[Column, str, str, float | None]:
@@ -71,15 +99,61 @@ def describe(name: str) -> tuple[Column, str, str, float | None]:
     statistic = next((s for pattern, s in STATISTICS if pattern.search(quantity)), "avg")
     height = float(match["height"]) if match["height"] else None
     kind = _vendor.measurement_type(quantity, TYPES)
-    base = {"wind_speed": "Horizontal Wind Speed"}.get(kind, quantity) if statistic == "ti" \
-        else quantity
+    base = re.sub(r"\s*\b(min|max|std\. dev\.)(?=\s|$)", "", quantity, flags=re.I).strip()
+    if statistic in ("ti", "count"):
+        base = "Horizontal Wind Speed"
     point = f"{base} at {match['height']}m" if height is not None else base
     return (Column(name, statistic, match["unit"] or None, processing=quantity), point, kind,
             height)
 
 
-@register("zx_lidar", description="ZX Lidars / ZephIR 10-minute CSV (built from the "
-          "published layout)", sniff=_sniff, extensions=(".csv",))
+def _header(first: str, *, source: str) -> tuple[dict[str, str], list[str]]:
+    """The normalised header of the first line, and its sentences (items without a key)."""
+    header: dict[str, str] = {}
+    sentences = []
+    for item in first.rstrip("\r").split(";"):
+        key, sep, value = item.partition(":")
+        if sep and key.strip():
+            header[HEADER_KEYS.get(key.strip().lower(), key.strip())] = value.strip()
+        elif item.strip():
+            sentences.append(item.strip())
+    unit = header.get("unit_number", "")
+    header.setdefault("station_name", f"ZX unit {unit}" if unit else "")
+    header["logger_name"] = f"unit {unit}" if unit else ""
+    header["logger_serial"] = ""
+    header["logger_model"] = "ZX 300"
+    offset = _vendor.utc_offset(header.get("time_sync"))
+    if offset is not None:
+        header["utc_offset"] = _stamps.offset_text(offset)
+    elif header.get("time_sync"):
+        logger.warning("%s: Time sync %r is not like UTC +1,0 hrs; stamps read at the given "
+                       "offset", source, header["time_sync"])
+    return header, sentences
+
+
+def _gps(series: pl.Series) -> dict[str, str]:
+    """The site's position from the first GPS field that holds one (``51,31546 9,16535``,
+    decimal commas; the table reader changed the first to a point)."""
+    for text in series.drop_nulls():
+        parts = text.replace(",", ".").split()
+        try:
+            latitude, longitude = (float(p) for p in parts)
+        except ValueError:
+            continue
+        found = _vendor.position(latitude, longitude)
+        if found:
+            return found
+    return {}
+
+
+@register("zx_lidar", description="ZX Lidars / ZephIR 10-minute CSV", sniff=_sniff,
+          extensions=(".csv",),
+          proven_on=("the layout of e-WindLidar/Lidaco's real Wind10_317@Y2016_M12_D13.ZPH.csv "
+                     "(unit 317), reproduced in tests/data/ with invented values: headings, "
+                     "first-line items, Time sync UTC+1, beginning-of-period stamps, GPS, "
+                     "checksum, 9999",),
+          from_docs=("9998 as missing", "stamps labelling the end of the period",
+                     "a 'Site' item naming the station"))
 def parse_zx(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
              interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of a ZX Lidars 10-minute CSV file.
@@ -87,44 +161,54 @@ def parse_zx(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | N
     Parameters
     ----------
     utc_offset
-        Offset of the lidar clock from UTC. Default zero.
+        Offset of the lidar clock from UTC, used only if the file has no ``Time sync``.
+        Default zero.
     interval
         The averaging interval. Default: the most common step between rows.
+    encoding
+        Default: detected (see :func:`~stationlab.parse._vendor.decode_detected`).
 
     Returns
     -------
     ParsedFile
-        ``ts`` is UTC and labels the start of the interval.
+        ``ts`` is UTC and labels the start of the interval; ``header`` has ``unit_number``,
+        ``utc_offset`` (from ``Time sync``) and ``site_latitude``/``site_longitude`` (from the
+        GPS column), and ``logger_serial`` empty: the file states none.
 
     Raises
     ------
     ParseError
         Naming the line (and column) of the first problem.
     """
-    text = decode(data, source=source, encoding=encoding)
+    text, found_encoding = _vendor.decode_detected(data, source=source, encoding=encoding)
     if not _sniff(text):
-        raise ParseError(f"line 2 does not start with {STAMP_HEADING!r}; not a ZX 10-minute "
-                         "file", source=source, line=2)
+        raise ParseError(f"line 2 does not start with {STAMP_HEADING!r} or 'Reference;"
+                         f"{STAMP_HEADING}'; not a ZX 10-minute file", source=source, line=2)
     first, _, _ = text.partition("\n")
-    header = {}
-    for item in first.rstrip("\r").split(";"):
-        key, sep, value = item.partition(":")
-        if sep:
-            header[HEADER_KEYS.get(key.strip().lower(), key.strip())] = value.strip()
-    header.setdefault("logger_serial", "")
-    header.setdefault("station_name", "")
-    header["logger_model"] = "ZX 300"
-    start = text.find("\n") + 1
-    names, body = _vendor.names_at(text, start, ";", source=source, line=2)
+    header, sentences = _header(first, source=source)
+    header["encoding"] = found_encoding
+    offset = _vendor.utc_offset(header.get("time_sync"))
+    offset = utc_offset if offset is None else offset
+    said = next((STAMPS_SENTENCE.search(s) for s in sentences if STAMPS_SENTENCE.search(s)), None)
+    end_of_interval = said is not None and said[1].lower() == "end"
+    names, body = _vendor.names_at(text, text.find("\n") + 1, ";", source=source, line=2)
     table = _vendor.read_table(body, names, separator=";", source=source, first_line=3,
-                               utc_offset=utc_offset, fmt=STAMP_FORMAT,
+                               stamp=names.index(STAMP_HEADING),
+                               utc_offset=offset, fmt=STAMP_FORMAT, quote_char=None,
                                missing_numbers=MISSING_NUMBERS, decimal_comma=True,
-                               end_of_interval=True, interval=interval)
-    described = [describe(n) for n in names[1:]]
-    columns = _vendor.columns([d[0] for d in described], table.kinds)
+                               end_of_interval=end_of_interval, interval=interval)
+    by_name = dict(zip(table.names, table.series, strict=True))
+    if "GPS" in by_name:
+        header.update(_gps(by_name["GPS"]))
+    kept = [i for i, n in enumerate(table.names) if not NOT_MEASUREMENTS.match(n)]
+    left_out = [table.names[i].split(":")[0] for i in range(len(table.names)) if i not in kept]
+    described = [describe(table.names[i]) for i in kept]
+    columns = _vendor.columns([d[0] for d in described], [table.kinds[i] for i in kept])
+    notes = (f"not stored (not measurements): {', '.join(left_out)}",) if left_out else ()
     return ParsedFile(format="zx_lidar", source=source, header=header, columns=columns,
-                      data=pl.DataFrame([table.ts.alias("ts"), *table.series]),
-                      interval=table.interval, first_data_line=3,
+                      data=pl.DataFrame([table.ts.alias("ts"), *(table.series[i] for i in kept)]),
+                      interval=table.interval, first_data_line=3, notes=tuple(sentences),
+                      value_notes=notes,
                       channel_history=_vendor.points(
                           [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
 
