@@ -261,8 +261,14 @@ def _describe_export(result) -> str:
     span = "no readings"
     if result.ts_first is not None:
         span = f"{result.ts_first:%Y-%m-%d %H:%M} to {result.ts_last:%Y-%m-%d %H:%M} UTC"
-    return (f"{result.path}: station {result.station}, {result.format}, {result.channels} "
+    text = (f"{result.path}: station {result.station}, {result.format}, {result.channels} "
             f"channels, {result.rows:,} rows, {result.readings:,} readings, {span}")
+    if result.not_exported:
+        text += (f"\n  not exported: {plural(len(result.not_exported), 'channel')} of times or "
+                 "text, "
+                 f"not numbers ({', '.join(result.not_exported)}); "
+                 "`Station.readings()` reads them")
+    return text
 
 
 @main.command("formats")

@@ -57,6 +57,19 @@ def test_export_writes_the_file_and_says_what_it_holds(db, real_data, tmp_path):
     assert out.read_text().count("\n") == 15 + 72  # the preamble names the logger
 
 
+def test_export_names_the_channels_it_cannot_write(db, real_data, tmp_path):
+    # Campbell's TMx/TMn columns hold times, not numbers: no export format takes them
+    stationlab("import", real_data / "campbell_toa5/pytoa5/TestLogger_Daily_1.dat")
+    run = stationlab("export", "--station", "TestLogger", "--out", tmp_path / "t.txt")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert ", 4 channels, 2 rows, 8 readings," in lines[0]
+    assert lines[1] == (
+        "  not exported: 3 channels of times or text, not numbers (Temperature (PTemp_C) "
+        "TimeOfMin [C], Temperature (PTemp_C) TimeOfMax [C], Voltage (BattV) TimeOfMin [V]); "
+        "`Station.readings()` reads them")
+
+
 def test_bad_options_get_a_clear_message(db, tmp_path):
     run = stationlab("export", "--station", "x", "--out", tmp_path / "x", "--start", "yesterday")
     assert run.returncode == 2

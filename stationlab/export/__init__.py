@@ -59,6 +59,9 @@ class ExportResult:
     ts_last: datetime | None
     data_version: int | None = None
     excluded_flags: tuple[str, ...] = ()  # clean: the flag codes whose readings were left out
+    #: Channels of the station that hold no numbers (e.g. Campbell ``TMx``/``TMn``, the times of
+    #: extremes), named as an export would name them: every format's columns hold numbers.
+    not_exported: tuple[str, ...] = ()
 
 
 def month_windows(first: datetime, last: datetime) -> list[tuple[datetime, datetime]]:
@@ -162,8 +165,10 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
     with storage.db.snapshot(dsn) as conn:
         storage.exports.set_parallel_workers(conn, config.export_parallel_workers())
         meta = catalog.require_station(conn, station)
-        channels = order_channels(
-            catalog.station_channels(conn, station).filter(pl.col("kind") == "number"))
+        every = catalog.station_channels(conn, station)
+        channels = order_channels(every.filter(pl.col("kind") == "number"))
+        others = every.filter(pl.col("kind") != "number")
+        not_exported = tuple(column_names(order_channels(others))) if others.height else ()
         ids = channels["channel_id"].to_list()
         span = storage.readings.readings_span(conn, ids, start, end)
         first, last = span["ts_first"], span["ts_last"]
@@ -209,7 +214,7 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         tmp.replace(out)
     logger.info("exported %s: %d rows x %d channels to %s", station, rows, len(ids), out)
     return ExportResult(out, station, format, rows, len(ids), sum(counts), first, last,
-                        meta["data_version"], left_out)
+                        meta["data_version"], left_out, not_exported)
 
 
 def _flags_over(conn, ids: list[int], start: datetime | None, end: datetime | None
