@@ -8,10 +8,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from stationlab import ingest
+from stationlab import ingest, parse
 from stationlab.errors import StationlabError
 from stationlab.export import column_names, export_station
-from stationlab.parse.windographer import read_windographer
 
 CLOCK = lambda: datetime(2026, 11, 28, 9, 15, tzinfo=UTC)  # noqa: E731
 
@@ -60,7 +59,7 @@ def test_reading_the_export_back_gives_exactly_the_stored_values(conn, db, real_
     ingest.import_paths([real_data / "campbell_toa5/campbell_scientific_demo_data1.csv"],
                         dsn=db)
     export_station("some_site", tmp_path / "demo.txt", clock=CLOCK)
-    back = read_windographer(tmp_path / "demo.txt")
+    back = parse.read(tmp_path / "demo.txt", format="windographer")
     stored = stored_wide(conn, "some_site")
     channels = conn.execute(
         "SELECT c.channel_id, c.statistic, c.kind, c.unit, c.column_name, p.name AS point_name, "
@@ -83,7 +82,7 @@ def test_export_a_period_only(db, real_data, tmp_path):
     result = export_station("some_site", tmp_path / "day.txt", clock=CLOCK,
                             start=datetime(2016, 1, 10, tzinfo=UTC),
                             end=datetime(2016, 1, 10, 12, tzinfo=UTC))
-    back = read_windographer(tmp_path / "day.txt")
+    back = parse.read(tmp_path / "day.txt", format="windographer")
     assert result.rows == back.data.height == 72
     assert back.data["ts"].min() == datetime(2016, 1, 10, tzinfo=UTC)
     assert back.data["ts"].max() == datetime(2016, 1, 10, 11, 50, tzinfo=UTC)
@@ -117,7 +116,7 @@ def test_clean_export_is_calibrated_and_leaves_flagged_readings_blank(conn, mast
     install_anemometer(conn, "Spd80mN", (0.04577, 0.2528, "-infinity", "infinity"))
     mast.add_flag("2016-01-10 00:00", "2016-01-10 01:00", "bad", point="Spd80mN")
     export_station("some_site", tmp_path / "clean.txt", clock=CLOCK, clean=True)
-    back = read_windographer(tmp_path / "clean.txt")
+    back = parse.read(tmp_path / "clean.txt", format="windographer")
     speed = back.data.select("ts", "Speed 80m 0deg Mean [m/s]")
     first = speed.row(0)
     assert first[0] == datetime(2016, 1, 9, 15, 20, tzinfo=UTC)
@@ -132,7 +131,8 @@ def test_clean_export_is_calibrated_and_leaves_flagged_readings_blank(conn, mast
     assert "Excluded flags: bad, icing, maintenance, missing, tower_shadow" in text
     raw = export_station("some_site", tmp_path / "raw.txt", clock=CLOCK)
     assert raw.readings == 5640
-    assert read_windographer(tmp_path / "raw.txt").data["Speed 80m 0deg Mean [m/s]"][0] == 8.37
+    raw_file = parse.read(tmp_path / "raw.txt", format="windographer")
+    assert raw_file.data["Speed 80m 0deg Mean [m/s]"][0] == 8.37
 
 
 def test_flag_status_letters_cover_half_open_periods_across_windows():

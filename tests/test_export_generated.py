@@ -16,9 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
-from stationlab import ingest
+from stationlab import ingest, parse
 from stationlab.export import export_station
-from stationlab.parse.windographer import read_windographer
 
 from .conftest import REPO
 
@@ -68,7 +67,7 @@ def test_parquet_and_windographer_exports_equal_the_database(conn, generated, tm
     assert_frame_equal(back, expected)
 
     export_station(station, tmp_path / "g.txt")
-    text = read_windographer(tmp_path / "g.txt")
+    text = parse.read(tmp_path / "g.txt", format="windographer")
     assert_frame_equal(text.data.select(back.columns), back)
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from stationlab import standardise
+from stationlab import parse, standardise
 from stationlab.errors import ImportRejected, ParseError
-from stationlab.parse import parse_bytes, read_file, sniff
+from stationlab.parse import parse_bytes, sniff
 from stationlab.parse.campbell_tob import parse_campbell_tob
 
 from .test_cli import stationlab
@@ -46,7 +46,7 @@ def real_frame(data: bytes, index: int) -> tuple[datetime, int, list[float | Non
 
 def test_the_real_cr6_file_reads_every_valid_frame_with_its_stamp_and_values():
     data = REAL.read_bytes()
-    parsed = read_file(REAL)
+    parsed = parse.read(REAL)
     assert parsed.format == "campbell_tob"
     assert parsed.data.height == 72_000  # one hour at 20 Hz: frames 0 to 71999
     assert parsed.n_readings == 72_000 * 9 - 7  # seven FP2 NANs
@@ -305,7 +305,7 @@ def test_import_with_stats_stores_six_10_minute_rows_of_the_real_file(db):
     first, last, distinct, vx = rows["first"], rows["last"], rows["n"], rows["vx"]
     assert (first, last, distinct) == (datetime(2020, 10, 5, 12, tzinfo=UTC),
                                        datetime(2020, 10, 5, 12, 50, tzinfo=UTC), 6)
-    expected = read_file(REAL).data.filter(
+    expected = parse.read(REAL).data.filter(
         pl.col("ts") <= datetime(2020, 10, 5, 12, 10, tzinfo=UTC))["bbbbb_Vx"].to_numpy()
     assert expected.size == 12_000
     assert vx == pytest.approx(float(np.mean(expected)), rel=1e-12)

@@ -42,7 +42,7 @@ CASES = {
 @pytest.mark.parametrize("name", CASES)
 def test_description_built_file(name):
     fmt, stamps, column, values, (statistic, unit), station, serial, point = CASES[name]
-    parsed = parse.read_file(DATA / name)
+    parsed = parse.read(DATA / name)
     assert parsed.format == fmt
     assert parsed.data["ts"].to_list()[:2] == stamps
     assert parsed.interval == timedelta(minutes=10)

@@ -20,7 +20,7 @@ LIDAR_MAPPING = DATA / "floating_lidar.mapping.toml"
 @pytest.mark.parametrize("name", ["demo_data2.csv", "demo_data3.csv", "demo_data4.csv"])
 def test_the_three_stamp_layouts_read_the_same(real_data, name):
     mapping = generic_csv.read_mapping(DEMO_MAPPING)
-    parsed = generic_csv.read_generic_csv(real_data / "generic_csv" / name, mapping=mapping)
+    parsed = parse.read(real_data / "generic_csv" / name, format="generic_csv", mapping=mapping)
     assert parsed.format == "generic_csv"
     assert parsed.data.height == 188
     assert parsed.interval == timedelta(minutes=10)
@@ -130,5 +130,5 @@ def test_an_unreadable_mapping_file_says_so(tmp_path):
 def test_a_missing_timestamp_column_is_named(real_data):
     mapping = generic_csv.parse_mapping({"timestamp": {"column": "Time"}}, name="m.toml")
     with pytest.raises(ParseError, match=r"no column 'Time' \(timestamp.column of m.toml\)"):
-        generic_csv.read_generic_csv(real_data / "floating_lidar/demo_floating_lidar_data.csv",
+        parse.read(real_data / "floating_lidar/demo_floating_lidar_data.csv", format="generic_csv",
                                      mapping=mapping)

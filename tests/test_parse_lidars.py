@@ -73,7 +73,7 @@ def windcube_by_hand(data: bytes) -> dict[str, list]:
 
 def test_the_real_windcube_file_imports_exactly():
     data = WINDCUBE.read_bytes()
-    parsed = parse.read_file(WINDCUBE)
+    parsed = parse.read(WINDCUBE)
     expected = windcube_by_hand(data)
     assert parsed.format == "windcube"
     assert len(parsed.columns) == len(expected) - 1 == 6 + 12 * 11
@@ -94,7 +94,7 @@ def test_the_real_windcube_file_imports_exactly():
 
 
 def test_the_real_windcube_header_gives_identity_clock_and_encoding():
-    parsed = parse.read_file(WINDCUBE)
+    parsed = parse.read(WINDCUBE)
     header = parsed.header
     assert (header["station_name"], header["logger_serial"], header["logger_model"],
             header["logger_os"]) == ("ASIT Validation 130", "WLS866-24", "Windcube WLS866",
@@ -131,7 +131,7 @@ def test_windcube_gps_location_and_time_zone_are_applied():
 
 
 def test_windcube_in_utf8_reads_the_same_values():
-    latin = parse.read_file(WINDCUBE)
+    latin = parse.read(WINDCUBE)
     utf8 = parse.parse_bytes(WINDCUBE.read_bytes().decode("latin-1").encode("utf-8"),
                              source="w.sta")
     assert utf8.header["encoding"] == "utf-8"
@@ -169,7 +169,7 @@ def zx_by_hand(text: str) -> dict[str, list]:
 
 def test_zx_values_stamps_and_header():
     text = ZX.read_text()
-    parsed = parse.read_file(ZX)
+    parsed = parse.read(ZX)
     expected = zx_by_hand(text)
     assert parsed.format == "zx_lidar"
     assert_same_values(parsed, expected)
@@ -227,7 +227,7 @@ def triton_by_hand(text: str) -> dict[str, list]:
 
 def test_triton_values_stamps_and_meaning():
     text = TRITON.read_bytes().decode("cp1252")
-    parsed = parse.read_file(TRITON)
+    parsed = parse.read(TRITON)
     lines = text.split("\n")
     expected = triton_by_hand("\n".join([lines[2], *lines[4:]]))  # headings, then the rows
     assert parsed.format == "triton"
@@ -253,7 +253,7 @@ def test_triton_values_stamps_and_meaning():
 
 
 def test_triton_in_utf8_with_crlf_reads_the_same():
-    latin = parse.read_file(TRITON)
+    latin = parse.read(TRITON)
     text = TRITON.read_bytes().decode("cp1252").replace("\n", "\r\n")
     utf8 = parse.parse_bytes(text.encode("utf-8"), source="t.csv")
     assert utf8.header["encoding"] == "utf-8"

@@ -17,7 +17,7 @@ LOGR = "nrg_logr/20240111_1339_000304_002995_statistical.dat"
 
 
 def test_symphoniepro_frame_header_and_utc(real_data):
-    parsed = nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO)
+    parsed = parse.read(real_data / SYMPRO, format="nrg_symphoniepro")
     assert parsed.format == "nrg_symphoniepro"
     assert parsed.data.shape == (370, 64)
     assert parsed.interval == timedelta(minutes=1)
@@ -45,7 +45,7 @@ def test_symphoniepro_frame_header_and_utc(real_data):
 
 
 def test_symphoniepro_sensor_history(real_data):
-    parsed = nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO)
+    parsed = parse.read(real_data / SYMPRO, format="nrg_symphoniepro")
     assert [h.channel for h in parsed.channel_history] == [
         "2", "3", "4", "6", "13", "14", "15", "20", "32", "42", "100", "105", "106", "108", "109"]
     ch2 = parsed.channel_history[0]
@@ -93,7 +93,7 @@ def moved_column_file(real_data, tmp_path):
 def test_a_column_moved_to_another_point_lands_on_the_right_channel(conn, db, real_data,
                                                                     tmp_path):
     path = moved_column_file(real_data, tmp_path)
-    parsed = nrg_symphoniepro.read_symphoniepro(path)
+    parsed = parse.read(path, format="nrg_symphoniepro")
     ch2 = [h for h in parsed.channel_history if h.channel == "2"]
     assert [h.effective_from for h in ch2] == [datetime(2022, 3, 17, 5, tzinfo=UTC),
                                               datetime(2022, 3, 17, 8, tzinfo=UTC)]
@@ -134,7 +134,7 @@ def test_later_exports_of_the_logger_reuse_its_configuration(conn, db, real_data
 
 
 def test_logr_statistical_frame_header_and_history(real_data):
-    parsed = nrg_logr.read_logr(real_data / LOGR)
+    parsed = parse.read(real_data / LOGR)
     assert parsed.format == "nrg_logr"
     # 32 channels; NotUsed columns dropped, and the vanes' Min and Max (constant 0)
     assert parsed.data.shape == (2, 136)
@@ -167,7 +167,7 @@ def test_logr_with_a_bom_and_one_second_samples(real_data):
 
 
 def test_logr_event_log_with_either_separator(real_data):
-    comma = nrg_logr.read_logr(real_data / "nrg_logr/20240111_1300_000304_002994.log")
+    comma = parse.read(real_data / "nrg_logr/20240111_1300_000304_002994.log")
     assert comma.records == "events"
     assert comma.data.rows() == [
         (datetime(2024, 1, 11, 13, 0, 1, tzinfo=UTC), "ACTION",
@@ -175,7 +175,7 @@ def test_logr_event_log_with_either_separator(real_data):
          "New Package: 77_1704978000_000304_002994.dat"),
         (datetime(2024, 1, 11, 13, 39, 29, tzinfo=UTC), "ACTION", "SRVEL_ACT_FTP_FILE_DATE_RANGE",
          "Exporting date range of files via FTP")]
-    tabs = nrg_logr.read_logr(real_data / "nrg_logr/20240925_2300_9460_00030_000172.log")
+    tabs = parse.read(real_data / "nrg_logr/20240925_2300_9460_00030_000172.log")
     assert tabs.data.height == 21
     assert tabs.data.row(1) == (datetime(2024, 9, 25, 23, 0, 5, tzinfo=UTC), "FAULT",
                                 "SRVEL_ERR_ETH_FTPC_DIR_ERR",
@@ -191,7 +191,7 @@ def test_logr_event_line_with_missing_fields_names_its_line(real_data):
 
 
 def test_logr_diagnostics(real_data):
-    parsed = nrg_logr.read_logr(real_data / "nrg_logr/20240111_1339_000304_002995.diag")
+    parsed = parse.read(real_data / "nrg_logr/20240111_1339_000304_002995.diag")
     assert parsed.records == "diagnostics"
     assert parsed.data.shape == (2, 69)
     columns = {c.name: c for c in parsed.columns}
@@ -235,11 +235,11 @@ LOGR_2024 = "nrg_logr/20240111_1300_000304_002994_statistical.dat"
 
 def test_one_meaning_table_types_every_nrg_channel(real_data):
     old = {h.channel: h.measurement_type
-           for h in nrg_logr.read_logr(real_data / LOGR_2022).channel_history}
+           for h in parse.read(real_data / LOGR_2022).channel_history}
     new = {h.channel: h.measurement_type
-           for h in nrg_logr.read_logr(real_data / LOGR_2024).channel_history}
+           for h in parse.read(real_data / LOGR_2024).channel_history}
     sympro = {h.channel: h.measurement_type
-              for h in nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO).channel_history}
+              for h in parse.read(real_data / SYMPRO, format="nrg_symphoniepro").channel_history}
     # The sun's position: never a wind direction (Task 43 altitude/azimuth; no zenith type).
     assert [old[c] for c in ("308", "309", "310")] == [
         "solar_zenith_angle", "azimuth", "altitude"]
@@ -305,7 +305,7 @@ def test_heights_and_bearings_from_descriptions_where_the_fields_are_blank(real_
     assert where["401"] == (80.5, 157.5)
     assert where["402"] == (40.0, None)  # the field, not the description, when it is set
     assert where["1"] == (None, None)  # Height 0.00: nobody entered it
-    sympro = nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO)
+    sympro = parse.read(real_data / SYMPRO, format="nrg_symphoniepro")
     where = {h.channel: (h.height_m, h.bearing_deg) for h in sympro.channel_history}
     assert where["14"] == (None, None)  # Height 0.00 and Bearing 0.00: both unfilled
     assert where["13"] == (40.0, 0.0)  # a bearing of 0 at a real height is north
@@ -313,7 +313,7 @@ def test_heights_and_bearings_from_descriptions_where_the_fields_are_blank(real_
 
 
 def test_sensor_history_blocks_without_the_colon_are_read(real_data):
-    parsed = nrg_logr.read_logr(real_data / LOGR_2022)
+    parsed = parse.read(real_data / LOGR_2022)
     blocks = {h.channel: h for h in parsed.channel_history}
     assert [blocks[c].description for c in ("301", "308", "310")] == [
         "Precipitation Hourly Sum", "Zenith Angle", "Elevation Angle"]
@@ -322,7 +322,7 @@ def test_sensor_history_blocks_without_the_colon_are_read(real_data):
 
 
 def test_vane_placeholders_are_not_stored_and_said(real_data):
-    old = nrg_logr.read_logr(real_data / LOGR_2022)
+    old = parse.read(real_data / LOGR_2022)
     dropped = ["Ch12_Min_Deg", "Ch12_Max_Deg", "Ch12_Gust_Dir_Deg", "Ch105_Min_deg",
                "Ch105_Max_deg", "Ch105_Gust_Dir_deg"]
     assert not set(dropped) & set(old.data.columns)
@@ -330,7 +330,7 @@ def test_vane_placeholders_are_not_stored_and_said(real_data):
         "6 placeholder columns not stored (a vane's Min and Max, and its Gust without a gust "
         "source channel, which the logger fills with 0): " + ", ".join(dropped),)
     assert "Ch104_Min_m/s" in old.data.columns  # an anemometer's minimum of 0 is a value
-    new = nrg_logr.read_logr(real_data / LOGR_2024)  # Gust Source Channel: 401 and 101
+    new = parse.read(real_data / LOGR_2024)  # Gust Source Channel: 401 and 101
     assert {"Ch12_Gust_Dir_Deg", "Ch102_Gust_Dir_deg"} <= set(new.data.columns)
     assert not {"Ch12_Min_Deg", "Ch12_Max_Deg"} & set(new.data.columns)
     # Gust Source Channel: 0 says there is none; one that names a channel keeps even zeros.
@@ -355,7 +355,7 @@ def test_vane_placeholders_are_not_stored_and_said(real_data):
 
 
 def test_nrg_error_values_of_digital_sensors_are_missing(real_data):
-    parsed = nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO)
+    parsed = parse.read(real_data / SYMPRO, format="nrg_symphoniepro")
     ch32 = [c for c in parsed.data.columns if c.startswith("Ch32_")]
     assert len(ch32) == 4 and all(parsed.data[c].null_count() == 370 for c in ch32)
     assert parsed.value_notes == (
@@ -378,12 +378,12 @@ def test_nrg_error_values_of_digital_sensors_are_missing(real_data):
 
 
 def test_site_and_time_zone_in_the_normalised_header(real_data):
-    logr = nrg_logr.read_logr(real_data / LOGR_2024).header
+    logr = parse.read(real_data / LOGR_2024).header
     assert {k: logr[k] for k in ("site_latitude", "site_longitude", "site_elevation_m",
                                  "utc_offset")} == {
         "site_latitude": "44.33889", "site_longitude": "-73.11202", "site_elevation_m": "136",
         "utc_offset": "-05:00"}
-    sympro = nrg_symphoniepro.read_symphoniepro(real_data / SYMPRO).header
+    sympro = parse.read(real_data / SYMPRO, format="nrg_symphoniepro").header
     assert (sympro["site_latitude"], sympro["site_longitude"], sympro["utc_offset"]) == (
         "44.5000000", "-73.2000000", "-05:00")
     blank = logr_with(real_data, "Latitude:\t44.33889\nLongitude:\t-73.11202\nElevation:\t136",

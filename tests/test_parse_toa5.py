@@ -11,13 +11,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from stationlab import parse
 from stationlab.errors import ParseError
-from stationlab.parse import Column, _stamps, parse_bytes, read_file, sniff
+from stationlab.parse import Column, _stamps, parse_bytes, sniff
 from stationlab.parse.toa5 import (
     MISSING_TEXT,
     interval_from_table_name,
     parse_toa5,
-    read_toa5,
     statistic_of,
 )
 
@@ -55,7 +55,7 @@ def parse_error(data: bytes, **options) -> ParseError:
 
 
 def test_hourly_file_reads_exactly():
-    parsed = read_toa5(PYTOA5 / "TestLogger_Hourly_1.dat")
+    parsed = parse.read(PYTOA5 / "TestLogger_Hourly_1.dat", format="toa5")
     assert parsed.format == "toa5"
     assert parsed.source == "TestLogger_Hourly_1.dat"
     assert parsed.header == {**LOGGER, "table_name": "Hourly", "first_record": "10",
@@ -83,7 +83,7 @@ def test_hourly_file_reads_exactly():
 
 
 def test_daily_file_keeps_times_of_min_and_max_unshifted():
-    parsed = read_toa5(PYTOA5 / "TestLogger_Daily_1.dat")
+    parsed = parse.read(PYTOA5 / "TestLogger_Daily_1.dat", format="toa5")
     assert parsed.header == {**LOGGER, "table_name": "Daily", "first_record": "0",
                              "last_record": "1"}
     assert parsed.columns == (
@@ -112,7 +112,7 @@ def test_daily_file_keeps_times_of_min_and_max_unshifted():
 
 
 def test_example_file_without_final_line_end():
-    parsed = read_toa5(PYTOA5 / "Example.dat")
+    parsed = parse.read(PYTOA5 / "Example.dat", format="toa5")
     assert parsed.header == {**LOGGER, "table_name": "Example", "first_record": "0",
                              "last_record": "1"}
     assert parsed.columns == (Column("BattV_Min", "min", "Volts", "number", "Min"),)
@@ -128,7 +128,7 @@ def test_narrow_table_padded_by_a_spreadsheet():
                b"Example\r\nTIMESTAMP,RECORD,BattV_Min,,,,,\r\nTS,RN,Volts,,,,,\r\n"
                b",,Min,,,,,\r\n2021-06-19 00:00:00,0,12.99,,,,,\r\n"
                b"2021-06-20 00:00:00,1,12.96,,,,,\r\n")
-    original = read_toa5(PYTOA5 / "Example.dat")
+    original = parse.read(PYTOA5 / "Example.dat", format="toa5")
     parsed = parse_toa5(resaved)
     assert (parsed.header, parsed.columns) == (original.header, original.columns)
     assert_frame_equal(parsed.data, original.data)
@@ -161,7 +161,7 @@ DEMO_COLUMNS = [  # name, statistic, unit, kind, processing, as in the file's he
 def test_spreadsheet_resaved_demo_file():
     # BOM, no quotes, CRLF, environment line padded with empty fields, day-first stamps with
     # +00:00, a blank line at the end: 4 header lines + 188 rows + 1 blank = 193 lines.
-    parsed = read_file(TOA5 / "campbell_scientific_demo_data1.csv")
+    parsed = parse.read(TOA5 / "campbell_scientific_demo_data1.csv")
     assert parsed.format == "toa5"
     assert parsed.header == {
         "station_name": "some_site", "logger_model": "CR1000", "logger_serial": "E7000",
@@ -195,10 +195,10 @@ def test_spreadsheet_resaved_demo_file():
 
 def test_timestamp_format_with_offset_on_the_demo_file():
     path = TOA5 / "campbell_scientific_demo_data1.csv"
-    detected = read_toa5(path)
-    given = read_toa5(path, timestamp_format="%d/%m/%Y %H:%M:%S%:z")
+    detected = parse.read(path, format="toa5")
+    given = parse.read(path, format="toa5", timestamp_format="%d/%m/%Y %H:%M:%S%:z")
     assert_frame_equal(given.data, detected.data)
-    month_first = read_toa5(path, timestamp_format="%m/%d/%Y %H:%M:%S%:z")
+    month_first = parse.read(path, format="toa5", timestamp_format="%m/%d/%Y %H:%M:%S%:z")
     assert month_first.data["ts"][0] == utc(2016, 9, 1, 15, 20)
 
 
@@ -219,7 +219,7 @@ def test_timestamp_format_with_offset_on_the_demo_file():
 def test_broken_headers_name_the_line(name, line, fragment):
     path = PYTOA5 / f"TestLogger_Hourly_{name}.dat"
     with pytest.raises(ParseError) as info:
-        read_toa5(path)
+        parse.read(path, format="toa5")
     assert info.value.line == line
     assert info.value.source == path.name
     assert str(info.value).startswith(f"{path.name}, line {line}")
@@ -295,11 +295,11 @@ def test_sample_files_read_the_same_without_the_numeric_shortcut(path, monkeypat
     read_rows, read = _stamps.read_rows, []
     monkeypatch.setattr(_stamps, "read_rows", lambda *args, **kw: read.append(
         read_rows(*args, **kw)) or read[-1])
-    fast = read_toa5(path)
+    fast = parse.read(path, format="toa5")
     assert pl.Float64 in read[0].dtypes  # the shortcut was taken
     monkeypatch.setattr(_stamps, "read_rows", lambda *args, numeric=(), **kw: read_rows(
         *args, **kw))
-    slow = read_toa5(path)
+    slow = parse.read(path, format="toa5")
     assert_frame_equal(fast.data, slow.data)
     assert fast.columns == slow.columns
     assert fast.header == slow.header
@@ -550,10 +550,10 @@ def test_sniff_and_registry():
 
 
 def test_read_from_bytes_and_file_objects():
-    from_bytes = read_toa5(HEAD + ROW1 + ROW2)
+    from_bytes = parse.read(HEAD + ROW1 + ROW2, format="toa5")
     assert from_bytes.source == "<buffer>"
-    from_file = read_toa5(io.BytesIO(HEAD + ROW1 + ROW2), source="upload.dat")
+    from_file = parse.read(io.BytesIO(HEAD + ROW1 + ROW2), format="toa5", source="upload.dat")
     assert from_file.source == "upload.dat"
     assert_frame_equal(from_bytes.data, from_file.data)
     with pytest.raises(ParseError, match=r"^upload\.dat, line 1: the file is empty$"):
-        read_toa5(io.BytesIO(b""), source="upload.dat")
+        parse.read(io.BytesIO(b""), format="toa5", source="upload.dat")

@@ -11,9 +11,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from stationlab import parse
 from stationlab.errors import ParseError
-from stationlab.parse import Column, read_file, sniff
-from stationlab.parse.windographer import describe, parse_windographer, read_windographer
+from stationlab.parse import Column, sniff
+from stationlab.parse.windographer import describe, parse_windographer
 
 DATA = Path(__file__).resolve().parent / "data" / "real"
 WINDOGRAPHER = DATA / "windographer"
@@ -54,7 +55,7 @@ def utc(*args: int) -> datetime:
 def test_demo_exports_read_exactly(name):
     # 12 preamble lines, the Date/Time header on line 13, 188 rows; file 1 writes stamps as
     # "09/01/2016 15:30:00+00:00", file 2 as "09/01/2016 15:30:00" (day-first, 9 January).
-    parsed = read_windographer(WINDOGRAPHER / name)
+    parsed = parse.read(WINDOGRAPHER / name, format="windographer")
     assert parsed.format == "windographer"
     assert parsed.source == name
     assert parsed.header == DEMO_HEADER
@@ -73,8 +74,8 @@ def test_demo_exports_read_exactly(name):
 
 
 def test_both_demo_exports_hold_the_same_data():
-    one = read_windographer(WINDOGRAPHER / "windographer_demo_data1.txt")
-    two = read_windographer(WINDOGRAPHER / "windographer_demo_data2.txt")
+    one = parse.read(WINDOGRAPHER / "windographer_demo_data1.txt", format="windographer")
+    two = parse.read(WINDOGRAPHER / "windographer_demo_data2.txt", format="windographer")
     assert_frame_equal(one.data, two.data)
 
 
@@ -219,14 +220,14 @@ def test_sniff_and_registry():
     assert sniff((WINDOGRAPHER / "windographer_demo_data1.txt").read_bytes()) == "windographer"
     assert sniff(b"Some other preamble\r\nDate/Time\tWS\r\n") == "windographer"
     assert sniff(b"Created 2024 by Windographer 4.2\n") == "windographer"
-    parsed = read_file(WINDOGRAPHER / "windographer_demo_data2.txt")
+    parsed = parse.read(WINDOGRAPHER / "windographer_demo_data2.txt")
     assert parsed.format == "windographer"
 
 
 def test_read_from_bytes_and_file_objects():
-    parsed = read_windographer(io.BytesIO(EXPORT.encode()), source="upload.txt")
+    parsed = parse.read(io.BytesIO(EXPORT.encode()), format="windographer", source="upload.txt")
     assert parsed.source == "upload.txt"
-    assert read_windographer(EXPORT.encode()).source == "<buffer>"
+    assert parse.read(EXPORT.encode(), format="windographer").source == "<buffer>"
 
 
 def test_import_maps_brightwind_column_names_to_points(conn, db, real_data):

@@ -5,7 +5,7 @@ in UTC and labels the *start* of the averaging interval, whatever the vendor wro
 file's own header and a description of each value column.
 
 A parser registers itself with :func:`register`; :func:`sniff` picks the format from the first
-bytes of a file; :func:`read_file` does both. An unknown file raises
+bytes of a file; :func:`read` does both. An unknown file raises
 :class:`~stationlab.errors.UnknownFormatError` listing the known formats: a file is never
 skipped silently.
 """
@@ -293,7 +293,7 @@ def sniff(head: bytes, *, source: str = "<buffer>") -> str:
                              source=source, line=1)
 
 
-def read_file(path_or_buffer: PathOrBuffer, *, format: str | None = None,
+def read(path_or_buffer: PathOrBuffer, *, format: str | None = None,
               source: str | None = None, **options) -> ParsedFile:
     """Read a logger file of any registered format (sniffed unless ``format`` is given)."""
     data, name = read_bytes(path_or_buffer)
@@ -343,5 +343,5 @@ def _load_builtin_parsers() -> None:
 
 
 __all__ = ["Column", "ChannelHistory", "RECORD_KINDS", "ParsedFile", "Format", "FORMATS",
-           "STATISTICS", "register", "sniff", "read_file", "parse_bytes", "read_bytes", "decode",
+           "STATISTICS", "register", "sniff", "read", "parse_bytes", "read_bytes", "decode",
            "formats"]

@@ -32,7 +32,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, PathOrBuffer, _vendor, decode, read_bytes, register
+from stationlab.parse import Column, ParsedFile, _vendor, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -143,10 +143,3 @@ def parse_ammonit(data: bytes, *, source: str = "<buffer>", utc_offset: timedelt
                       interval=table.interval, first_data_line=2,
                       channel_history=_vendor.points(
                           [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
-
-
-def read_ammonit(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
-    """Read an Ammonit CSV from a path, bytes or a binary file object; see :func:`parse_ammonit`."""
-    data, name = read_bytes(path_or_buffer)
-    options.setdefault("source", name)
-    return parse_ammonit(data, **options)

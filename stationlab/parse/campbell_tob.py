@@ -64,7 +64,7 @@ import numpy as np
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, PathOrBuffer, _stamps, read_bytes, register
+from stationlab.parse import Column, ParsedFile, _stamps, register
 from stationlab.parse.toa5 import statistic_of
 
 logger = logging.getLogger(__name__)
@@ -429,11 +429,3 @@ def _interval(header: dict[str, str], ts: pl.Series, file_type: str, source: str
         if stated:
             return timedelta(microseconds=stated / 1000)
     return _stamps.infer_interval(ts)
-
-
-def read_campbell_tob(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
-    """Read a TOB1 or TOB3 file from a path, bytes or a binary file object; see
-    :func:`parse_campbell_tob`."""
-    data, name = read_bytes(path_or_buffer)
-    options.setdefault("source", name)
-    return parse_campbell_tob(data, **options)

@@ -59,10 +59,8 @@ from stationlab.parse import (
     ChannelHistory,
     Column,
     ParsedFile,
-    PathOrBuffer,
     _stamps,
     decode,
-    read_bytes,
     register,
 )
 
@@ -322,11 +320,3 @@ def _read_stamps(raw: pl.Series, mapping: Mapping, source: str,
         except ParseError as exc:
             last = exc
     raise last
-
-
-def read_generic_csv(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
-    """Read a wide CSV from a path, bytes or a binary file object; see
-    :func:`parse_generic_csv`."""
-    data, name = read_bytes(path_or_buffer)
-    options.setdefault("source", name)
-    return parse_generic_csv(data, **options)

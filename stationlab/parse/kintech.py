@@ -30,11 +30,9 @@ from stationlab.errors import ParseError
 from stationlab.parse import (
     Column,
     ParsedFile,
-    PathOrBuffer,
     _nrg,
     _vendor,
     decode,
-    read_bytes,
     register,
 )
 
@@ -134,11 +132,3 @@ def parse_kintech(data: bytes, *, source: str = "<buffer>", utc_offset: timedelt
                       interval=table.interval, first_data_line=line + 1,
                       channel_history=_vendor.points(
                           [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
-
-
-def read_kintech(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
-    """Read a Kintech Orbit file from a path, bytes or a binary file object; see
-    :func:`parse_kintech`."""
-    data, name = read_bytes(path_or_buffer)
-    options.setdefault("source", name)
-    return parse_kintech(data, **options)

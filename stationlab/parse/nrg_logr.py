@@ -51,11 +51,9 @@ from stationlab.errors import ParseError
 from stationlab.parse import (
     Column,
     ParsedFile,
-    PathOrBuffer,
     _nrg,
     _stamps,
     decode,
-    read_bytes,
     register,
 )
 
@@ -274,15 +272,3 @@ def describe_diagnostic(name: str) -> Column:
     quantity = match["name"] + (f"_{match['unit']}" if match["unit"] else "")
     return Column(name, _nrg.STATISTIC_WORDS[match["statistic"]], match["unit"],
                   processing=quantity)
-
-
-def read_logr(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
-    """Read any NRG LOGR file (``.dat``, ``.log``, ``.diag``) from a path, bytes or a binary
-    file object, by its ``File Content``."""
-    data, name = read_bytes(path_or_buffer)
-    options.setdefault("source", name)
-    head = data[:4096].decode("utf-8-sig", errors="replace")
-    for fmt, parse in (("nrg_logr_log", parse_logr_log), ("nrg_logr_diag", parse_logr_diag)):
-        if _sniffer(fmt)(head):
-            return parse(data, **options)
-    return parse_logr(data, **options)

@@ -47,11 +47,9 @@ from stationlab.errors import ParseError
 from stationlab.parse import (
     Column,
     ParsedFile,
-    PathOrBuffer,
     _nrg,
     _stamps,
     decode,
-    read_bytes,
     register,
 )
 
@@ -150,11 +148,3 @@ def parse_symphoniepro(data: bytes, *, source: str = "<buffer>",
     return ParsedFile(format="nrg_symphoniepro", source=source, header=header,
                       columns=tuple(columns), data=frame, interval=interval,
                       first_data_line=first_line, channel_history=history, value_notes=notes)
-
-
-def read_symphoniepro(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
-    """Read a SymphoniePRO export from a path, bytes or a binary file object; see
-    :func:`parse_symphoniepro`."""
-    data, name = read_bytes(path_or_buffer)
-    options.setdefault("source", name)
-    return parse_symphoniepro(data, **options)

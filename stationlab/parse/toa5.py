@@ -28,7 +28,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, PathOrBuffer, _stamps, decode, read_bytes, register
+from stationlab.parse import Column, ParsedFile, _stamps, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -255,10 +255,3 @@ def _interval(stamps: pl.Series, interval: timedelta | None, table_name: str, so
                              line=first_line)
     logger.debug("%s: interval %s (inferred)", source, inferred)
     return inferred
-
-
-def read_toa5(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
-    """Read a TOA5 file from a path, bytes or a binary file object; see :func:`parse_toa5`."""
-    data, name = read_bytes(path_or_buffer)
-    options.setdefault("source", name)
-    return parse_toa5(data, **options)

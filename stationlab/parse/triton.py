@@ -35,7 +35,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, PathOrBuffer, _vendor, read_bytes, register
+from stationlab.parse import Column, ParsedFile, _vendor, register
 
 logger = logging.getLogger(__name__)
 
@@ -172,11 +172,3 @@ def _header(lines: list[str], *, source: str) -> dict[str, str]:
         logger.warning("%s: line 2 is not 'Logger Serial Number: N'; no serial", source)
     return {"station_name": f"Triton {serial}" if serial else "", "logger_serial": serial,
             "logger_model": "Triton", "title": title}
-
-
-def read_triton(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
-    """Read a Triton export from a path, bytes or a binary file object; see
-    :func:`parse_triton`."""
-    data, name = read_bytes(path_or_buffer)
-    options.setdefault("source", name)
-    return parse_triton(data, **options)

@@ -41,10 +41,8 @@ from stationlab.errors import ParseError
 from stationlab.parse import (
     Column,
     ParsedFile,
-    PathOrBuffer,
     _stamps,
     _vendor,
-    read_bytes,
     register,
 )
 
@@ -198,11 +196,3 @@ def _header(lines: list[str], *, source: str) -> tuple[dict[str, str], tuple[str
         logger.warning("%s: timezone %r is not like UTC+1; stamps read at the given offset",
                        source, header["time_zone"])
     return header, tuple(notes)
-
-
-def read_windcube(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
-    """Read a Windcube ``.sta`` file from a path, bytes or a binary file object; see
-    :func:`parse_windcube`."""
-    data, name = read_bytes(path_or_buffer)
-    options.setdefault("source", name)
-    return parse_windcube(data, **options)

@@ -29,7 +29,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, PathOrBuffer, _stamps, decode, read_bytes, register
+from stationlab.parse import Column, ParsedFile, _stamps, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -215,11 +215,3 @@ def _check_names(names: list[str], source: str, line: int) -> None:
             raise ParseError(f"column name {name!r} appears twice (fields {seen[name]} and {i})",
                              source=source, line=line, column=name)
         seen[name] = i
-
-
-def read_windographer(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
-    """Read a Windographer export from a path, bytes or a binary file object; see
-    :func:`parse_windographer`."""
-    data, name = read_bytes(path_or_buffer)
-    options.setdefault("source", name)
-    return parse_windographer(data, **options)

@@ -38,10 +38,8 @@ from stationlab.errors import ParseError
 from stationlab.parse import (
     Column,
     ParsedFile,
-    PathOrBuffer,
     _stamps,
     _vendor,
-    read_bytes,
     register,
 )
 
@@ -211,11 +209,3 @@ def parse_zx(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | N
                       value_notes=notes,
                       channel_history=_vendor.points(
                           [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
-
-
-def read_zx(path_or_buffer: PathOrBuffer, **options) -> ParsedFile:
-    """Read a ZX 10-minute CSV from a path, bytes or a binary file object; see
-    :func:`parse_zx`."""
-    data, name = read_bytes(path_or_buffer)
-    options.setdefault("source", name)
-    return parse_zx(data, **options)
