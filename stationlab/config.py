@@ -7,6 +7,10 @@
     A libpq connection string for an external PostgreSQL server. When it, or one of the libpq
     ``PG*`` variables naming a server (``PGHOST``, ``PGDATABASE``, ``PGSERVICE``, ``PGPORT``), is
     set, stationlab uses that server and starts nothing.
+``STATIONLAB_RAW_STORE``, ``STATIONLAB_EXPORTS_STORE``
+    The raw store and the exports store: a folder, or an object store ``s3://bucket/prefix``
+    reached with the standard ``AWS_*`` variables (see :mod:`stationlab.objectstore`). Default
+    ``$STATIONLAB_HOME/raw`` and ``$STATIONLAB_HOME/exports``.
 ``STATIONLAB_MAX_CONNECTIONS``
     The most database connections one stationlab process opens: the connection pool that
     `stationlab worker` threads share is this big. Default 4.

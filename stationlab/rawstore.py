@@ -7,6 +7,12 @@ A new file is written under ``raw/incoming/`` first and hard-linked into place, 
 leaves a half-written file under its content address (``os.link`` refuses to replace a file).
 ``tests/test_rawstore.py`` checks the package for code that could remove or replace a stored
 file.
+
+``STATIONLAB_RAW_STORE`` moves the store: another folder, or an object store ``s3://bucket/prefix``
+(:mod:`stationlab.objectstore`) that workers on several machines share. There an object is put
+under its content address with a conditional put, so two machines storing the same bytes cannot
+replace each other's object. Either way, what was stored is read back and checked against its
+sha256 before the arrival is recorded.
 """
 
 from __future__ import annotations
@@ -18,13 +24,15 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from stationlab import config
+from stationlab import config, objectstore
 from stationlab.errors import StationlabError
 
 logger = logging.getLogger(__name__)
 
 #: Where half-written files live until they are linked into place.
 INCOMING = "incoming"
+#: The variable that moves the store.
+VARIABLE = "STATIONLAB_RAW_STORE"
 
 
 @dataclass(frozen=True)
@@ -46,9 +54,24 @@ class Stored:
     new: bool
 
 
+def location() -> Path | str:
+    """The store: ``$STATIONLAB_RAW_STORE`` (a folder or an ``s3://`` URL), by default the
+    folder ``$STATIONLAB_HOME/raw``."""
+    return objectstore.location(VARIABLE, config.home() / "raw")
+
+
 def root() -> Path:
-    """The store's folder, ``$STATIONLAB_HOME/raw`` (not created here)."""
-    return config.home() / "raw"
+    """The store's folder (not created here).
+
+    Raises
+    ------
+    StationlabError
+        If the store is an object store, which has no folder.
+    """
+    where = location()
+    if objectstore.is_url(where):
+        raise StationlabError(f"the raw store is {where} ({VARIABLE}), not a folder")
+    return where
 
 
 def relative_path(digest: bytes) -> str:
@@ -61,8 +84,15 @@ def store(data: bytes) -> Stored:
     """Store bytes (a no-op if they are already stored); returns where they are."""
     digest = hashlib.sha256(data).digest()
     relative = relative_path(digest)
-    final = root() / relative
+    where = location()
+    if objectstore.is_url(where):
+        new = objectstore.Bucket(where, VARIABLE).put_once(relative, data)
+        read(relative, digest=digest)  # the object there, ours or another machine's, is right
+        logger.debug("raw store: %s %s", relative, "stored" if new else "already there")
+        return Stored(digest, relative, new)
+    final = where / relative
     if final.exists():
+        read(relative, digest=digest)
         return Stored(digest, relative, False)
     final.parent.mkdir(parents=True, exist_ok=True)
     incoming = root() / INCOMING
@@ -80,6 +110,7 @@ def store(data: bytes) -> Stored:
         new = False
     finally:
         _discard_incoming(temporary)
+    read(relative, digest=digest)
     logger.debug("raw store: %s %s", relative, "stored" if new else "already there")
     return Stored(digest, relative, new)
 
@@ -103,12 +134,20 @@ def read(relative: str, *, digest: bytes | None = None) -> bytes:
     StationlabError
         If the file is missing or its bytes do not match their address.
     """
-    path = root() / relative
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise StationlabError(f"the raw store has no file {relative} (looked in {root()}); "
-                              "is STATIONLAB_HOME the one the file was stored under?") from None
+    where = location()
+    if objectstore.is_url(where):
+        bucket = objectstore.Bucket(where, VARIABLE)
+        data, path = bucket.get(relative), bucket.key_url(relative)
+    else:
+        path = where / relative
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            data = None
+    if data is None:
+        raise StationlabError(f"the raw store has no file {relative} (looked in {where}); "
+                              f"are STATIONLAB_HOME and {VARIABLE} the ones the file was stored "
+                              "under?")
     if digest is not None and hashlib.sha256(data).digest() != digest:
         raise StationlabError(f"the raw store's file {path} does not match its sha256; the disk "
                               "may be damaged: restore it from a backup")

@@ -11,6 +11,12 @@ each worker reports it and tries again with exponential backoff
 (:data:`BACKOFF_FIRST_S` doubling up to :data:`BACKOFF_MAX_S`); its open transaction is lost
 with the connection, so nothing is stored twice or lost.
 
+Workers on several machines share the database (``STATIONLAB_DSN``) and an object store
+(``STATIONLAB_RAW_STORE``, see :mod:`stationlab.rawstore`). A store that cannot be used as
+configured (missing bucket, refused credentials, unreachable endpoint) stops the workers with
+that message and leaves the file pending, rather than failing every file in the queue; a file
+missing from the store is marked failed with its reason, and ``stationlab retry`` queues it again.
+
 Test hook: with ``STATIONLAB_WORKER_PAUSE_S`` set, a worker sleeps that many seconds after
 storing a file's readings and before committing, after logging ``pausing before commit``; the
 reliability tests kill it there.
@@ -27,7 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from stationlab import ingest, rawstore, storage
-from stationlab.errors import DatabaseUnavailable, StationlabError, StorageConflict
+from stationlab.errors import ConfigError, DatabaseUnavailable, StationlabError, StorageConflict
 from stationlab.ingest import Outcome
 from stationlab.storage import catalog, queue
 from stationlab.wording import plural
@@ -50,6 +56,7 @@ class WorkerReport:
     outcomes: list[Outcome] = field(default_factory=list)
     database_errors: int = 0
     conflicts: int = 0
+    config_error: ConfigError | None = None  # what stopped the workers
 
     @property
     def failed(self) -> int:
@@ -113,6 +120,8 @@ def run_workers(concurrency: int = 1, *, forever: bool = False, dsn: str | None 
         bar.close()
     finally:
         pool.close()
+    if report.config_error is not None:
+        raise report.config_error
     return report
 
 
@@ -135,6 +144,11 @@ def _work(pool, name: str, forever: bool, stop: threading.Event, poll_s: float,
                 report.conflicts += 1
             logger.info("%s: %s; retrying", name, exc)
             continue
+        except ConfigError as exc:  # the raw store as configured cannot be used: stop
+            with lock:
+                report.config_error = report.config_error or exc
+            stop.set()
+            return
         delay = BACKOFF_FIRST_S
         if outcome is None:
             if not forever:
@@ -167,6 +181,8 @@ def import_next(pool, *, worker: str = "worker", mappings: Iterable = ()) -> Out
 def _import_claim(conn, claim: queue.Claim, worker: str, mappings: Iterable = ()) -> Outcome:
     try:
         data = rawstore.read(claim.stored_path, digest=claim.sha256)
+    except ConfigError:
+        raise  # the claim's transaction rolls back: the file stays pending
     except StationlabError as exc:
         catalog.mark_failed(conn, claim.file_id, error=str(exc))
         return Outcome(claim.name, "failed", error=str(exc))

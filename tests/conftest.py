@@ -195,3 +195,25 @@ def mast(db, real_data):
     ingest.import_paths([real_data / DEMO], dsn=db)
     with stationlab.connect() as client:
         yield client.station("some_site")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 API server on 127.0.0.1 for this run (:mod:`tests.s3server`)."""
+    from . import s3server
+
+    proc, server = s3server.start(tmp_path_factory.mktemp("s3"))
+    yield server
+    s3server.stop(proc)
+
+
+@pytest.fixture
+def s3_stores(s3_server, monkeypatch):
+    """The raw store and the exports store in the S3 server, under a prefix of the test's own;
+    the ``AWS_*`` variables set as a machine using them would set them. Returns the prefix URL."""
+    prefix = f"s3://{s3_server.bucket}/test-{os.getpid()}-{next(_counter)}"
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("STATIONLAB_RAW_STORE", f"{prefix}/raw")
+    monkeypatch.setenv("STATIONLAB_EXPORTS_STORE", f"{prefix}/exports")
+    return prefix

@@ -10,6 +10,11 @@ the station's data version in its own transaction. A user asking for a file gets
 Files are raw, or clean (calibrated, readings under an excluding flag blank; ``source="clean"``).
 A clean file also depends on the station's calibrations and flags: it records their digest
 (``clean_inputs_digest``, migration 0010) and is made again when a calibration or flag changed.
+
+``STATIONLAB_EXPORTS_STORE`` moves the store: another folder, or an object store
+``s3://bucket/prefix`` (:mod:`stationlab.objectstore`). There each file is made in a temporary
+folder and put once under ``<station>/<sha256>/<file name>`` with a conditional put (never over
+another object), read back and checked against its sha256; the manifest records its URL.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from stationlab import __version__, config, storage
+from stationlab import __version__, config, objectstore, storage
 from stationlab.errors import StationlabError
 from stationlab.export import FORMATS, TEXT_FORMATS, WRITERS, ExportResult, export_station
 from stationlab.export.windographer import WindographerOptions
@@ -32,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 #: The store's folder under ``$STATIONLAB_HOME``.
 FOLDER = "exports"
+#: The variable that moves the store.
+VARIABLE = "STATIONLAB_EXPORTS_STORE"
 #: What a stored file holds: raw readings, or clean values.
 SOURCES = ("raw", "clean")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -48,7 +56,7 @@ class BuildOutcome:
     station: str
     format: str
     status: str  # "built" or "up to date"
-    path: Path
+    path: Path | str  # a file, or an object's s3:// URL
     rows: int | None = None
     data_version: int | None = None
     source: str = "raw"
@@ -62,13 +70,14 @@ class BuildOutcome:
         return f"{what}: up to date ({self.path})"
 
 
-def store_dir() -> Path:
-    """The exports store (``$STATIONLAB_HOME/exports``)."""
-    return config.home() / FOLDER
+def store_dir() -> Path | str:
+    """The exports store: ``$STATIONLAB_EXPORTS_STORE`` (a folder or an ``s3://`` URL), by
+    default the folder ``$STATIONLAB_HOME/exports``."""
+    return objectstore.location(VARIABLE, config.home() / FOLDER)
 
 
-def store_path(station: str, station_id: int, format: str, source: str = "raw") -> Path:
-    """Where the store keeps a station's file in a format (clean files: ``<name>.clean.<...>``).
+def _names(station: str, station_id: int, format: str, source: str) -> tuple[str, str]:
+    """The station's folder and the file's name (clean files: ``<name>.clean.<...>``).
 
     The folder is the station's name made safe for any file system; the station id is added when
     that changed the name, so two stations never share a folder.
@@ -76,7 +85,36 @@ def store_path(station: str, station_id: int, format: str, source: str = "raw") 
     safe = _UNSAFE.sub("_", station).strip("._") or "station"
     folder = safe if safe == station else f"{safe}-{station_id}"
     kind = ".clean" if source == "clean" else ""
-    return store_dir() / folder / f"{safe}{kind}{WRITERS[format].SUFFIX}"
+    return folder, f"{safe}{kind}{WRITERS[format].SUFFIX}"
+
+
+def store_path(station: str, station_id: int, format: str, source: str = "raw") -> Path:
+    """Where a folder store keeps a station's file in a format (an object store adds the
+    file's sha256: see :func:`_publish`)."""
+    where = store_dir()
+    if objectstore.is_url(where):
+        raise StationlabError(f"the exports store is {where} ({VARIABLE}), not a folder")
+    folder, name = _names(station, station_id, format, source)
+    return where / folder / name
+
+
+def _present(path: str) -> bool:
+    """Whether a manifest's file (a path or an ``s3://`` URL) is in the store."""
+    if "://" in path:
+        return objectstore.object_exists(path, VARIABLE)
+    return Path(path).is_file()
+
+
+def _publish(where: str, folder: str, name: str, local: Path, digest: bytes) -> str:
+    """Put a made file into an object store once, under its sha256; check what is there."""
+    bucket = objectstore.Bucket(where, VARIABLE)
+    key = f"{folder}/{digest.hex()}/{name}"
+    bucket.put_once(key, local.read_bytes())
+    stored = bucket.get(key)
+    if stored is None or hashlib.sha256(stored).digest() != digest:
+        raise StationlabError(f"the exports store's object {bucket.key_url(key)} does not match "
+                              "its sha256 after writing it; check the object store")
+    return bucket.key_url(key)
 
 
 def _sha256(path: Path) -> tuple[bytes, int]:
@@ -139,7 +177,8 @@ def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] 
     sources = _check_sources(sources)
     named = None if stations is None else list(dict.fromkeys(stations))
     outcomes: list[BuildOutcome] = []
-    todo: list[tuple[dict, str, str, str | None, Path]] = []
+    todo: list[tuple[dict, str, str, str | None]] = []
+    where = store_dir()
     with storage.connect(dsn, autocommit=True) as conn:
         versions = storage.exports.data_versions(conn, named)
         unknown = sorted(set(named or ()) - {v["station"] for v in versions})
@@ -153,21 +192,29 @@ def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] 
                 digest = (storage.exports.clean_inputs_digest(conn, version["station_id"])
                           if source == "clean" else None)
                 for format in formats:
-                    path = store_path(version["station"], version["station_id"], format, source)
                     latest = storage.exports.latest(conn, version["station"], format, source)
                     if (latest is not None and _made_from(latest, version["data_version"], digest)
-                            and Path(latest["path"]).is_file()):
+                            and _present(latest["path"])):
                         outcomes.append(BuildOutcome(version["station"], format, "up to date",
-                                                     Path(latest["path"]), source=source))
+                                                     _as_location(latest["path"]), source=source))
                     else:
-                        todo.append((version, format, source, digest, path))
+                        todo.append((version, format, source, digest))
     workers = max(1, min(workers, config.max_connections(), len(todo) or 1))
 
-    def make(task: tuple[dict, str, str, str | None, Path]) -> ExportResult:
-        version, format, source, _, path = task
+    def make(task: tuple[dict, str, str, str | None]) -> tuple[ExportResult, Path | str, bytes,
+                                                                 int]:
+        version, format, source, _ = task
         options = WindographerOptions() if format in TEXT_FORMATS else None
-        return export_station(version["station"], path, format=format, options=options,
-                              dsn=dsn, clock=clock, progress=progress, clean=source == "clean")
+        folder, name = _names(version["station"], version["station_id"], format, source)
+        with tempfile.TemporaryDirectory(prefix="stationlab-export-") as tmp:
+            out = Path(tmp) / name if objectstore.is_url(where) else where / folder / name
+            result = export_station(version["station"], out, format=format, options=options,
+                                    dsn=dsn, clock=clock, progress=progress,
+                                    clean=source == "clean")
+            digest, size = _sha256(result.path)
+            if objectstore.is_url(where):
+                return result, _publish(where, folder, name, result.path, digest), digest, size
+            return result, result.path, digest, size
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stationlab-export") as pool:
         futures = [pool.submit(make, task) for task in todo]
@@ -175,8 +222,9 @@ def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] 
             if f.exception() is None]
     if done:  # what was made is recorded even if another export failed
         with storage.connect(dsn, autocommit=True) as conn, storage.transaction(conn):
-            for (version, format, source, digest, path), result in done:
-                _record(conn, version["station_id"], result, clock, source, digest)
+            for (version, format, source, digest), (result, path, sha256, size) in done:
+                _record(conn, version["station_id"], result, clock, source, digest,
+                        path=path, sha256=sha256, size=size)
                 outcomes.append(BuildOutcome(result.station, format, "built", path, result.rows,
                                              result.data_version, source))
     for future in futures:
@@ -188,9 +236,14 @@ def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] 
                                            FORMATS.index(o.format)))
 
 
+def _as_location(path: str) -> Path | str:
+    """A manifest's ``path`` as a :class:`Path`, or the ``s3://`` URL it is."""
+    return path if "://" in path else Path(path)
+
+
 def _record(conn, station_id: int, result: ExportResult, clock: Callable[[], datetime],
-            source: str, inputs_digest: str | None) -> None:
-    digest, size = _sha256(result.path)
+            source: str, inputs_digest: str | None, *, path: Path | str, sha256: bytes,
+            size: int) -> None:
     options = WindographerOptions().as_record() if result.format in TEXT_FORMATS else {}
     if source == "clean" and result.format in TEXT_FORMATS:
         options["excluded_flags"] = list(result.excluded_flags)
@@ -199,12 +252,13 @@ def _record(conn, station_id: int, result: ExportResult, clock: Callable[[], dat
         inputs_digest=inputs_digest, options=options,
         period_start=None, period_end=None, ts_first=result.ts_first, ts_last=result.ts_last,
         n_rows=result.rows, n_channels=result.channels, n_readings=result.readings,
-        size_bytes=size, sha256=digest, path=str(result.path.absolute()),
+        size_bytes=size, sha256=sha256,
+        path=path if isinstance(path, str) else str(path.absolute()),
         data_version=result.data_version, stationlab_version=__version__, created_at=clock())
 
 
 def ready_export(station: str, format: str, *, source: str = "raw",
-                 dsn: str | None = None) -> Path:
+                 dsn: str | None = None) -> Path | str:
     """The ready file of a station's export in ``format`` (``source``: raw or clean), from the
     exports store.
 
@@ -215,6 +269,10 @@ def ready_export(station: str, format: str, *, source: str = "raw",
     ------
     ExportNotReady
         If the export job has not made that file (or it is gone from the store).
+
+    Returns
+    -------
+    The file's path, or in an object store its ``s3://`` URL.
     """
     _check_formats([format])
     _check_sources([source])
@@ -228,8 +286,8 @@ def ready_export(station: str, format: str, *, source: str = "raw",
             latest, latest["station_data_version"], _digest_of(conn, latest, {}))
     if latest is None:
         raise ExportNotReady(f"no {what} of station {station!r} is ready; {build}")
-    path = Path(latest["path"])
-    if not path.is_file():
+    path = _as_location(latest["path"])
+    if not _present(latest["path"]):
         raise ExportNotReady(f"the {what} of station {station!r} is missing from the "
                              f"exports store ({path}); {build}")
     if not current:
@@ -258,7 +316,7 @@ def list_exports(*, dsn: str | None = None) -> list[dict]:
         for row in rows:
             row["stale"] = not _made_from(row, row["station_data_version"],
                                           _digest_of(conn, row, digests))
-            row["present"] = Path(row["path"]).is_file()
+            row["present"] = _present(row["path"])
     return sorted(rows, key=lambda r: (r["station"], SOURCES.index(r["source"]),
                                        FORMATS.index(r["format"])
                                        if r["format"] in FORMATS else len(FORMATS)))
