@@ -242,8 +242,8 @@ def test_dashboard_off_loopback_says_it_is_read_only_and_serves_no_writing_page(
                 raise AssertionError(f"/{route} is served by a read-only dashboard")
             except urllib.error.HTTPError as exc:
                 assert exc.code == 404
-        assert "read-only: health, data recovery and the explorer only (--read-only was given)" \
-            in log.read_text()
+        assert ("read-only: health, data recovery, the explorer and the weekly reports only "
+                "(--read-only was given)") in log.read_text()
     finally:
         server.terminate()
         server.wait(timeout=30)
