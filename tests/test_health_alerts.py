@@ -219,3 +219,27 @@ def test_a_logger_clock_jumping_ahead_alerts_once(conn, db, tmp_path, notify,  #
                                       lambda: _import(db, _healthy_after(tmp_path)))
     assert mail["Subject"].startswith("stationlab: the clock of logger ")
     assert "ends at 2099-01-10 23:40 UTC, after it arrived" in mail.get_content()
+
+
+def test_pipelines_alerts_open_lists_the_open_incidents(conn, db, tmp_path, notify, smtp,  # noqa: F811
+                                                         webhook):  # noqa: F811
+    from click.testing import CliRunner
+
+    from stationlab.cli import main
+
+    _import(db, faults.write(tmp_path / "f.csv", changes=[("Spd80mN", 72, 0, lambda v: "4.2")]))
+    _check(conn, notify)
+    [alert_id] = storage.runs.alerts(conn)["alert_id"].to_list()
+    [channel_id] = storage.runs.alerts(conn)["incident"].str.split(":").list.last().to_list()
+    listed = CliRunner().invoke(main, ["pipelines", "alerts", "--open"])
+    assert listed.exit_code == 0, listed.output
+    [line, total] = listed.output.splitlines()
+    assert line.strip().split(" ", 3)[3] == (
+        f"sensor_failed:{channel_id} [open] stationlab: sensor Spd80mN at some_site failed -> "
+        f"mailto:manager@example.org, {webhook[0]}")
+    assert line.split()[0] == str(alert_id) and total == "1 alert"
+    _import(db, _healthy_after(tmp_path))
+    _check(conn, notify)
+    assert CliRunner().invoke(main, ["pipelines", "alerts", "--open"]).output == "0 alerts\n"
+    every = CliRunner().invoke(main, ["pipelines", "alerts"]).output
+    assert f"sensor_failed:{channel_id} [resolved " in every and every.endswith("1 alert\n")

@@ -170,3 +170,33 @@ def test_recovery_and_coverage_of_a_day_equal_brightwinds_daily_coverage(conn, d
     assert compared == len(raw.columns) == 29
     # the day's cleaning excluded part of the day of Spd80mN's three and the vanes' six channels
     assert (table["coverage_day"] < table["recovery_day"]).sum() == 9
+
+
+def test_the_bundled_testlogger_s_hourly_table_stopping_early_is_suspect_not_failed(
+        conn, db, real_data):
+    """The demo's second station (a real CR1000X's Hourly and Daily tables, as `stationlab demo`
+    imports them): the windows end at its newest reading, the Daily row of 2021-06-19; the Hourly
+    table's last interval starts 2021-06-18 22:00, so of the five hourly rows expected since its
+    first (20:00 to 00:00) three are present: suspect, since the readings stopped. Suspect
+    sensors raise no alert unless asked to."""
+    from tests.conftest import DAILY, HOURLY
+
+    for name in (HOURLY, DAILY):
+        _import(db, real_data / name)
+    result = CliRunner().invoke(main, ["health", "--station", "TestLogger"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[-1] == ("TestLogger: 9 sensors, 0 failed, 5 suspect, 4 ok "
+                         "(windows end 2021-06-19T00:00Z)")
+    assert lines[0] == ("Temperature (AirT_C(42)) Sample [C] suspect: only 60 % of readings "
+                        "present in the last 24 h (3 of 5 expected) since 2021-06-18T23:00Z")
+    assert all(" suspect: only 60 % " in line for line in lines[:-1])
+    from stationlab import storage
+
+    health.check_sensors(conn)
+    assert storage.runs.alerts(conn).is_empty()
+    health.check_sensors(conn, suspect=True)  # one per sensor: PTemp_C's Min and Max are one
+    raised = storage.runs.alerts(conn)
+    assert raised["kind"].to_list() == ["sensor_suspect"] * 4
+    assert sorted(raised["subject"]) == [f"stationlab: sensor {s} at TestLogger suspect" for s in
+                                         ("AirT_C(42)", "BattV", "PTemp_C", "RelHumid(3)")]
