@@ -700,8 +700,9 @@ def dashboard(port: int, address: str, prefix: str | None, read_only: bool) -> N
     _run(check)
     reason = dashboards.read_only_reason(address, read_only)
     if reason:
-        click.echo(f"read-only: health, data recovery and the explorer only ({reason}); "
-                   "analysts flag and calibrate in their own JupyterLab, as their own role")
+        click.echo("read-only: health, data recovery, the explorer and the weekly reports only "
+                   f"({reason}); analysts flag and calibrate in their own JupyterLab, as their "
+                   "own role")
     click.echo(f"dashboards on http://{address}:{port}{prefix or '/'} (Ctrl+C stops)")
     dashboards.serve(port=port, address=address, prefix=prefix, read_only=read_only)
 

@@ -211,10 +211,13 @@ def _single_checks(stats: pl.DataFrame, cfg: dict, day_h: float) -> list[pl.Data
     found.append(_finding(none, "failed", pl.lit(f"no readings in the last {day_h:g} h"),
                           pl.coalesce("last_ts", "window_from")))
     low = stats.filter((pl.col("n_day") > 0) & (pl.col("recovery_day") < cfg["min_recovery"]))
+    stopped = pl.col("last_ts") + pl.duration(seconds=pl.col("step"))
     found.append(_finding(low, "suspect", pl.format(
-        "only {} % of readings present in the last {} h",
-        (pl.col("recovery_day") * 100).round(0).cast(pl.Int64), pl.lit(f"{day_h:g}")),
-        pl.col("day_from")))
+        "only {} % of readings present in the last {} h ({} of {} expected)",
+        (pl.col("recovery_day") * 100).round(0).cast(pl.Int64), pl.lit(f"{day_h:g}"),
+        pl.col("n_day"), pl.col("expected_day").cast(pl.Int64)),
+        # readings that stopped before the window's end are missing since they stopped
+        pl.when(stopped <= pl.col("window_to")).then(stopped).otherwise(pl.col("day_from"))))
     flat_s = ((pl.col("last_ts") - pl.col("flat_since")).dt.total_seconds()
               + pl.col("step"))
     flat = stats.filter(pl.col("measurement_type").is_in(FLAT_TYPES)
@@ -389,9 +392,12 @@ def sensor_health(conn, station: str, at: datetime | None = None,
     start_day, start_week = day_from, week_from
 
     stats = stats.with_columns(step.alias("step"), pl.lit(day_from).alias("day_from"),
-                               pl.lit(week_from).alias("window_from")).with_columns(
-        (pl.col("n_day") / expected(start_day)).clip(0, 1).alias("recovery_day"),
-        (pl.col("valid_day") / expected(start_day)).clip(0, 1).alias("coverage_day"),
+                               pl.lit(week_from).alias("window_from"),
+                               pl.lit(end).cast(pl.Datetime("us", "UTC")).alias("window_to")
+                               ).with_columns(expected(start_day).alias("expected_day")
+                                              ).with_columns(
+        (pl.col("n_day") / pl.col("expected_day")).clip(0, 1).alias("recovery_day"),
+        (pl.col("valid_day") / pl.col("expected_day")).clip(0, 1).alias("coverage_day"),
         (pl.col("n_week") / expected(start_week)).clip(0, 1).alias("recovery_week"),
         (pl.col("valid_week") / expected(start_week)).clip(0, 1).alias("coverage_week"))
     day_h = float(cfg["day_hours"])
@@ -410,8 +416,7 @@ def sensor_health(conn, station: str, at: datetime | None = None,
                                          pl.col("since").min()))
     return (stats.join(worst, on="channel_id", how="left")
             .with_columns(pl.lit(station).alias("station"),
-                          pl.col("state").fill_null("ok"),
-                          pl.lit(end).cast(pl.Datetime("us", "UTC")).alias("window_to"))
+                          pl.col("state").fill_null("ok"))
             .select([pl.col(c).cast(t) for c, t in HEALTH_SCHEMA.items()]))
 
 

@@ -115,7 +115,9 @@ def test_health_lists_sensor_states_and_plots_a_failed_sensor_with_its_flags(db,
         assert table["state"][0] == "failed"
         assert table["name"][0] == "Speed 80m 0deg Mean [m/s]"
         view = dashboard._view()
-        sensors = view[-1]
+        assert [view[-4].object, view[-2].object] == ["### Sensors", "### Weekly reports"]
+        assert view[-1].object.startswith("No weekly report yet: the scheduled `report` job")
+        sensors = view[-3]
         widget, plot = sensors[0], sensors[1]
         # the flag covers the point: its SD and Max channels are suspect (a quarter of the day)
         assert widget.value["state"].tolist()[:4] == ["failed", "suspect", "suspect", "ok"]
@@ -242,8 +244,8 @@ def test_dashboard_off_loopback_says_it_is_read_only_and_serves_no_writing_page(
                 raise AssertionError(f"/{route} is served by a read-only dashboard")
             except urllib.error.HTTPError as exc:
                 assert exc.code == 404
-        assert "read-only: health, data recovery and the explorer only (--read-only was given)" \
-            in log.read_text()
+        assert ("read-only: health, data recovery, the explorer and the weekly reports only "
+                "(--read-only was given)") in log.read_text()
     finally:
         server.terminate()
         server.wait(timeout=30)

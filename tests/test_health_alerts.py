@@ -194,3 +194,52 @@ def test_an_nrg_logger_reporting_a_fault_alerts_once(conn, db, real_data, notify
     assert "SRVEL_ERR_ETH_FTPC_DIR_ERR: SUBSYS_ETHERNET: FTPc Set Dir Error: 218" \
         in table["message"][0]
     assert len(smtp.messages) == 1 and len(webhook[1]) == 1
+
+
+def test_a_supply_voltage_falling_night_over_night_alerts_once(conn, db, tmp_path, notify,
+                                                                smtp, webhook):  # noqa: F811
+    # four days of the demo mast, the battery's minimum lower each night, never below 11.5 V
+    caps = [("BattMin", 144 * (k + 1), 144 * k, lambda v, c=c: f"{min(float(v), c):.2f}")
+            for k, c in enumerate((11.7, 11.9, 12.1, 12.3))]
+    _import(db, faults.write(tmp_path / "sag.csv", days=4, changes=caps))
+    end = datetime.strptime(faults.demo_lines()[1][0][0], faults.STAMP) + timedelta(days=4)
+    mail = _assert_once_then_resolved(
+        conn, db, notify, smtp, webhook, "low_voltage",
+        lambda: _import(db, faults.write(tmp_path / "charged.csv", days=1, start=end)))
+    assert "its nightly minimum has fallen 3 nights in a row, 12.30 V -> 11.70 V" \
+        in mail.get_content()
+
+
+def test_a_logger_clock_jumping_ahead_alerts_once(conn, db, tmp_path, notify,  # noqa: F811
+                                                   smtp, webhook):  # noqa: F811
+    # the file's last ten stamps jumped to 2099: after the file arrived
+    jumped = lambda v: v.replace("/2016 ", "/2099 ")  # noqa: E731
+    _import(db, faults.write(tmp_path / "c.csv", changes=[("Timestamp", 10, 0, jumped)]))
+    mail = _assert_once_then_resolved(conn, db, notify, smtp, webhook, "clock_jump",
+                                      lambda: _import(db, _healthy_after(tmp_path)))
+    assert mail["Subject"].startswith("stationlab: the clock of logger ")
+    assert "ends at 2099-01-10 23:40 UTC, after it arrived" in mail.get_content()
+
+
+def test_pipelines_alerts_open_lists_the_open_incidents(conn, db, tmp_path, notify, smtp,  # noqa: F811
+                                                         webhook):  # noqa: F811
+    from click.testing import CliRunner
+
+    from stationlab.cli import main
+
+    _import(db, faults.write(tmp_path / "f.csv", changes=[("Spd80mN", 72, 0, lambda v: "4.2")]))
+    _check(conn, notify)
+    [alert_id] = storage.runs.alerts(conn)["alert_id"].to_list()
+    [channel_id] = storage.runs.alerts(conn)["incident"].str.split(":").list.last().to_list()
+    listed = CliRunner().invoke(main, ["pipelines", "alerts", "--open"])
+    assert listed.exit_code == 0, listed.output
+    [line, total] = listed.output.splitlines()
+    assert line.strip().split(" ", 3)[3] == (
+        f"sensor_failed:{channel_id} [open] stationlab: sensor Spd80mN at some_site failed -> "
+        f"mailto:manager@example.org, {webhook[0]}")
+    assert line.split()[0] == str(alert_id) and total == "1 alert"
+    _import(db, _healthy_after(tmp_path))
+    _check(conn, notify)
+    assert CliRunner().invoke(main, ["pipelines", "alerts", "--open"]).output == "0 alerts\n"
+    every = CliRunner().invoke(main, ["pipelines", "alerts"]).output
+    assert f"sensor_failed:{channel_id} [resolved " in every and every.endswith("1 alert\n")

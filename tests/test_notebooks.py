@@ -1,4 +1,4 @@
-"""Every notebook in the repository runs: the five jobs through `stationlab pipelines due` on the
+"""Every notebook in the repository runs: the six jobs through `stationlab pipelines due` on the
 sample data, the analyst notebooks with papermill."""
 
 from datetime import UTC, datetime
@@ -11,10 +11,10 @@ from stationlab import pipelines, storage
 from tests.conftest import REPO
 
 NOTEBOOKS = REPO / "notebooks"
-JOBS = {"import", "clean", "export", "health", "backup"}
+JOBS = {"import", "clean", "export", "health", "report", "backup"}
 ANALYST = ["explore_station.ipynb", "flag_period.ipynb", "widgets.ipynb",
            "brightwind_shear.ipynb"]
-#: Run per station by stationlab.report (tests/test_report.py), not by the schedule yet.
+#: Run per station by stationlab.report (from the report job, tests/test_report.py).
 REPORTS = ["station_report.ipynb"]
 
 
@@ -25,7 +25,7 @@ def test_every_notebook_is_covered_and_has_a_parameters_cell():
         assert papermill.inspect_notebook(str(NOTEBOOKS / name)), name
 
 
-def test_due_runs_the_five_jobs_on_the_sample_data(db, tmp_path, monkeypatch):
+def test_due_runs_the_six_jobs_on_the_sample_data(db, tmp_path, monkeypatch):
     monkeypatch.setenv("STATIONLAB_HOME", str(tmp_path / "home"))
     cfg = pipelines.load_config(REPO / "pipelines" / "schedule.toml")
     assert set(cfg.jobs) == JOBS

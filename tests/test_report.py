@@ -28,3 +28,80 @@ def test_the_weekly_report_renders_and_is_sent_to_subscribers(db, tmp_path, smtp
     assert names[0] == "some_site.report.html"
     if shutil.which("chromium"):  # the PDF where a converter is installed
         assert made.pdf.read_bytes().startswith(b"%PDF") and names[1] == "some_site.report.pdf"
+
+
+def _schedule(tmp_path, smtp):  # noqa: F811
+    """The repository's schedule, its notebooks where they are, alerts and reports mailed
+    through the test's SMTP server."""
+    from tests.conftest import REPO
+
+    text = (REPO / "pipelines" / "schedule.toml").read_text().replace(
+        'notebooks = "../notebooks"', f'notebooks = "{REPO / "notebooks"}"')
+    path = tmp_path / "schedule.toml"
+    path.write_text(text + f'\n[alerts.email]\nhost = "127.0.0.1"\nport = {smtp.port}\n'
+                    'sender = "stationlab@example.org"\nto = ["ops@example.org"]\n')
+    from stationlab import pipelines
+
+    return pipelines.load_config(path)
+
+
+def test_the_scheduled_job_makes_keeps_records_and_sends_the_weekly_report(
+        db, tmp_path, monkeypatch, smtp):  # noqa: F811
+    import stationlab
+    from stationlab import pipelines
+    from stationlab.dashboards import panels
+
+    monkeypatch.setenv("STATIONLAB_HOME", str(tmp_path / "home"))
+    ingest.import_paths([faults.write(tmp_path / "f.csv", changes=[
+        ("Spd80mN", 72, 0, lambda v: "4.2")])], dsn=db)
+    with storage.connect(db, autocommit=True) as conn:
+        health.configure(conn, "some_site", report_to=["manager@example.org"])
+    cfg = _schedule(tmp_path, smtp)
+    assert cfg.jobs["report"].after == ("health",)
+    result = pipelines.run_job(cfg, "report")
+    assert result.status == "success", result.error
+    # kept with the run: next to its executed notebook
+    folder = tmp_path / "home" / "runs" / "report" / result.output_path.rsplit("/", 1)[1][:-6]
+    html = folder / "some_site.report.html"
+    assert 'class="dataframe recovery"' in html.read_text()
+    [(recipients, mail)] = smtp.messages  # the subscriber only, not the alerts' addresses
+    assert recipients == ["manager@example.org"]
+    assert mail["Subject"] == "stationlab: weekly report for some_site"
+    with storage.connect(db, autocommit=True) as conn:
+        [row] = storage.runs.latest_reports(conn).iter_rows(named=True)
+        links = panels.report_links_markdown(conn)
+    assert (row["station"], row["run_id"], row["html_path"], row["sent_to"]) == (
+        "some_site", result.run_id, str(html), ["manager@example.org"])
+    assert str(row["week_to"]) == "2016-01-10 23:40:00+00:00"
+    # linked from the health dashboard, one click to the report as it was sent
+    assert links.startswith("- [some_site: the week to 2016-01-10 23:40 UTC]"
+                            "(./report?station=some_site) made ")
+    assert links.endswith("sent to manager@example.org")
+    with stationlab.connect() as client:
+        page = panels.StationHealth(client)
+        assert page.report_links().object == links
+        view = panels.StationReport(client, station="some_site")._view()
+        frame = [p for p in view if isinstance(p, panels.pn.pane.HTML)][0].object
+        assert frame.startswith('<iframe class="station-report" title="weekly report of '
+                                'some_site"')
+        assert "flat line at 4.2 for 12.0 h" in frame
+        other = panels.StationReport(client, station="nowhere")._view()
+        assert other[0].object == "No weekly report of nowhere yet."
+
+
+def test_a_report_that_cannot_be_made_says_why(db, tmp_path):
+    import pytest
+
+    from stationlab.errors import StationlabError
+
+    ingest.import_paths([faults.DEMO], dsn=db)
+    with pytest.raises(StationlabError, match="no station called 'nowhere'; stations: "
+                                              "some_site"):
+        report.make_report("nowhere", tmp_path)
+    with pytest.raises(StationlabError, match="the report's end 'last monday' is not an ISO "
+                                              "8601 time, e.g. 2016-01-10T23:40"):
+        report.make_report("some_site", tmp_path, at="last monday")
+    with pytest.raises(StationlabError, match="station 'some_site' has no readings to report "
+                                              "on in the week to 2015-01-01"):
+        report.make_report("some_site", tmp_path, at="2015-01-01")
+    assert list(tmp_path.iterdir()) == []  # nothing half made

@@ -123,3 +123,80 @@ def test_windows_are_configured_per_station(conn, db, tmp_path):
 
     with pytest.raises(StationlabError, match="unknown health settings: flat"):
         health.configure(conn, "some_site", flat=1)
+
+
+def test_recovery_and_coverage_of_a_day_equal_brightwinds_daily_coverage(conn, db, monkeypatch,
+                                                                          tmp_path):
+    """Recovery (rows present) is brightwind's coverage of the raw file, coverage (rows valid
+    after flags) brightwind's coverage after its ``apply_cleaning`` with the demo cleaning file
+    and one of icing and maintenance on the day, for the one whole day of the demo file
+    (2016-01-10, interval starts 00:00 to 23:50)."""
+    import pytest
+
+    from tests import test_brightwind as ref
+
+    bw = ref.bw
+    monkeypatch.setattr(ref.bw_station.MeasurementStation, "_get_schema",
+                        staticmethod(ref._local_schema))
+    measurements = bw.MeasurementStation(str(ref.DEMO_DOC)).measurements
+    from stationlab import flags, metadata
+
+    metadata.import_document(ref.DEMO_DOC, dsn=db)
+    ingest.import_paths([ref.DEMO_FILE], station="Demo Mast", dsn=db)
+    flags.import_flag_file(conn, ref.CLEANING, "Demo Mast", author="test")
+    day_cleaning = tmp_path / "day_cleaning.csv"
+    day_cleaning.write_text("Sensor,Start,Stop,Reason\n"
+                            "Spd80mN,2016-01-10 06:00:00,2016-01-10 09:00:00,Icing\n"
+                            "Dir,2016-01-10 12:00:00,2016-01-10 12:30:00,Maintenance\n")
+    flags.import_flag_file(conn, day_cleaning, "Demo Mast", author="test")
+    raw = ref.brightwind_data()
+    clean = bw.apply_cleaning(ref.brightwind_clean(raw, measurements), str(day_cleaning))
+    day = ref.pd.Timestamp("2016-01-10")
+    recovered = bw.coverage(raw, period="1D").loc[day]
+    covered = bw.coverage(clean, period="1D").loc[day]
+    table = health.sensor_health(conn, "Demo Mast", datetime(2016, 1, 10, 23, 50, tzinfo=UTC))
+    columns = {r["channel_id"]: r["column_name"] for r in conn.execute(
+        "SELECT DISTINCT channel_id, column_name FROM logger_configs").fetchall()}
+    compared = 0
+    for row in table.iter_rows(named=True):
+        column = columns[row["channel_id"]]
+        if column not in raw:
+            continue
+        assert row["recovery_day"] == pytest.approx(recovered[f"{column}_Coverage"], abs=1e-9), \
+            column
+        assert row["coverage_day"] == pytest.approx(covered[f"{column}_Coverage"], abs=1e-9), \
+            column
+        compared += 1
+    assert compared == len(raw.columns) == 29
+    # the day's cleaning excluded part of the day of Spd80mN's three and the vanes' six channels
+    assert (table["coverage_day"] < table["recovery_day"]).sum() == 9
+
+
+def test_the_bundled_testlogger_s_hourly_table_stopping_early_is_suspect_not_failed(
+        conn, db, real_data):
+    """The demo's second station (a real CR1000X's Hourly and Daily tables, as `stationlab demo`
+    imports them): the windows end at its newest reading, the Daily row of 2021-06-19; the Hourly
+    table's last interval starts 2021-06-18 22:00, so of the five hourly rows expected since its
+    first (20:00 to 00:00) three are present: suspect, since the readings stopped. Suspect
+    sensors raise no alert unless asked to."""
+    from tests.conftest import DAILY, HOURLY
+
+    for name in (HOURLY, DAILY):
+        _import(db, real_data / name)
+    result = CliRunner().invoke(main, ["health", "--station", "TestLogger"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[-1] == ("TestLogger: 9 sensors, 0 failed, 5 suspect, 4 ok "
+                         "(windows end 2021-06-19T00:00Z)")
+    assert lines[0] == ("Temperature (AirT_C(42)) Sample [C] suspect: only 60 % of readings "
+                        "present in the last 24 h (3 of 5 expected) since 2021-06-18T23:00Z")
+    assert all(" suspect: only 60 % " in line for line in lines[:-1])
+    from stationlab import storage
+
+    health.check_sensors(conn)
+    assert storage.runs.alerts(conn).is_empty()
+    health.check_sensors(conn, suspect=True)  # one per sensor: PTemp_C's Min and Max are one
+    raised = storage.runs.alerts(conn)
+    assert raised["kind"].to_list() == ["sensor_suspect"] * 4
+    assert sorted(raised["subject"]) == [f"stationlab: sensor {s} at TestLogger suspect" for s in
+                                         ("AirT_C(42)", "BattV", "PTemp_C", "RelHumid(3)")]

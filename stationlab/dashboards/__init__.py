@@ -21,16 +21,16 @@ import secrets
 
 import panel as pn
 
-from stationlab.dashboards.panels import DataRecovery, StationExplorer, StationHealth
+from stationlab.dashboards.panels import DataRecovery, StationExplorer, StationHealth, StationReport
 
 logger = logging.getLogger(__name__)
 
 #: Route -> title, in the order the index page lists them.
 TITLES = {"health": "Station health", "recovery": "Data recovery",
-          "explorer": "Station explorer", "flags": "Flag editor",
+          "explorer": "Station explorer", "report": "Weekly reports", "flags": "Flag editor",
           "calibration": "Calibration editor", "upload": "Upload logger files"}
 #: The pages that only read.
-READ_ONLY = ("health", "recovery", "explorer")
+READ_ONLY = ("health", "recovery", "explorer", "report")
 
 
 def loopback(address: str) -> bool:
@@ -54,6 +54,12 @@ def _session_client(dsn: str | None, read_only: bool = False):
     return client
 
 
+def _session_arg(name: str) -> str:
+    """A ``?name=`` argument of the page's URL (empty outside a served page)."""
+    values = (pn.state.session_args or {}).get(name) or [b""]
+    return values[0].decode(errors="replace")
+
+
 def page(route: str, client, dsn: str | None = None) -> pn.viewable.Viewable:
     """The app behind ``route`` (one of :data:`TITLES`) on ``client``'s connection; uploads
     import through their own connection to ``dsn``."""
@@ -65,6 +71,7 @@ def page(route: str, client, dsn: str | None = None) -> pn.viewable.Viewable:
         "health": lambda: StationHealth(client),
         "recovery": lambda: DataRecovery(client),
         "explorer": lambda: StationExplorer(client),
+        "report": lambda: StationReport(client, station=_session_arg("station")),
         "flags": lambda: FlagEditor(client),
         "calibration": lambda: CalibrationEditor(CalibrationRepository(client.conn)),
         "upload": lambda: UploadWidget(lambda name, data, station:

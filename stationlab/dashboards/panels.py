@@ -1,4 +1,4 @@
-"""The dashboards: station health, data recovery, station explorer.
+"""The dashboards: station health, data recovery, station explorer, weekly reports.
 
 Each is a :class:`panel.viewable.Viewer` over a :class:`stationlab.api.Client`; the clock is
 passed in where it matters (``now``), so a test sees what a person would see on that day.
@@ -6,6 +6,7 @@ passed in where it matters (``now``), so a test sees what a person would see on 
 
 from __future__ import annotations
 
+import html
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -116,7 +117,13 @@ class StationHealth(pn.viewable.Viewer):
             "### Logger events", event_table,
             "### Supply voltage", *(voltages or [pn.pane.Markdown("No supply voltage channels.")]),
             "### Sensors", self.sensor_view(),
+            "### Weekly reports", self.report_links(),
             sizing_mode="stretch_width")
+
+    def report_links(self) -> pn.pane.Markdown:
+        """Each station's newest weekly report, one click away (the ``report`` page)."""
+        return pn.pane.Markdown(report_links_markdown(self.client.conn),
+                                css_classes=["report-links"])
 
     def sensors(self) -> pl.DataFrame:
         """Every station's sensor health (:func:`stationlab.health.sensor_health`), failed
@@ -374,3 +381,67 @@ class StationExplorer(pn.viewable.Viewer):
                    pn.widgets.DatetimeRangeInput.from_param(self.param.period, start=None,
                                                             end=None)),
             self._view, sizing_mode="stretch_width")
+
+
+def report_links_markdown(conn) -> str:
+    """Markdown: a link per station to its newest weekly report (``./report?station=NAME``)."""
+    from urllib.parse import quote
+
+    from stationlab import storage
+
+    reports = storage.runs.latest_reports(conn)
+    if reports.is_empty():
+        return ("No weekly report yet: the scheduled `report` job makes them "
+                "(`stationlab pipelines run report`).")
+    return "\n".join(
+        f"- [{r['station']}: the week to {r['week_to']:%Y-%m-%d %H:%M} UTC]"
+        f"(./report?station={quote(r['station'])}) made {r['made_at']:%Y-%m-%d %H:%M} UTC, "
+        + (f"sent to {', '.join(r['sent_to'])}" if r["sent_to"] else
+           (r["send_error"] or "sent to nobody (no subscriber)"))
+        for r in reports.iter_rows(named=True))
+
+
+class StationReport(pn.viewable.Viewer):
+    """A station's newest weekly report as it was sent (its HTML, in a frame), with links to
+    every station's newest one; ``station`` comes from the page's ``?station=`` argument."""
+
+    station = param.String(default="", doc="The station whose report is shown.")
+
+    def __init__(self, client, **params) -> None:
+        super().__init__(**params)
+        self.client = client
+
+    def report(self) -> dict | None:
+        """The newest report of :attr:`station` (or of the first station with one)."""
+        from stationlab import storage
+
+        table = storage.runs.latest_reports(self.client.conn, self.station or None)
+        return table.row(0, named=True) if table.height else None
+
+    @param.depends("station")
+    def _view(self):
+        links = pn.pane.Markdown(report_links_markdown(self.client.conn))
+        row = self.report()
+        if row is None:
+            if self.station:
+                return pn.Column(pn.pane.Markdown(f"No weekly report of {self.station} yet."),
+                                 links)
+            return links
+        from pathlib import Path
+
+        path = Path(row["html_path"])
+        if not path.is_file():
+            return pn.Column(pn.pane.Markdown(
+                f"The report of {row['station']} made {row['made_at']:%Y-%m-%d %H:%M} UTC was "
+                f"kept at {path}, which is no longer there."), links)
+        title = html.escape(f"weekly report of {row['station']}")
+        frame = (f'<iframe class="station-report" title="{title}" '
+                 f'style="width: 100%; height: 1600px; border: 0" '
+                 f'srcdoc="{html.escape(path.read_text(encoding="utf-8"), quote=True)}"></iframe>')
+        return pn.Column(links, pn.pane.Markdown(
+            f"**{row['station']}**: the week to {row['week_to']:%Y-%m-%d %H:%M} UTC, kept at "
+            f"`{path}`" + (f" and `{row['pdf_path']}`" if row["pdf_path"] else "")),
+            pn.pane.HTML(frame, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return pn.Column(self._view, sizing_mode="stretch_width")
