@@ -100,13 +100,12 @@ def timescaledb_restore(dsn: str) -> Iterator[None]:
         psql -d NEW -c 'SELECT timescaledb_post_restore()'
     """
     with storage.connect(dsn, autocommit=True, check=False) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        conn.execute("SELECT timescaledb_pre_restore()")
+        storage.timescale.pre_restore(conn)
     try:
         yield
     finally:
         with storage.connect(dsn, autocommit=True, check=False) as conn:
-            conn.execute("SELECT timescaledb_post_restore()")
+            storage.timescale.post_restore(conn)
 
 
 def backup(folder: str | os.PathLike | None = None, *, keep: int = 7, dsn: str | None = None,

@@ -45,10 +45,11 @@ def loopback(address: str) -> bool:
 
 def _session_client(dsn: str | None, read_only: bool = False):
     import stationlab
+    from stationlab import storage
 
     client = stationlab.connect(dsn)
     if read_only:
-        client.conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        storage.db.make_read_only(client.conn)
     if pn.state.curdoc is not None:
         pn.state.on_session_destroyed(lambda _context: client.close())
     return client

@@ -105,6 +105,12 @@ def snapshot(dsn: str | None = None) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+def make_read_only(conn: psycopg.Connection) -> None:
+    """Every later transaction of ``conn`` is read-only, autocommit statements included: the
+    server refuses any write (``ReadOnlySqlTransaction``)."""
+    conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+
+
 @contextlib.contextmanager
 def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
     """A transaction (or savepoint) in which driver errors become :class:`StorageError`."""

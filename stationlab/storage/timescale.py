@@ -83,3 +83,15 @@ def compress(conn: psycopg.Connection, chunks: list[dict] | None = None, *,
     except psycopg.Error as exc:
         raise storage_error(exc, conn) from exc
     return Compressed(len(chunks), before, after)
+
+
+def pre_restore(conn: psycopg.Connection) -> None:
+    """Before restoring a dump into the empty database of ``conn``: the extension created and in
+    restoring mode (its catalog comes from the dump, its background jobs wait)."""
+    conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    conn.execute("SELECT timescaledb_pre_restore()")
+
+
+def post_restore(conn: psycopg.Connection) -> None:
+    """After the restore: back to normal."""
+    conn.execute("SELECT timescaledb_post_restore()")
