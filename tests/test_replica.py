@@ -134,8 +134,8 @@ def test_an_analyst_reads_on_the_replica_and_writes_on_the_primary_only(env):
         with storage.connect(ana_read, autocommit=True) as conn:
             assert conn.execute("SELECT count(*) AS n FROM flags WHERE flag_id = %s",
                                 (flag_id,)).fetchone()["n"] == 1
-    with storage.connect(ana_read, autocommit=True) as conn, \
-            pytest.raises(StorageError, match="read-only transaction"):
+    with pytest.raises(StorageError, match="read-only transaction"), \
+            storage.connect(ana_read, autocommit=True) as conn:
         conn.execute("DELETE FROM flags WHERE flag_id = %s", (flag_id,))
 
 
