@@ -163,11 +163,12 @@ pidfile = {base / 'pgbouncer.pid'}
                                      prepare_threshold=None) as conn:
                     conn.execute("SELECT 1")
                 break
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    log = (base / "pgbouncer.log")
+                    log = base / "pgbouncer.log"
                     raise RuntimeError("pgbouncer did not start: "
-                                       + (log.read_text() if log.exists() else "no log"))
+                                       + (log.read_text() if log.exists() else "no log")
+                                       ) from exc
                 time.sleep(0.1)
         yield port, base / "pgbouncer.log"
     finally:
