@@ -17,11 +17,11 @@ from stationlab.errors import (
 __version__ = "0.1.0"
 
 
-def connect(dsn: str | None = None):
+def connect(dsn: str | None = None, *, read_dsn: str | None = None, read_only: bool = False):
     """Connect to the stationlab database named by the environment; see :mod:`stationlab.api`."""
     from stationlab.api import connect as _connect
 
-    return _connect(dsn)
+    return _connect(dsn, read_dsn=read_dsn, read_only=read_only)
 
 
 __all__ = ["ConfigError", "ImportRejected", "ParseError", "StationlabError", "StorageError",

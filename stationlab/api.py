@@ -13,6 +13,7 @@ never changed. :meth:`Station.to_brightwind` gives the pandas frame brightwind's
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from collections import Counter
 from collections.abc import Iterable
@@ -62,26 +63,48 @@ def _brightwind_pandas():
     return pandas
 
 
-def connect(dsn: str | None = None) -> Client:
+def connect(dsn: str | None = None, *, read_dsn: str | None = None,
+            read_only: bool = False) -> Client:
     """Connect to the stationlab database named by the environment (``STATIONLAB_DSN``, the
-    libpq ``PG*`` variables, or the embedded server)."""
-    manager = storage.connect(dsn, autocommit=True)
+    libpq ``PG*`` variables, or the embedded server).
+
+    Parameters
+    ----------
+    read_dsn
+        A streaming replica for the heavy reads (default ``STATIONLAB_READ_DSN``); writes go
+        to ``dsn`` whatever it says.
+    read_only
+        A session that refuses writes (the dashboards' read-only pages).
+    """
+    manager = storage.connect(dsn, autocommit=True, read_only=read_only)
     conn = manager.__enter__()
-    return Client(conn, manager)
+    return Client(conn, manager, read_dsn=read_dsn or storage.replica.read_dsn(dsn),
+                  read_only=read_only)
 
 
 class Client:
-    """An open connection to the stationlab database; use :func:`connect`."""
+    """An open connection to the stationlab database; use :func:`connect`.
 
-    def __init__(self, conn, manager=None) -> None:
+    ``conn`` is the write connection (the primary's). Heavy reads go through :meth:`reading`:
+    on the replica's connection when a ``read_dsn`` is given (opened on first use and checked to
+    copy this database), else on ``conn``.
+    """
+
+    def __init__(self, conn, manager=None, *, read_dsn: str | None = None,
+                 read_only: bool = False) -> None:
         self.conn = conn
         self._manager = manager
+        self.read_dsn = read_dsn
+        self.read_only = read_only
+        self._read_manager = None
+        self._read_conn = None
 
     def close(self) -> None:
-        """Close the connection."""
-        if self._manager is not None:
-            self._manager.__exit__(None, None, None)
-            self._manager = None
+        """Close the connections."""
+        for manager in (self._read_manager, self._manager):
+            if manager is not None:
+                manager.__exit__(None, None, None)
+        self._read_manager = self._manager = self._read_conn = None
 
     def __enter__(self) -> Client:
         return self
@@ -89,13 +112,48 @@ class Client:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def read_conn(self):
+        """The connection heavy reads use (the replica's, opened now if not yet)."""
+        if self.read_dsn is None:
+            return self.conn
+        if self._read_conn is None:
+            manager = storage.connect(self.read_dsn, autocommit=True, read_only=True,
+                                      what=storage.replica.WHAT)
+            conn = manager.__enter__()
+            try:
+                storage.replica.verify(conn, storage.replica.database_id(self.conn))
+            except BaseException:
+                manager.__exit__(None, None, None)
+                raise
+            self._read_manager, self._read_conn = manager, conn
+        return self._read_conn
+
+    @contextlib.contextmanager
+    def reading(self):
+        """The read connection, in one transaction (read-only for a read-only client): the
+        statements of one read see one state of the data."""
+        conn = self.read_conn
+        with storage.transaction(conn):
+            yield conn
+
+    def wait_for_replica(self, timeout_s: float = 60.0) -> None:
+        """Wait until the replica has replayed every write made so far on the primary (read
+        your own writes); at once without a replica."""
+        if self.read_dsn is None:
+            return
+        storage.replica.wait_for(self.read_conn, storage.replica.current_lsn(self.conn),
+                                 timeout_s=timeout_s)
+
     def stations(self) -> list[str]:
         """Station names."""
-        return [row["station"] for row in storage.catalog.summary(self.conn)]
+        with self.reading() as conn:
+            return [row["station"] for row in storage.catalog.summary(conn)]
 
     def station(self, name: str) -> Station:
         """A station by name."""
-        storage.catalog.require_station(self.conn, name)
+        with self.reading() as conn:
+            storage.catalog.require_station(conn, name)
         return Station(self, name)
 
 
@@ -115,7 +173,8 @@ class Station:
         """The station's channels with metadata and the name exports give each (``name``)."""
         from stationlab.export import column_names, order_channels
 
-        table = order_channels(storage.quality.channel_table(self.conn, self.name))
+        with self.client.reading() as conn:
+            table = order_channels(storage.quality.channel_table(conn, self.name))
         table = table.with_columns(pl.Series("name", column_names(table), dtype=pl.String))
         if types is not None:
             table = table.filter(pl.col("measurement_type").is_in(list(types)))
@@ -168,10 +227,11 @@ class Station:
         """
         table = self._select(types, statistics, channels)
         ids = table["channel_id"].to_list()
-        rows = storage.quality.clean_readings(
-            self.conn, ids, _ts(start) or EARLIEST, _ts(end) or LATEST,
-            excluded_codes=None if excluded_codes is None else list(excluded_codes),
-            include_flagged=include_flagged or not clean)
+        with self.client.reading() as conn:
+            rows = storage.quality.clean_readings(
+                conn, ids, _ts(start) or EARLIEST, _ts(end) or LATEST,
+                excluded_codes=None if excluded_codes is None else list(excluded_codes),
+                include_flagged=include_flagged or not clean)
         if not clean:
             rows = rows.with_columns(pl.col("raw").alias("value"))
         long = rows.join(table.select("channel_id", "name", "measurement_type", "height_m",
@@ -223,10 +283,12 @@ class Station:
         pandas = _brightwind_pandas()
         table = self._select(types, statistics, channels)
         table = table.with_columns(pl.Series("label", self._file_labels(table), dtype=pl.String))
-        rows = storage.quality.clean_readings(
-            self.conn, table["channel_id"].to_list(), _ts(start) or EARLIEST, _ts(end) or LATEST,
-            excluded_codes=None if excluded_codes is None else list(excluded_codes),
-            include_flagged=True)
+        with self.client.reading() as conn:
+            rows = storage.quality.clean_readings(
+                conn, table["channel_id"].to_list(), _ts(start) or EARLIEST,
+                _ts(end) or LATEST,
+                excluded_codes=None if excluded_codes is None else list(excluded_codes),
+                include_flagged=True)
         value = (pl.when(pl.col("excluded")).then(None).otherwise(pl.col("value")) if clean
                  else pl.col("raw"))
         long = rows.select("ts", "channel_id", value.alias("value")).join(
@@ -245,7 +307,8 @@ class Station:
     def _file_labels(self, table: pl.DataFrame) -> list[str]:
         """Each channel's file column name (its export name where none is stored), made
         unique with the measurement point's name, then the channel id."""
-        columns = stored_metadata.file_columns(self.conn, self.name)
+        with self.client.reading() as conn:
+            columns = stored_metadata.file_columns(conn, self.name)
         labels = [columns.get(row["channel_id"]) or row["name"]
                   for row in table.iter_rows(named=True)]
         for suffix in ("point_name", "channel_id"):
@@ -261,8 +324,9 @@ class Station:
         """Per channel and month: ``n``, ``mean``, ``minimum``, ``maximum`` and ``recovery``
         (readings over expected, 0..1; null where the channel's interval is unknown)."""
         table = self._select(types, statistics, None)
-        result = storage.quality.monthly(self.conn, table["channel_id"].to_list(), _ts(start),
-                                         _ts(end), clean=clean)
+        with self.client.reading() as conn:
+            result = storage.quality.monthly(conn, table["channel_id"].to_list(), _ts(start),
+                                             _ts(end), clean=clean)
         return result.join(table.select("channel_id", "name"), on="channel_id", how="left")
 
     def recovery(self, **kwargs) -> pl.DataFrame:
@@ -278,10 +342,11 @@ class Station:
         """Per channel: ``n``, ``mean``, ``sd``, ``minimum``, ``maximum`` of the readings in
         ``[start, end)``, computed in the database (clean by default)."""
         table = self._select(types, statistics, None)
-        result = storage.quality.statistics(
-            self.conn, table["channel_id"].to_list(), _ts(start) or EARLIEST,
-            _ts(end) or LATEST, clean=clean,
-            excluded_codes=None if excluded_codes is None else list(excluded_codes))
+        with self.client.reading() as conn:
+            result = storage.quality.statistics(
+                conn, table["channel_id"].to_list(), _ts(start) or EARLIEST,
+                _ts(end) or LATEST, clean=clean,
+                excluded_codes=None if excluded_codes is None else list(excluded_codes))
         return table.select("channel_id", "name").join(result, on="channel_id", how="inner")
 
     def health(self, at: str | datetime | None = None) -> pl.DataFrame:
@@ -290,11 +355,13 @@ class Station:
         newest reading); see :func:`stationlab.health.sensor_health`."""
         from stationlab import health
 
-        return health.sensor_health(self.conn, self.name, _ts(at))
+        with self.client.reading() as conn:
+            return health.sensor_health(conn, self.name, _ts(at))
 
     def flags(self, *, start: str | datetime | None = None, end: str | datetime | None = None,
               include_removed: bool = False) -> pl.DataFrame:
-        """The station's flags, oldest first (who, what, when)."""
+        """The station's flags, oldest first (who, what, when); read on the primary, so a flag
+        just added is always among them."""
         from stationlab import flags
 
         return flags.list_flags(self.conn, self.name, start=_ts(start), end=_ts(end),

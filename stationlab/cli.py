@@ -126,6 +126,34 @@ def db_status() -> None:
                        "timescaledb` switches an empty database)")
         for row in storage.catalog.summary(conn):
             click.echo(_describe_station(row))
+        _describe_replica(conn, status.dsn or "")
+
+
+def _describe_replica(primary, dsn: str) -> None:
+    """The ``replica:`` lines of ``db status``: which server, and how stale its reads may be."""
+    from stationlab import config, storage
+
+    if storage.replica.read_dsn(dsn) is None:
+        return
+    click.echo(f"replica: {config.read_dsn()}")
+
+    def describe():
+        with storage.replica.reading(dsn) as conn:
+            return storage.replica.status(conn, primary)
+
+    found = _run(describe)
+    if not found.in_recovery:
+        click.echo("replica: not in recovery (a primary, not a replica): its reads are current")
+        return
+    behind = ("caught up" if found.behind_bytes == 0
+              else f"{found.behind_bytes:,} bytes of WAL behind the primary")
+    click.echo(f"replica lag: {behind} (replayed up to {found.replay_lsn}, primary at "
+               f"{found.primary_lsn})")
+    if found.replay_age_s is not None:
+        click.echo(f"replica lag: newest replayed transaction committed "
+                   f"{found.replay_age_s:,.1f} s ago (grows while the primary is idle)")
+    if found.replay_lag_s is not None:
+        click.echo(f"replica lag: the primary measures a replay lag of {found.replay_lag_s:,.3f} s")
 
 
 def _describe_station(row: dict) -> str:
@@ -981,7 +1009,7 @@ def health_(station: str | None, at) -> None:
 
     failed = 0
     try:
-        with _connection() as conn:
+        with storage.replica.reading() as conn:  # on the replica when there is one
             names = ([station] if station
                      else [r["station"] for r in storage.catalog.summary(conn)])
             for name in names:

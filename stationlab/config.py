@@ -11,6 +11,14 @@
     The raw store and the exports store: a folder, or an object store ``s3://bucket/prefix``
     reached with the standard ``AWS_*`` variables (see :mod:`stationlab.objectstore`). Default
     ``$STATIONLAB_HOME/raw`` and ``$STATIONLAB_HOME/exports``.
+``STATIONLAB_READ_DSN``
+    Optional: a libpq connection string for a streaming replica of that server. Heavy reads
+    (``Station.readings`` and the other read methods, exports, dashboards, ``stationlab health``)
+    go there; writes (imports, flags, calibrations, runs) always go to ``STATIONLAB_DSN``.
+``STATIONLAB_POOLER``
+    ``transaction`` when the DSNs name a pooler in transaction mode (PgBouncer's
+    ``pool_mode = transaction``): stationlab then keeps no state in a server session (no
+    server-side prepared statements, no startup ``options``). Default ``none``.
 ``STATIONLAB_MAX_CONNECTIONS``
     The most database connections one stationlab process opens: the connection pool that
     `stationlab worker` threads share is this big. Default 4.
@@ -56,6 +64,24 @@ def external_dsn() -> str | None:
     if any(os.environ.get(name) for name in PG_SERVER_VARIABLES):
         return ""
     return None
+
+
+def read_dsn() -> str | None:
+    """The DSN of the replica for heavy reads (``STATIONLAB_READ_DSN``), or ``None``."""
+    return os.environ.get("STATIONLAB_READ_DSN") or None
+
+
+#: The values ``STATIONLAB_POOLER`` takes.
+POOLERS = ("none", "transaction")
+
+
+def pooler() -> str:
+    """``transaction`` when connections go through a transaction-pooling PgBouncer, else
+    ``none``."""
+    value = (os.environ.get("STATIONLAB_POOLER") or "none").strip().lower()
+    if value not in POOLERS:
+        raise ConfigError(f"STATIONLAB_POOLER must be one of {', '.join(POOLERS)}, not {value!r}")
+    return value
 
 
 def max_connections() -> int:

@@ -236,7 +236,7 @@ def run_job(cfg: Config, name: str, *, parameters: dict | None = None,
     started = datetime.now(UTC)
     output = config.home() / "runs" / name / f"{started:%Y%m%dT%H%M%S%fZ}-{job.notebook.name}"
     with storage.connect(dsn, autocommit=True) as conn, \
-            storage.runs.job_lock(conn, name) as locked:
+            storage.runs.job_lock(dsn, name) as locked:
         if not locked:
             logger.warning("job %s is already running; not started again", name)
             return RunResult(name, "skipped")

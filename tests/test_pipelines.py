@@ -148,9 +148,10 @@ def test_a_failing_job_alerts_once_per_incident_by_mail_and_webhook(db, schedule
 
 
 def test_the_same_job_never_runs_twice_at_once(db, schedule):
-    with storage.connect(db, autocommit=True) as conn, \
-            storage.runs.job_lock(conn, "ok") as locked:
+    with storage.runs.job_lock(db, "ok") as locked:
         assert locked
+        with storage.runs.job_lock(db, "ok") as again:
+            assert not again
         assert pipelines.run_job(schedule, "ok").status == "skipped"
         assert pipelines.run_job(schedule, "fails", parameters={"divisor": 2}).status \
             == "success"  # another job is not held up

@@ -8,6 +8,8 @@ connection, so they are served only where the person at the browser is the one w
 server, on a loopback address. On any other address, and behind JupyterHub (where the hub's
 login says who someone is but the service still holds one connection for everybody), the
 dashboards are read-only: only :data:`READ_ONLY` pages, each on a read-only database session.
+The pages read through :meth:`stationlab.Client.reading`: on the replica when
+``STATIONLAB_READ_DSN`` names one.
 Analysts flag and calibrate in their own JupyterLab, where the widgets connect as their own role.
 """
 
@@ -45,11 +47,8 @@ def loopback(address: str) -> bool:
 
 def _session_client(dsn: str | None, read_only: bool = False):
     import stationlab
-    from stationlab import storage
 
-    client = stationlab.connect(dsn)
-    if read_only:
-        storage.db.make_read_only(client.conn)
+    client = stationlab.connect(dsn, read_only=read_only)
     if pn.state.curdoc is not None:
         pn.state.on_session_destroyed(lambda _context: client.close())
     return client

@@ -52,8 +52,9 @@ class StationHealth(pn.viewable.Viewer):
 
     def loggers(self) -> pl.DataFrame:
         """The health table (see :func:`stationlab.health.logger_health`)."""
-        table = health.logger_health(self.client.conn, self.now,
-                                     quiet_after=timedelta(hours=self.quiet_after))
+        with self.client.reading() as conn:
+            table = health.logger_health(conn, self.now,
+                                         quiet_after=timedelta(hours=self.quiet_after))
         return table.with_columns(
             (pl.col("late_by").dt.total_minutes() / 60).round(1).alias("late_h"),
             pl.when(pl.col("quiet")).then(pl.lit("QUIET")).otherwise(pl.lit("ok"))
@@ -94,7 +95,8 @@ class StationHealth(pn.viewable.Viewer):
         loggers.style.apply(lambda row: ["background-color: #f8d7da; font-weight: bold"
                                          if row["state"] == "QUIET" else "" for _ in row],
                             axis=1)
-        failed = _naive(health.failed_files(self.client.conn))
+        with self.client.reading() as conn:
+            failed = _naive(health.failed_files(conn))
         failures = (pn.pane.Markdown("No import failures.") if failed.is_empty() else
                     pn.widgets.Tabulator(failed.to_pandas(), disabled=True, show_index=False,
                                          sizing_mode="stretch_width"))
@@ -103,7 +105,8 @@ class StationHealth(pn.viewable.Viewer):
         # years of all of them (an invisible sliver)
         voltages = [pn.pane.HoloViews(plot, sizing_mode="stretch_width", linked_axes=False)
                     for row in last.iter_rows() if (plot := self.voltage(*row)) is not None]
-        events = _naive(health.recent_events(self.client.conn))
+        with self.client.reading() as conn:
+            events = _naive(health.recent_events(conn))
         event_table = (pn.pane.Markdown("No logger events.") if events.is_empty() else
                        pn.widgets.Tabulator(events.to_pandas(), disabled=True, show_index=False,
                                             sizing_mode="stretch_width", page_size=10,
@@ -128,8 +131,9 @@ class StationHealth(pn.viewable.Viewer):
     def sensors(self) -> pl.DataFrame:
         """Every station's sensor health (:func:`stationlab.health.sensor_health`), failed
         first, then suspect; windows end at each station's newest reading."""
-        tables = [health.sensor_health(self.client.conn, name)
-                  for name in self.client.stations()]
+        names = self.client.stations()
+        with self.client.reading() as conn:
+            tables = [health.sensor_health(conn, name) for name in names]
         table = pl.concat(tables) if tables else pl.DataFrame(schema=health.HEALTH_SCHEMA)
         rank = pl.col("state").replace_strict({"failed": 0, "suspect": 1, "ok": 2},
                                               return_dtype=pl.Int8)
@@ -191,8 +195,9 @@ class StationHealth(pn.viewable.Viewer):
 
     def diagnostic_voltages(self) -> hv.Overlay | None:
         """Voltages loggers report in their diagnostics files, per logger and quantity."""
-        frame = _naive(health.supply_voltages(self.client.conn, self.now or datetime.now(UTC),
-                                              window=timedelta(days=3650)))
+        with self.client.reading() as conn:
+            frame = _naive(health.supply_voltages(conn, self.now or datetime.now(UTC),
+                                                  window=timedelta(days=3650)))
         if frame.is_empty():
             return None
         curves = {f"{k[0]} {k[1]} {k[2]}": hv.Curve(g.select("ts", "value").to_pandas(),

@@ -162,7 +162,8 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
 
     options = _options(format, options)
     out = Path(out)
-    with storage.db.snapshot(dsn) as conn:
+    # One snapshot, on the replica when STATIONLAB_READ_DSN names one.
+    with storage.replica.reading(dsn, consistent=True) as conn:
         storage.exports.set_parallel_workers(conn, config.export_parallel_workers())
         meta = catalog.require_station(conn, station)
         every = catalog.station_channels(conn, station)

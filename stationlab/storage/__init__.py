@@ -3,6 +3,7 @@
 ``server`` runs the embedded PostgreSQL, ``db`` connects and migrates, ``catalog`` holds stations,
 loggers, channels, configurations and files, ``readings`` moves readings in and out at speed,
 ``queue`` records arrivals and hands pending files to workers, ``pool`` bounds connections,
+``replica`` sends heavy reads to a streaming replica,
 ``health`` holds loggers' events and diagnostics, ``timescale`` compresses and refreshes what
 only the TimescaleDB backend has.
 """
@@ -17,6 +18,7 @@ from stationlab.storage import (
     quality,
     queue,
     readings,
+    replica,
     runs,
     server,
     timescale,
@@ -24,5 +26,5 @@ from stationlab.storage import (
 from stationlab.storage.db import connect, describe_schema, migrate, transaction
 
 __all__ = ["calibration", "catalog", "connect", "db", "describe_schema", "exports", "health",
-           "migrate", "pool", "quality", "queue", "readings", "runs", "server", "timescale",
-           "transaction"]
+           "migrate", "pool", "quality", "queue", "readings", "replica", "runs", "server",
+           "timescale", "transaction"]

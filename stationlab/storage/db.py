@@ -24,9 +24,10 @@ _MIGRATION = re.compile(r"^(\d{4})_(\w+?)(?:\.(plain|timescaledb))?\.sql$")
 
 
 @functools.cache
-def queries() -> dict[str, str]:
-    """The named blocks of ``sql/queries.sql`` (``-- name: x`` starts block ``x``)."""
-    text = importlib.resources.files("stationlab.storage").joinpath("sql/queries.sql").read_text()
+def queries(name: str = "queries.sql") -> dict[str, str]:
+    """The named blocks of ``sql/queries.sql`` (or another file of ``sql/``): ``-- name: x``
+    starts block ``x``."""
+    text = importlib.resources.files("stationlab.storage").joinpath("sql", name).read_text()
     parts = _BLOCK.split(text)
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
@@ -36,24 +37,63 @@ def sql_file(name: str) -> str:
     return importlib.resources.files("stationlab.storage").joinpath("sql", name).read_text()
 
 
+def connection_kwargs(*, read_only: bool = False) -> dict:
+    """The keyword arguments of every stationlab connection (direct or pooled).
+
+    Sessions run in UTC. Through a transaction pooler (``STATIONLAB_POOLER=transaction``) a
+    session is no longer ours between transactions, so nothing is kept in it: no server-side
+    prepared statements (``prepare_threshold=None``) and no startup ``options`` (PgBouncer
+    refuses them); the time zone is then set with ``SET TIME ZONE``, a parameter PgBouncer
+    tracks per client and restores on whichever server connection the client gets. ``read_only``
+    sessions refuse writes: by ``default_transaction_read_only`` when direct, by ``BEGIN READ
+    ONLY`` (:attr:`psycopg.Connection.read_only`) on every transaction through a pooler.
+    """
+    from stationlab import config
+
+    kwargs: dict = {"row_factory": dict_row}
+    if config.pooler() == "transaction":
+        kwargs["prepare_threshold"] = None
+    else:
+        options = "-c TimeZone=UTC"
+        if read_only:
+            options += " -c default_transaction_read_only=on"
+        kwargs["options"] = options
+    return kwargs
+
+
+def configure_session(conn: psycopg.Connection, *, read_only: bool = False) -> None:
+    """What a new connection needs beyond :func:`connection_kwargs` (through a pooler)."""
+    from stationlab import config
+
+    if config.pooler() != "transaction":
+        return
+    if read_only:
+        conn.read_only = True
+    with conn.transaction():
+        conn.execute("SET TIME ZONE 'UTC'")  # tracked by PgBouncer: not session state
+
+
 @contextlib.contextmanager
-def connect(dsn: str | None = None, *, autocommit: bool = False,
-            check: bool = True) -> Iterator[psycopg.Connection]:
+def connect(dsn: str | None = None, *, autocommit: bool = False, check: bool = True,
+            read_only: bool = False, what: str = "PostgreSQL") -> Iterator[psycopg.Connection]:
     """Open a connection (to the server of :func:`stationlab.storage.server.dsn` by default).
 
     Sessions run in UTC. Driver errors become :class:`StorageError`. With ``check``, a database
     whose schema is missing or of another version raises :class:`ConfigError` naming the fix.
+    ``read_only``: the session refuses writes. ``what`` names the server in the one-line
+    message of a failed connection.
     """
     if dsn is None:
         from stationlab.storage import server
         dsn = server.dsn()
     try:
-        conn = psycopg.connect(dsn, autocommit=autocommit, row_factory=dict_row,
-                               options="-c TimeZone=UTC")
+        conn = psycopg.connect(dsn, autocommit=autocommit,
+                               **connection_kwargs(read_only=read_only))
     except psycopg.OperationalError as exc:
-        raise ConfigError(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+        raise ConfigError(f"cannot connect to {what}: {first_line(exc)}") from exc
     try:
         with conn:
+            configure_session(conn, read_only=read_only)
             if check:
                 check_schema(conn)
                 if not autocommit:
@@ -61,6 +101,12 @@ def connect(dsn: str | None = None, *, autocommit: bool = False,
             yield conn
     except psycopg.Error as exc:
         raise storage_error(exc, conn) from exc
+
+
+def first_line(exc: Exception) -> str:
+    """The first line of a driver error's text (libpq adds hints on further lines)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0].strip()
 
 
 def storage_error(exc: psycopg.Error, conn: psycopg.Connection | None = None) -> StorageError:
@@ -96,19 +142,14 @@ def check_schema(conn: psycopg.Connection) -> None:
 
 
 @contextlib.contextmanager
-def snapshot(dsn: str | None = None) -> Iterator[psycopg.Connection]:
+def snapshot(dsn: str | None = None, *, what: str = "PostgreSQL"
+             ) -> Iterator[psycopg.Connection]:
     """A read-only connection whose reads all see one snapshot (REPEATABLE READ), so an export
     read over many statements is consistent even while imports run."""
-    with connect(dsn) as conn:
+    with connect(dsn, what=what) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         yield conn
-
-
-def make_read_only(conn: psycopg.Connection) -> None:
-    """Every later transaction of ``conn`` is read-only, autocommit statements included: the
-    server refuses any write (``ReadOnlySqlTransaction``)."""
-    conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
 
 
 @contextlib.contextmanager
@@ -215,6 +256,7 @@ def migrate(conn: psycopg.Connection, *, backend: str | None = None) -> MigrateR
                          {"version": migration.version, "name": migration.name})
             applied.append(f"{migration.version:04d}_{migration.name}")
         conn.execute(queries()["info_set"], {"key": "backend", "value": chosen})
+        conn.execute(queries("replica.sql")["database_id_set"])
         version = conn.execute("SELECT max(version) AS v FROM schema_migrations").fetchone()["v"]
     for name in applied:
         logger.info("applied migration %s (%s)", name, chosen)

@@ -12,12 +12,16 @@ import logging
 from collections.abc import Iterator
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from stationlab import config
 from stationlab.errors import DatabaseUnavailable
-from stationlab.storage.db import check_schema, storage_error
+from stationlab.storage.db import (
+    check_schema,
+    configure_session,
+    connection_kwargs,
+    storage_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +40,8 @@ def open_pool(dsn: str | None = None, *, application_name: str = "stationlab-wor
     size = max_size or config.max_connections()
     pool = ConnectionPool(
         dsn, min_size=1, max_size=size, open=False, check=ConnectionPool.check_connection,
-        kwargs={"autocommit": True, "row_factory": dict_row, "options": "-c TimeZone=UTC",
-                "application_name": application_name},
-        name=application_name, reconnect_timeout=24 * 3600.0)
+        kwargs={"autocommit": True, **connection_kwargs(), "application_name": application_name},
+        configure=configure_session, name=application_name, reconnect_timeout=24 * 3600.0)
     pool.open(wait=False)
     logger.debug("connection pool %s: at most %d connections", application_name, size)
     return pool

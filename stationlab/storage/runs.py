@@ -62,15 +62,23 @@ def last_scheduled(conn: psycopg.Connection) -> dict[str, datetime]:
 
 
 @contextlib.contextmanager
-def job_lock(conn: psycopg.Connection, job: str) -> Iterator[bool]:
-    """Hold the job's session advisory lock while the block runs; yields False (and holds
-    nothing) if another session holds it."""
-    locked = conn.execute(queries()["job_try_lock"], {"job": job}).fetchone()["locked"]
-    try:
-        yield locked
-    finally:
-        if locked and not conn.closed:
-            conn.execute(queries()["job_unlock"], {"job": job})
+def job_lock(dsn: str | None, job: str) -> Iterator[bool]:
+    """Hold the job's advisory lock while the block runs; yields False (and holds nothing) if
+    another session holds it.
+
+    The lock is a transaction lock held open on a connection of its own: a session lock would
+    stay behind on whichever server connection a transaction pooler gave us, and its unlock
+    could go to another one.
+    """
+    from stationlab.storage.db import connect
+
+    with connect(dsn, check=False) as conn:
+        locked = conn.execute(queries()["job_try_lock"], {"job": job}).fetchone()["locked"]
+        try:
+            yield locked
+        finally:
+            if not conn.closed:
+                conn.rollback()  # ends the transaction: releases the lock
 
 
 def open_alert(conn: psycopg.Connection, *, incident: str, kind: str, subject: str,

@@ -820,10 +820,7 @@ FROM pipeline_runs WHERE scheduled_for IS NOT NULL
 GROUP BY job
 
 -- name: job_try_lock
-SELECT pg_try_advisory_lock(hashtext('stationlab.pipeline'), hashtext(%(job)s)) AS locked
-
--- name: job_unlock
-SELECT pg_advisory_unlock(hashtext('stationlab.pipeline'), hashtext(%(job)s)) AS unlocked
+SELECT pg_try_advisory_xact_lock(hashtext('stationlab.pipeline'), hashtext(%(job)s)) AS locked
 
 -- name: alert_open
 INSERT INTO alerts (incident, kind, subject, message, link, run_id)
@@ -937,7 +934,9 @@ FROM exports e JOIN stations s USING (station_id)
 ORDER BY e.station_id, e.format, e.source, e.created_at DESC, e.export_id DESC
 
 -- name: set_parallel_workers
-SELECT set_config('max_parallel_workers_per_gather', %(workers)s, false)
+-- Local to the export's one transaction: through a transaction pooler a session setting would
+-- stay on the server connection for whoever gets it next.
+SELECT set_config('max_parallel_workers_per_gather', %(workers)s, true)
 
 -- name: copy_values_by_channel
 -- One window of values as one COPY row per channel with its stamps and values as arrays (in the
