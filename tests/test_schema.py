@@ -1,5 +1,6 @@
 """The schema: migrations equal the declared schema; backend recorded; partitions on demand."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -32,7 +33,7 @@ def test_fresh_migrate_equals_declared_schema(pg_server, empty_db, backend):
     assert result.applied == [f"{m.version:04d}_{m.name}" for m in storage.db.migrations()]
     assert set(migrated) == {"describe_tables", "describe_columns", "describe_constraints",
                              "describe_indexes", "describe_functions", "describe_triggers",
-                             "describe_flag_codes"}
+                             "describe_views", "describe_privileges", "describe_flag_codes"}
     assert {t[0] for t in migrated["describe_tables"]} >= {
         "stations", "loggers", "measurement_points", "channels", "logger_configs", "readings",
         "files", "flags", "flag_codes", "reading_conflicts", "schema_migrations"}
@@ -40,12 +41,65 @@ def test_fresh_migrate_equals_declared_schema(pg_server, empty_db, backend):
         assert migrated[key] == declared[key], key
 
 
+SCHEMA_FILES = ("schema.sql", "schema.plain.sql", "schema.timescaledb.sql")
+
+
+def _statements(text: str) -> list[str]:
+    """The statements of a schema file with comments and function bodies ($$...$$) left out."""
+    text = re.sub(r"\$\$.*?\$\$", "$$ $$", text, flags=re.DOTALL)
+    text = re.sub(r"--[^\n]*", "", text)
+    return [" ".join(s.split()) for s in text.split(";") if s.strip()]
+
+
+@pytest.mark.parametrize("name", SCHEMA_FILES)
+def test_declared_schema_has_one_create_per_table_and_no_alter_or_migration_header(name):
+    text = storage.db.sql_file(name)
+    assert not re.findall(r"^--\s*00\d\d", text, flags=re.MULTILINE)  # no "-- 0006:" headers
+    statements = _statements(text)
+    tables = [m[1] for s in statements
+              if (m := re.match(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", s, flags=re.IGNORECASE))]
+    assert tables and len(tables) == len(set(tables)), sorted(tables)
+    # TimescaleDB switches compression on with its own ALTER TABLE ... SET (timescaledb.*): the
+    # only ALTER allowed. No ADD COLUMN, no constraint dropped or added after the CREATE.
+    alters = [s for s in statements if re.match(r"ALTER\s+(TABLE|FUNCTION|VIEW)", s, re.I)
+              and not re.match(r"ALTER TABLE readings SET \( timescaledb\.compress,", s)]
+    assert alters == []
+    for kind in ("FUNCTION", "VIEW"):  # each defined once, in its final form
+        names = [m[1] for s in statements
+                 if (m := re.match(rf"CREATE (?:OR REPLACE )?{kind} (\w+)", s))]
+        assert len(names) == len(set(names)), sorted(names)
+        assert not [s for s in statements if s.startswith(f"CREATE OR REPLACE {kind}")]
+
+
+def test_declared_schema_creates_every_table_once_across_its_files():
+    tables = {}
+    for name in SCHEMA_FILES:
+        for s in _statements(storage.db.sql_file(name)):
+            if m := re.match(r"CREATE (TABLE|MATERIALIZED VIEW) (\w+)", s):
+                tables.setdefault(m[2], []).append(name)
+    backend = {t for t, files in tables.items() if "schema.sql" not in files}
+    assert backend == {"readings", "readings_monthly"}  # one per backend file, nowhere else
+    assert all(files == ["schema.sql"] for t, files in tables.items() if t not in backend)
+    assert all(sorted(tables[t]) == ["schema.plain.sql", "schema.timescaledb.sql"]
+               for t in backend)
+    # the role block comes once, at the end of schema.sql
+    text = storage.db.sql_file("schema.sql")
+    for name in SCHEMA_FILES:
+        grants = re.findall(r"^(?:GRANT|REVOKE|ALTER DEFAULT PRIVILEGES)\b",
+                            storage.db.sql_file(name), flags=re.MULTILINE)
+        assert bool(grants) == (name == "schema.sql"), name
+    last_create = max(m.start() for m in re.finditer(r"^CREATE ", text, flags=re.MULTILINE))
+    first_grant = re.search(r"^(GRANT|REVOKE|DO \$\$)", text, flags=re.MULTILINE).start()
+    assert last_create < first_grant
+    assert text.count("CREATE ROLE") == 1
+
+
 def test_readings_is_partitioned_by_time_and_keyed(plain_conn):
     conn = plain_conn
     tables = {t[0]: t for t in storage.describe_schema(conn)["describe_tables"]}
     assert tables["readings"][1:] == ("p", "RANGE (ts)")
     constraints = storage.describe_schema(conn)["describe_constraints"]
-    assert ("readings", "PRIMARY KEY (channel_id, ts)", "p") in constraints
+    assert ("readings", "PRIMARY KEY (channel_id, ts)", "p", "readings_pkey") in constraints
 
 
 def test_migrate_twice_is_a_no_op_and_backend_is_recorded(conn):

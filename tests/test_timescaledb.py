@@ -184,7 +184,7 @@ def test_declared_schema_equals_migrated_schema(migrated, declared):
         assert migrated.timescaledb[key] == declared.timescaledb[key], key
     tables = {t[0]: t for t in migrated.schema["describe_tables"]}
     assert tables["readings"][1:] == ("r", "")  # a hypertable, not a partitioned table
-    assert ("readings", "PRIMARY KEY (channel_id, ts)", "p") in \
+    assert ("readings", "PRIMARY KEY (channel_id, ts)", "p", "readings_pkey") in \
         migrated.schema["describe_constraints"]
     own = {f[0] for f in migrated.schema["describe_functions"]}
     assert {"ensure_readings_partitions", "time_bucket", "create_hypertable"} <= own

@@ -264,18 +264,20 @@ def migrate(conn: psycopg.Connection, *, backend: str | None = None) -> MigrateR
 
 
 def apply_declared_schema(conn: psycopg.Connection, backend: str = "plain") -> None:
-    """Create the declared schema (``schema.sql`` + ``schema.<backend>.sql``) in an empty database.
+    """Create the declared schema (``schema.<backend>.sql``, then ``schema.sql``) in an empty
+    database.
 
     Used by the test that proves migrations and the declared schema agree.
     """
     with conn.transaction():
-        # schema.sql's functions may name tables the backend part creates (as pg_dump does).
+        # The backend part comes first, so that schema.sql's role block grants on its readings
+        # and functions; those functions name tables schema.sql creates (as pg_dump allows).
         conn.execute("SET LOCAL check_function_bodies = false")
         if backend == "timescaledb":
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         conn.execute(queries()["create_schema_migrations"])
-        conn.execute(sql_file("schema.sql"))
         conn.execute(sql_file(f"schema.{backend}.sql"))
+        conn.execute(sql_file("schema.sql"))
 
 
 def describe_schema(conn: psycopg.Connection) -> dict[str, list]:

@@ -1,5 +1,7 @@
--- The declared schema, plain PostgreSQL part.
+-- The declared schema, plain PostgreSQL part: readings, its monthly rollup and the functions that
+-- depend on how they are kept. Applied before schema.sql (whose role block grants on them).
 
+-- Readings, range-partitioned by month on ts; partitions are created on demand.
 CREATE TABLE readings (
     channel_id integer NOT NULL,
     ts timestamptz NOT NULL,
@@ -8,9 +10,10 @@ CREATE TABLE readings (
 ) PARTITION BY RANGE (ts);
 
 -- Create the monthly partitions of readings that cover [ts_from, ts_to]; returns how many were
--- created. Safe to call concurrently (an advisory lock serialises creators).
+-- created. Safe to call concurrently (an advisory lock serialises creators). It needs DDL, so it
+-- runs as its owner; only pipelines may call it (schema.sql's role block).
 CREATE FUNCTION ensure_readings_partitions(ts_from timestamptz, ts_to timestamptz)
-RETURNS integer LANGUAGE plpgsql AS $$
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     month timestamptz;
     part text;
@@ -30,8 +33,70 @@ BEGIN
     RETURN created;
 END $$;
 
--- 0006, plain PostgreSQL: monthly statistics per channel, kept current by each import.
+-- How many monthly partitions covering [ts_from, ts_to] are missing.
+CREATE FUNCTION readings_partitions_missing(ts_from timestamptz, ts_to timestamptz)
+RETURNS integer LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    month timestamptz;
+    missing integer := 0;
+BEGIN
+    month := date_trunc('month', ts_from AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+    WHILE month <= ts_to LOOP
+        IF to_regclass('readings_' || to_char(month AT TIME ZONE 'UTC', '"y"YYYY"m"MM')) IS NULL
+        THEN
+            missing := missing + 1;
+        END IF;
+        month := month + interval '1 month';
+    END LOOP;
+    RETURN missing;
+END $$;
 
+-- A month without a partition loads faster into a table of its own, keyed after loading and
+-- then attached (attaching locks `readings` only against other DDL, not against reads or
+-- writes). `readings_load_table` names the table a month's readings are to be copied into:
+-- `readings` if its partition exists, else a new table with the partition's name, whose range
+-- check lets `attach_readings_partition` attach it without scanning it. Both run inside the
+-- import's transaction, as their owner (DDL), and only pipelines may call them.
+
+CREATE FUNCTION readings_month_partition(p_month timestamptz, OUT name text,
+                                         OUT lower timestamptz, OUT upper timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT 'readings_' || to_char(m AT TIME ZONE 'UTC', '"y"YYYY"m"MM'), m, m + interval '1 month'
+    FROM (SELECT date_trunc('month', p_month, 'UTC') AS m) month
+$$;
+
+CREATE FUNCTION readings_load_table(p_month timestamptz)
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    part record := readings_month_partition(p_month);
+BEGIN
+    IF to_regclass(part.name) IS NOT NULL THEN
+        RETURN 'readings';
+    END IF;
+    -- Attaching needs this lock (it lets reads and writes go on); taking it now keeps two
+    -- imports from making the same partition, and shows this one any partition made meanwhile.
+    LOCK TABLE readings IN SHARE UPDATE EXCLUSIVE MODE;
+    IF to_regclass(part.name) IS NOT NULL THEN
+        RETURN 'readings';
+    END IF;
+    EXECUTE format('CREATE TABLE %I (LIKE readings, CONSTRAINT %I CHECK '
+                   '(ts >= %L AND ts < %L))', part.name, part.name || '_range', part.lower,
+                   part.upper);
+    RETURN part.name;
+END $$;
+
+CREATE FUNCTION attach_readings_partition(p_month timestamptz)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    part record := readings_month_partition(p_month);
+BEGIN
+    EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (channel_id, ts)', part.name);
+    EXECUTE format('ALTER TABLE readings ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+                   part.name, part.lower, part.upper);
+    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', part.name, part.name || '_range');
+END $$;
+
+-- Monthly statistics per channel, kept current by each import.
 CREATE TABLE readings_monthly (
     channel_id integer NOT NULL,
     month timestamptz NOT NULL,
@@ -59,27 +124,9 @@ RETURNS void LANGUAGE sql AS $$
         maximum = EXCLUDED.maximum
 $$;
 
-CREATE FUNCTION readings_partitions_missing(ts_from timestamptz, ts_to timestamptz)
-RETURNS integer LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    month timestamptz;
-    missing integer := 0;
-BEGIN
-    month := date_trunc('month', ts_from AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-    WHILE month <= ts_to LOOP
-        IF to_regclass('readings_' || to_char(month AT TIME ZONE 'UTC', '"y"YYYY"m"MM')) IS NULL
-        THEN
-            missing := missing + 1;
-        END IF;
-        month := month + interval '1 month';
-    END LOOP;
-    RETURN missing;
-END $$;
-
--- 0008, plain PostgreSQL: an import adds the monthly statistics of the readings it inserted to
--- the rollup (counts and sums add, minima and maxima combine), so that the rollup is kept
--- without reading the readings again.
-
+-- An import adds the monthly statistics of the readings it inserted to the rollup (counts and
+-- sums add, minima and maxima combine), so that the rollup is kept without reading the readings
+-- again.
 CREATE FUNCTION add_readings_monthly(p_channels integer[], p_months timestamptz[],
                                      p_n bigint[], p_total double precision[],
                                      p_minimum double precision[], p_maximum double precision[])
@@ -92,66 +139,43 @@ RETURNS void LANGUAGE sql AS $$
         maximum = greatest(m.maximum, EXCLUDED.maximum)
 $$;
 
--- A month without a partition loads faster into a table of its own, keyed after loading and
--- then attached (attaching locks `readings` only against other DDL, not against reads or
--- writes). `readings_load_table` names the table a month's readings are to be copied into:
--- `readings` if its partition exists, else a new table with the partition's name, whose range
--- check lets `attach_readings_partition` attach it without scanning it. Both run inside the
--- import's transaction.
-
-CREATE FUNCTION readings_month_partition(p_month timestamptz, OUT name text,
-                                         OUT lower timestamptz, OUT upper timestamptz)
+-- Calibrated readings of some channels in [p_from, p_to) (calibration_segments), with the codes
+-- of the flags covering each (flag_coverage) and whether one of them excludes it. p_excluded: the
+-- codes that exclude (NULL: each code's excluded_by_default). With p_include_flagged false,
+-- excluded readings are left out. (On TimescaleDB the readings joins also carry the bounds as
+-- plain quals; here they would make the planner pick a far worse plan.)
+CREATE FUNCTION clean_readings(p_channels integer[], p_from timestamptz, p_to timestamptz,
+                               p_excluded text[] DEFAULT NULL,
+                               p_include_flagged boolean DEFAULT false)
+RETURNS TABLE (channel_id integer, ts timestamptz, raw double precision,
+               value double precision, flags text[], excluded boolean)
 LANGUAGE sql STABLE AS $$
-    SELECT 'readings_' || to_char(m AT TIME ZONE 'UTC', '"y"YYYY"m"MM'), m, m + interval '1 month'
-    FROM (SELECT date_trunc('month', p_month, 'UTC') AS m) month
+    WITH segs AS MATERIALIZED (
+        SELECT * FROM calibration_segments s
+        WHERE s.channel_id = ANY(p_channels) AND s.seg_to > p_from AND s.seg_from < p_to
+    ),
+    cover AS MATERIALIZED (
+        SELECT f.channel_id, f.ts_from, f.ts_to, f.code,
+               coalesce(f.code = ANY(p_excluded), f.excluded_by_default) AS excludes
+        FROM flag_coverage f
+        WHERE f.channel_id = ANY(p_channels) AND f.ts_to > p_from AND f.ts_from < p_to
+    ),
+    flagged AS (
+        SELECT r.channel_id, r.ts, array_agg(DISTINCT f.code ORDER BY f.code) AS codes,
+               bool_or(f.excludes) AS excluded
+        FROM cover f
+        JOIN readings r ON r.channel_id = f.channel_id
+            AND r.ts >= greatest(f.ts_from, p_from) AND r.ts < least(f.ts_to, p_to)
+        GROUP BY r.channel_id, r.ts
+    )
+    SELECT r.channel_id, r.ts, r.value,
+           CASE WHEN s.wrap
+                THEN (r.value * s.a + s.b) - 360 * floor((r.value * s.a + s.b) / 360)
+                ELSE r.value * s.a + s.b END,
+           coalesce(fl.codes, '{}'), coalesce(fl.excluded, false)
+    FROM segs s
+    JOIN readings r ON r.channel_id = s.channel_id
+        AND r.ts >= greatest(s.seg_from, p_from) AND r.ts < least(s.seg_to, p_to)
+    LEFT JOIN flagged fl ON fl.channel_id = r.channel_id AND fl.ts = r.ts
+    WHERE p_include_flagged OR fl.excluded IS NOT TRUE
 $$;
-
-CREATE FUNCTION readings_load_table(p_month timestamptz)
-RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    part record := readings_month_partition(p_month);
-BEGIN
-    IF to_regclass(part.name) IS NOT NULL THEN
-        RETURN 'readings';
-    END IF;
-    -- Attaching needs this lock (it lets reads and writes go on); taking it now keeps two
-    -- imports from making the same partition, and shows this one any partition made meanwhile.
-    LOCK TABLE readings IN SHARE UPDATE EXCLUSIVE MODE;
-    IF to_regclass(part.name) IS NOT NULL THEN
-        RETURN 'readings';
-    END IF;
-    EXECUTE format('CREATE TABLE %I (LIKE readings, CONSTRAINT %I CHECK '
-                   '(ts >= %L AND ts < %L))', part.name, part.name || '_range', part.lower,
-                   part.upper);
-    RETURN part.name;
-END $$;
-
-CREATE FUNCTION attach_readings_partition(p_month timestamptz)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    part record := readings_month_partition(p_month);
-BEGIN
-    EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (channel_id, ts)', part.name);
-    EXECUTE format('ALTER TABLE readings ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
-                   part.name, part.lower, part.upper);
-    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', part.name, part.name || '_range');
-END $$;
-
-
--- 0012: pipelines run as their own role (`stationlab db grant-pipeline NAME`, a member of
--- stationlab_pipeline: reads and writes data, never the schema). An import into a month without
--- a partition needs DDL; the three functions that do it run as their owner (SECURITY DEFINER,
--- with a fixed search_path), and only pipelines (and the owner) may call them: analysts, who may
--- call every other function, may not.
-ALTER FUNCTION ensure_readings_partitions(timestamptz, timestamptz)
-    SECURITY DEFINER SET search_path = public, pg_temp;
-ALTER FUNCTION readings_load_table(timestamptz)
-    SECURITY DEFINER SET search_path = public, pg_temp;
-ALTER FUNCTION attach_readings_partition(timestamptz)
-    SECURITY DEFINER SET search_path = public, pg_temp;
-REVOKE EXECUTE ON FUNCTION ensure_readings_partitions(timestamptz, timestamptz),
-    readings_load_table(timestamptz), attach_readings_partition(timestamptz)
-    FROM PUBLIC, stationlab_analyst;
-GRANT EXECUTE ON FUNCTION ensure_readings_partitions(timestamptz, timestamptz),
-    readings_load_table(timestamptz), attach_readings_partition(timestamptz)
-    TO stationlab_pipeline;

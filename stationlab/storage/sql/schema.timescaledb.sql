@@ -1,5 +1,7 @@
--- The declared schema, TimescaleDB part.
+-- The declared schema, TimescaleDB part: readings, its monthly rollup and the functions that
+-- depend on how they are kept. Applied before schema.sql (whose role block grants on them).
 
+-- Readings: a hypertable with 30-day chunks, compressed per channel.
 CREATE TABLE readings (
     channel_id integer NOT NULL,
     ts timestamptz NOT NULL,
@@ -7,6 +9,8 @@ CREATE TABLE readings (
     PRIMARY KEY (channel_id, ts)
 );
 SELECT create_hypertable('readings', by_range('ts', INTERVAL '1 month'));
+-- TimescaleDB's own switch for compression; its CREATE TABLE ... WITH (tsdb.hypertable) form
+-- would add a columnstore policy of its own beside the 60-day one.
 ALTER TABLE readings SET (
     timescaledb.compress,
     timescaledb.compress_segmentby = 'channel_id',
@@ -14,12 +18,25 @@ ALTER TABLE readings SET (
 );
 SELECT add_compression_policy('readings', compress_after => INTERVAL '60 days');
 
--- Hypertable chunks are created by TimescaleDB as rows arrive; kept for a single call site.
+-- Hypertable chunks are created by TimescaleDB as rows arrive, so no partition is ever missing
+-- and every month loads into `readings`. These keep the plain backend's call sites (and its
+-- SECURITY DEFINER, with a fixed search_path, and its grants: only pipelines may call the three
+-- that make partitions there).
 CREATE FUNCTION ensure_readings_partitions(ts_from timestamptz, ts_to timestamptz)
-RETURNS integer LANGUAGE sql AS $$ SELECT 0 $$;
+RETURNS integer LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp
+AS $$ SELECT 0 $$;
 
--- 0006, TimescaleDB: monthly statistics per channel as a real-time continuous aggregate.
+CREATE FUNCTION readings_partitions_missing(ts_from timestamptz, ts_to timestamptz)
+RETURNS integer LANGUAGE sql STABLE AS $$ SELECT 0 $$;
 
+CREATE FUNCTION readings_load_table(p_month timestamptz)
+RETURNS text LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp
+AS $$ SELECT 'readings' $$;
+
+CREATE FUNCTION attach_readings_partition(p_month timestamptz)
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$ SELECT $$;
+
+-- Monthly statistics per channel as a real-time continuous aggregate.
 CREATE MATERIALIZED VIEW readings_monthly WITH (timescaledb.continuous,
                                                 timescaledb.materialized_only = false) AS
 SELECT channel_id, time_bucket(INTERVAL '1 month', ts) AS month, count(*) AS n,
@@ -31,54 +48,23 @@ SELECT add_continuous_aggregate_policy('readings_monthly', start_offset => NULL,
                                        end_offset => INTERVAL '1 hour',
                                        schedule_interval => INTERVAL '1 hour');
 
--- Real-time aggregation answers with fresh data; the policy materialises in the background.
+-- Real-time aggregation answers with fresh data and the policy materialises in the background;
+-- the continuous aggregate follows the readings by itself.
 CREATE FUNCTION refresh_readings_monthly(p_channels integer[], p_from timestamptz,
                                          p_to timestamptz)
 RETURNS void LANGUAGE sql AS $$ SELECT $$;
-
-CREATE FUNCTION readings_partitions_missing(ts_from timestamptz, ts_to timestamptz)
-RETURNS integer LANGUAGE sql STABLE AS $$ SELECT 0 $$;
-
--- 0008, TimescaleDB: the continuous aggregate follows the readings by itself.
 
 CREATE FUNCTION add_readings_monthly(p_channels integer[], p_months timestamptz[],
                                      p_n bigint[], p_total double precision[],
                                      p_minimum double precision[], p_maximum double precision[])
 RETURNS void LANGUAGE sql AS $$ SELECT $$;
 
--- TimescaleDB makes its chunks as rows arrive: every month loads into `readings`.
-
-CREATE FUNCTION readings_load_table(p_month timestamptz)
-RETURNS text LANGUAGE sql AS $$ SELECT 'readings' $$;
-
-CREATE FUNCTION attach_readings_partition(p_month timestamptz)
-RETURNS void LANGUAGE sql AS $$ SELECT $$;
-
-
--- 0012: pipelines run as their own role (`stationlab db grant-pipeline NAME`, a member of
--- stationlab_pipeline: reads and writes data, never the schema). An import into a month without
--- a partition needs DDL; the three functions that do it run as their owner (SECURITY DEFINER,
--- with a fixed search_path), and only pipelines (and the owner) may call them: analysts, who may
--- call every other function, may not.
-ALTER FUNCTION ensure_readings_partitions(timestamptz, timestamptz)
-    SECURITY DEFINER SET search_path = public, pg_temp;
-ALTER FUNCTION readings_load_table(timestamptz)
-    SECURITY DEFINER SET search_path = public, pg_temp;
-ALTER FUNCTION attach_readings_partition(timestamptz)
-    SECURITY DEFINER SET search_path = public, pg_temp;
-REVOKE EXECUTE ON FUNCTION ensure_readings_partitions(timestamptz, timestamptz),
-    readings_load_table(timestamptz), attach_readings_partition(timestamptz)
-    FROM PUBLIC, stationlab_analyst;
-GRANT EXECUTE ON FUNCTION ensure_readings_partitions(timestamptz, timestamptz),
-    readings_load_table(timestamptz), attach_readings_partition(timestamptz)
-    TO stationlab_pipeline;
-
--- 0019: on TimescaleDB, clean_readings also states its channel and time bounds as plain quals on
--- readings, so that only the chunks and compressed batches asked for are read (500 ms -> a few
--- ms for one channel-month of a compressed 2-year mast). Plain PostgreSQL keeps 0006's form:
--- there the extra quals make the planner pick a far worse plan (seconds -> minutes).
-
-CREATE OR REPLACE FUNCTION clean_readings(p_channels integer[], p_from timestamptz, p_to timestamptz,
+-- Calibrated readings of some channels in [p_from, p_to) (calibration_segments), with the codes
+-- of the flags covering each (flag_coverage) and whether one of them excludes it: as on plain
+-- PostgreSQL, but the readings joins also state the channel and time bounds as plain quals, so
+-- that only the chunks and compressed batches asked for are read (500 ms -> a few ms for one
+-- channel-month of a compressed 2-year mast).
+CREATE FUNCTION clean_readings(p_channels integer[], p_from timestamptz, p_to timestamptz,
                                p_excluded text[] DEFAULT NULL,
                                p_include_flagged boolean DEFAULT false)
 RETURNS TABLE (channel_id integer, ts timestamptz, raw double precision,
