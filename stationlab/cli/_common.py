@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from stationlab.errors import StationlabError
+from stationlab.wording import plural
 
 
 def _run(func, *args, **kwargs):
@@ -38,6 +39,14 @@ def _check_database() -> None:
             pass
 
     _run(check)
+
+
+def _echo_rows(table, describe: Callable[[dict], str], noun: str) -> None:
+    """A line per row of a polars table (``describe(row)``, which may add a second line), then
+    how many rows there were."""
+    for row in table.iter_rows(named=True):
+        click.echo(describe(row))
+    click.echo(plural(table.height, noun))
 
 
 class Timestamp(click.ParamType):

@@ -22,8 +22,7 @@ def db_up() -> None:
     """Start the embedded PostgreSQL under $STATIONLAB_HOME (nothing if STATIONLAB_DSN is set)."""
     from stationlab import database
 
-    if config.external_dsn() is not None:
-        click.echo("using the external server named by STATIONLAB_DSN / PG*; nothing to start")
+    if _external("using the external server named by STATIONLAB_DSN / PG*; nothing to start"):
         return
     dsn = _run(database.up)
     click.echo(f"embedded PostgreSQL running in {database.data_dir()}")
@@ -35,11 +34,18 @@ def db_down() -> None:
     """Stop the embedded PostgreSQL."""
     from stationlab import database
 
-    if config.external_dsn() is not None:
-        click.echo("using an external server; nothing to stop")
+    if _external("using an external server; nothing to stop"):
         return
     stopped = _run(database.down)
     click.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+def _external(message: str) -> bool:
+    """Whether STATIONLAB_DSN / PG* name an external server; if so, say ``message``."""
+    if config.external_dsn() is None:
+        return False
+    click.echo(message)
+    return True
 
 
 @db.command("status")

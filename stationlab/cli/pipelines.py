@@ -7,9 +7,8 @@ import sys
 
 import click
 
-from stationlab.cli._common import Timestamp, _connection, _run, key_values
+from stationlab.cli._common import Timestamp, _connection, _echo_rows, _run, key_values
 from stationlab.errors import StationlabError
-from stationlab.wording import plural
 
 
 @click.group("pipelines")
@@ -83,14 +82,13 @@ def pipelines_history(job: str | None, limit: int) -> None:
     """The newest runs: job, status, start, duration, executed notebook, error."""
     from stationlab import pipelines as jobs
 
-    table = _run(jobs.history, job, limit=limit)
-    for row in table.iter_rows(named=True):
+    def describe(row: dict) -> str:
         duration = f"{row['duration_s']:.1f} s" if row["duration_s"] is not None else "-"
-        click.echo(f"{row['run_id']:>6} {row['job']:<10} {row['status']:<8} "
-                   f"{row['started_at']:%Y-%m-%d %H:%M:%S} {duration:>9} {row['output_path']}")
-        if row["error"]:
-            click.echo(f"       {row['error']}")
-    click.echo(plural(table.height, "run"))
+        return (f"{row['run_id']:>6} {row['job']:<10} {row['status']:<8} "
+                f"{row['started_at']:%Y-%m-%d %H:%M:%S} {duration:>9} {row['output_path']}"
+                + (f"\n       {row['error']}" if row["error"] else ""))
+
+    _echo_rows(_run(jobs.history, job, limit=limit), describe, "run")
 
 
 @pipelines.command("alerts")
@@ -99,14 +97,13 @@ def pipelines_alerts(open_only: bool) -> None:
     """Alerts raised: incident, when, where sent, whether resolved."""
     from stationlab import alerts
 
-    table = _run(alerts.history, open_only=open_only)
-    for row in table.iter_rows(named=True):
+    def describe(row: dict) -> str:
         state = "open" if row["resolved_at"] is None else f"resolved {row['resolved_at']:%F %T}"
-        click.echo(f"{row['alert_id']:>5} {row['raised_at']:%Y-%m-%d %H:%M} {row['incident']} "
-                   f"[{state}] {row['subject']} -> {', '.join(row['sent_to']) or 'not sent'}")
-        if row["send_error"]:
-            click.echo(f"      {row['send_error']}")
-    click.echo(plural(table.height, "alert"))
+        return (f"{row['alert_id']:>5} {row['raised_at']:%Y-%m-%d %H:%M} {row['incident']} "
+                f"[{state}] {row['subject']} -> {', '.join(row['sent_to']) or 'not sent'}"
+                + (f"\n      {row['send_error']}" if row["send_error"] else ""))
+
+    _echo_rows(_run(alerts.history, open_only=open_only), describe, "alert")
 
 
 @click.command("health")
