@@ -32,6 +32,7 @@ import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 
+from stationlab import storage
 from stationlab.errors import ConfigError
 from stationlab.storage import runs
 
@@ -139,6 +140,14 @@ def send_webhook(url: str, payload: dict) -> None:
                                      method="POST")
     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
         response.read()
+
+
+def history(*, open_only: bool = False, dsn: str | None = None):
+    """The alerts raised, oldest first (a polars DataFrame: ``alert_id``, ``raised_at``,
+    ``incident``, ``subject``, ``sent_to``, ``send_error``, ``resolved_at``, ...); with
+    ``open_only``, only incidents not resolved yet."""
+    with storage.connect(dsn, autocommit=True) as conn:
+        return runs.alerts(conn, open_only=open_only)
 
 
 def raise_alert(conn, settings: AlertSettings, *, incident: str, kind: str, subject: str,

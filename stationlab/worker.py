@@ -158,6 +158,29 @@ def _work(pool, name: str, forever: bool, stop: threading.Event, poll_s: float,
         done(outcome)
 
 
+def list_files(status: str | None = None, *, dsn: str | None = None) -> list[dict]:
+    """The received files, all or those of one status (``pending``, ``imported``, ``failed``),
+    oldest first: ``file_id``, ``status``, ``name``, ``source`` and a failed file's ``error``."""
+    with storage.connect(dsn, autocommit=True) as conn:
+        return queue.list_files(conn, status)
+
+
+def retry_failed(file_ids: Iterable[int] = (), *, dsn: str | None = None
+                 ) -> tuple[list[dict], list[int]]:
+    """Put failed files back in the queue: those of ``file_ids``, or every failed one.
+
+    Returns the files as they were before (those named that exist, or every failed one) and
+    the ids queued again; a file not failed, or without a copy in the raw store (imported by
+    path), is not queued.
+    """
+    file_ids = list(file_ids)
+    with storage.connect(dsn, autocommit=True) as conn:
+        # read before retrying: a file put back in the queue is no longer 'failed'
+        named = (queue.files_by_id(conn, file_ids) if file_ids
+                 else queue.list_files(conn, "failed"))
+        return named, queue.retry_failed(conn, file_ids or None)
+
+
 def import_next(pool, *, worker: str = "worker", mappings: Iterable = ()) -> Outcome | None:
     """Claim the next pending file and import it in the claim's transaction; ``None`` if no
     file is waiting (or every waiting one is claimed by another worker)."""

@@ -344,3 +344,66 @@ def test_lab_on_a_port_in_use_says_so(db):
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr and "http://" not in result.stdout
+
+
+def test_no_command_module_imports_storage():
+    """The commands call the domain modules (ingest, export, flags, database, ...), which own
+    their use of storage; read with ast, so an import inside a function counts too."""
+    import ast
+
+    modules = sorted((REPO / "stationlab" / "cli").glob("*.py"))
+    assert {"__init__.py", "_common.py", "db.py", "export.py"} <= {m.name for m in modules}
+    found = []
+    for module in modules:
+        for node in ast.walk(ast.parse(module.read_text(), filename=str(module))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            found += [f"{module.name}:{node.lineno} {name}" for name in names
+                      if name == "stationlab.storage" or name.startswith("stationlab.storage.")]
+    assert found == []
+
+
+def test_starting_the_command_line_imports_neither_storage_nor_export():
+    """Every command, --help included, starts without the driver, polars or the export package
+    (half a second); a command imports what it uses when it runs."""
+    code = ("import sys, stationlab.cli; print(sorted(m for m in sys.modules if m.split('.')[0] "
+            "in ('polars', 'psycopg') or m.startswith(('stationlab.storage', "
+            "'stationlab.export'))))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert (run.returncode, run.stdout.strip()) == (0, "[]"), run.stderr
+
+
+def test_key_value_arguments_and_export_formats_are_checked_before_any_work(tmp_path):
+    from click.testing import CliRunner
+
+    from stationlab.cli import main
+    from stationlab.export import FORMATS
+
+    def error(*args):
+        result = CliRunner().invoke(main, list(args), prog_name="stationlab")
+        assert result.exit_code == 2, result.output
+        return result.output.strip().splitlines()[-1]
+
+    assert error("qc", "set", "range", "high", "--station", "x") == (
+        "Error: Invalid value for PARAMS: 'high' is not KEY=VALUE")
+    assert error("qc", "set", "range", "high=a", "--station", "x") == (
+        "Error: Invalid value for PARAMS: 'high=a': the value must be a number")
+    assert error("pipelines", "run", "job", "-p", "n") == (
+        "Error: Invalid value: 'n' is not KEY=VALUE")
+    choices = ", ".join(map(repr, FORMATS))
+    for command in (("export", "--out", str(tmp_path / "x")), ("exports", "path"),
+                    ("exports", "build")):
+        assert error(*command, "--station", "x", "--format", "xls") == (
+            f"Error: Invalid value for '--format': 'xls' is not one of {choices}.")
+
+
+def test_lab_finds_the_repository_notebooks_from_any_folder(tmp_path, monkeypatch):
+    from stationlab.cli import lab
+
+    monkeypatch.chdir(tmp_path)
+    assert lab._notebooks_dir() == REPO / "notebooks"
