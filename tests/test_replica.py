@@ -149,7 +149,11 @@ def test_db_status_says_how_stale_the_replica_is(env):
     lag = [line for line in result.output.splitlines() if line.startswith("replica lag: ")][0]
     assert "caught up" in lag or "bytes of WAL behind the primary" in lag
     assert "replayed up to " in lag and "primary at " in lag
-    assert "primary measures a replay lag of " in result.output  # postgres sees pg_stat_replication
+    if "primary measures a replay lag of " not in result.output:
+        # PostgreSQL reports no replay lag (NULL) once a standby is caught up and idle
+        with psycopg.connect(dsn) as conn:
+            rows = conn.execute("SELECT replay_lag FROM pg_stat_replication").fetchall()
+        assert rows and all(lag is None for (lag,) in rows), rows
 
 
 def test_a_bad_read_dsn_gets_one_line(env, monkeypatch):
