@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,8 +53,19 @@ class Bench:
         with psycopg.connect(self.admin, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)))
+            for attempt in range(1, 6):
+                try:
+                    conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        sql.Identifier(name), sql.Identifier(template)))
+                    break
+                except psycopg.errors.ObjectInUse:
+                    # TimescaleDB's launcher looks into every database now and then, and a
+                    # database someone is connected to cannot be copied: send it away, again.
+                    if attempt == 5:
+                        raise
+                    conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = %s AND pid <> pg_backend_pid()", (template,))
+                    time.sleep(0.2 * attempt)
         return self.dsn(name)
 
     def run(self, key: str, command: list[str], dsn: str | None = None) -> dict:
