@@ -268,3 +268,16 @@ def test_flag_editors_of_two_analysts_share_flags_and_keep_to_their_own(analysts
             "for table arrivals): files are imported by the pipelines' role; give the file to "
             "whoever runs the imports (`stationlab import FILE`), or put it where a fetch "
             "source picks it up"]
+
+
+def test_flag_editor_renders_with_a_flag_reaching_past_the_last_reading(mast):
+    """The demo's last reading is 2016-01-10 23:40; a flag to 2016-01-11 ends the plot's range
+    with another kind of stamp than the curves' start (it broke the notebook's output)."""
+    import panel as pn
+
+    mast.add_flag("2016-01-10 08:40", "2016-01-11 00:00", "bad", point="Spd80mN",
+                  reason="iced")
+    editor = FlagEditor(mast.client, station="some_site")
+    root = pn.panel(editor).get_root()
+    assert editor.shown()[1].dimension_values("code").tolist() == ["bad"]
+    assert root is not None

@@ -246,6 +246,8 @@ class FlagEditor(pn.viewable.Viewer):
             pn.widgets.Button.from_param(self.param.refresh),
             width=300)
         status = pn.pane.Markdown(self.param.message, css_classes=["flag-message"])
-        plot = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width")
+        # linked_axes off: one plot, nothing to link, and Panel's linking cannot compare the
+        # ends of a range that flags reaching past the last reading end with a pandas Timestamp
+        plot = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width", linked_axes=False)
         return pn.Row(controls, pn.Column(plot, status, self._table, sizing_mode="stretch_width"),
                       sizing_mode="stretch_width")
