@@ -230,7 +230,8 @@ def test_long_series_are_downsampled_and_full_detail_when_zoomed():
     assert len(zoomed.last) == 144  # every reading of the day, none dropped
 
 
-def test_flag_editors_of_two_analysts_share_flags_and_keep_to_their_own(analysts, real_data):
+def test_flag_editors_of_two_analysts_share_flags_and_keep_to_their_own(
+        analysts, real_data):  # noqa: F811 (a fixture)
     """Each analyst's editor on their own role: B sees A's flag (on the plot and in the table,
     after a refresh for one saved since), and B's attempt to remove it is refused with
     PostgreSQL's reason in the widget, not an exception."""
