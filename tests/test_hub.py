@@ -9,6 +9,7 @@ other users cannot go (CI clones it as root). Production does the same with a ve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pwd
@@ -91,10 +92,12 @@ def hub_python(scratch) -> Path:
 
 
 @pytest.fixture(scope="module")
-def analysts(scratch):
-    """Two system users with private homes."""
+def analysts(request, scratch):
+    """Two system users with private homes (named by the test module's ``ANALYSTS``, so that
+    modules using these fixtures do not share users)."""
     made = []
-    for name in ANALYSTS:
+    names = getattr(request.module, "ANALYSTS", ANALYSTS)
+    for name in names:
         try:
             pwd.getpwnam(name)
         except KeyError:
@@ -102,7 +105,7 @@ def analysts(scratch):
                            check=True)
             made.append(name)
         Path(pwd.getpwnam(name).pw_dir).chmod(0o700)
-    yield ANALYSTS
+    yield names
     for name in made:
         subprocess.run(["userdel", "--remove", name], capture_output=True)
 
@@ -235,6 +238,14 @@ async def _execute(url: str, code: str) -> tuple[str, str | None]:
 
 @pytest.fixture
 def hub(scratch, hub_python, analysts, analyst_dsn, auth_server):
+    with running_hub(scratch, hub_python, analysts, analyst_dsn, auth_server[0]) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_hub(scratch: Path, hub_python: Path, analysts, analyst_dsn: str, owner: str):
+    """JupyterHub with the analysts allowed (dummy login: any password), their servers on
+    ``hub_python`` connecting with ``analyst_dsn``, the dashboards service on ``owner``."""
     state = scratch / "state"
     state.mkdir(exist_ok=True)
     port = _free_port()
@@ -244,7 +255,7 @@ def hub(scratch, hub_python, analysts, analyst_dsn, auth_server):
                STATIONLAB_HUB_INTERNAL_PORT=str(_free_port()), STATIONLAB_HUB_API_TOKEN=TOKEN,
                STATIONLAB_HUB_USERS=",".join(analysts), STATIONLAB_ANALYST_DSN=analyst_dsn,
                STATIONLAB_HUB_MEM_LIMIT="2G", STATIONLAB_HUB_CPU_LIMIT="1",
-               STATIONLAB_DASHBOARD_DSN=auth_server[0],
+               STATIONLAB_DASHBOARD_DSN=owner,
                STATIONLAB_HUB_DASHBOARD_PORT=str(_free_port()))
     env.pop("STATIONLAB_DSN", None)
     log = open(state / "hub.log", "w")  # noqa: SIM115 (closed below)

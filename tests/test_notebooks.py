@@ -12,8 +12,17 @@ from tests.conftest import REPO
 
 NOTEBOOKS = REPO / "notebooks"
 JOBS = {"import", "clean", "export", "health", "report", "backup"}
-ANALYST = ["explore_station.ipynb", "flag_period.ipynb", "widgets.ipynb",
-           "brightwind_shear.ipynb"]
+ANALYST = ["explore_station.ipynb", "flag_period.ipynb", "calibrate_sensor.ipynb",
+           "widgets.ipynb", "brightwind_shear.ipynb"]
+#: Parameters a headless run gives (the notebook's own defaults otherwise).
+PARAMETERS = {"flag_period.ipynb": {"start": "2016-01-09 18:00", "end": "2016-01-09 20:00",
+                                    "code": "icing", "reason": "rime on the cups (example)"},
+              "calibrate_sensor.ipynb": {"serial_number": "SN-Spd80mN"}}
+#: The cells that end in a widget, per notebook (their last line).
+WIDGETS = {"flag_period.ipynb": ["editor"], "calibrate_sensor.ipynb": ["editor"],
+           "widgets.ipynb": ["flags", "calibrations", "UploadWidget()"],
+           "explore_station.ipynb": ["explorer.series(winds)", "explorer.rose(winds)",
+                                     "recovery.heatmap(False) + recovery.heatmap(True)"]}
 #: Run per station by stationlab.report (from the report job, tests/test_report.py).
 REPORTS = ["station_report.ipynb"]
 
@@ -56,23 +65,26 @@ def test_due_runs_the_six_jobs_on_the_sample_data(db, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ANALYST)
-def test_analyst_notebooks_run(name, mast, tmp_path):
+def test_analyst_notebooks_run(name, mast, conn, tmp_path):
+    import nbformat
+
+    from tests.test_calibration import install_anemometer
+
+    if name == "calibrate_sensor.ipynb":  # a sensor with its certificate to show
+        install_anemometer(conn, "Spd80mN", (0.04577, 0.2528, "-infinity", "infinity"))
     out = tmp_path / name
     papermill.execute_notebook(str(NOTEBOOKS / name), str(out), progress_bar=False,
-                               cwd=str(NOTEBOOKS))
+                               cwd=str(NOTEBOOKS), parameters=PARAMETERS.get(name, {}))
     if name == "flag_period.ipynb":
         flags = mast.flags()
         assert flags["code"].to_list() == ["icing"]
-    if name == "widgets.ipynb":  # each widget displayed as a Panel model (not text, no error)
-        import nbformat
-
-        shown = [cell for cell in nbformat.read(out, as_version=4).cells
-                 if cell.cell_type == "code" and cell.source.splitlines()[-1] in
-                 ("flags", "calibrations", "UploadWidget()")]
-        assert len(shown) == 3
-        for cell in shown:
-            kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
-            assert "application/vnd.holoviews_exec.v0+json" in kinds, cell.source
+    # each widget and plot displayed as a Panel/HoloViews model (not text, no error)
+    cells = [cell for cell in nbformat.read(out, as_version=4).cells
+             if cell.cell_type == "code" and cell.source.splitlines()[-1] in WIDGETS.get(name, [])]
+    assert len(cells) == len(WIDGETS.get(name, [])), name
+    for cell in cells:
+        kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
+        assert "application/vnd.holoviews_exec.v0+json" in kinds, cell.source
     if name == "brightwind_shear.ipynb":  # brightwind's numbers on the demo file, its way
         check_brightwind_summary(out)
 

@@ -15,6 +15,7 @@ from stationlab.errors import StationlabError
 from stationlab.widgets import CalibrationEditor, FlagEditor, FlagRepository, UploadWidget
 
 from .conftest import DEMO
+from .test_roles import analysts  # noqa: F401 (a fixture)
 
 SPEED = "Speed 80m 0deg Mean [m/s]"
 FIRST = datetime(2016, 1, 9, 15, 20, tzinfo=UTC)
@@ -227,3 +228,57 @@ def test_long_series_are_downsampled_and_full_detail_when_zoomed():
     zoomed = _plots.downsample1d(_plots.curves(long, ["speed"]), algorithm="lttb",
                                  width=_plots.SCREEN_POINTS, x_range=day, dynamic=False)
     assert len(zoomed.last) == 144  # every reading of the day, none dropped
+
+
+def test_flag_editors_of_two_analysts_share_flags_and_keep_to_their_own(
+        analysts, real_data):  # noqa: F811 (a fixture)
+    """Each analyst's editor on their own role: B sees A's flag (on the plot and in the table,
+    after a refresh for one saved since), and B's attempt to remove it is refused with
+    PostgreSQL's reason in the widget, not an exception."""
+    import stationlab
+    from stationlab.widgets.persistence import import_upload
+
+    with stationlab.connect(analysts["ana_a"]) as a, stationlab.connect(analysts["ana_b"]) as b:
+        mine = FlagEditor(a, station="some_site", channels=[SPEED])
+        theirs = FlagEditor(b, station="some_site", channels=[SPEED])
+        assert SPEED in theirs.param.channels.objects and len(theirs.param.channels.objects) > 10
+        mine.bounds.event(boundsx=(np.datetime64("2016-01-10T00:00"),
+                                   np.datetime64("2016-01-10T06:00")))
+        mine.param.update(code="icing", reason="rime on the cups")
+        [flag_id] = mine.save_flag()
+        assert theirs.shown()[1].dimension_values("code").tolist() == []  # not yet read again
+        theirs.reload()
+        assert theirs.message == "1 flag(s) on some_site, as of now"
+        assert theirs.shown()[1].dimension_values("code").tolist() == ["icing"]
+        assert theirs._table.value[["flag_id", "author"]].values.tolist() == [[flag_id, "ana_a"]]
+        theirs._table.selection = [0]
+        assert theirs.selected_flag == flag_id
+        theirs.remove_flag()
+        assert theirs.message == (f"Not removed: flag {flag_id} belongs to ana_a; only its "
+                                  "author can remove it")
+        assert theirs.flags["flag_id"].to_list() == [flag_id]  # still there
+        mine.selected_flag = flag_id
+        mine.remove_flag()
+        assert mine.message == "Flag removed (kept in the history)"
+        # an analyst may not import files: the upload says so, in a line of its own
+        upload = UploadWidget(lambda name, data, station: import_upload(
+            name, data, station, dsn=analysts["ana_b"]))
+        upload.files.param.update(filename=["demo.csv"], value=[(real_data / DEMO).read_bytes()])
+        assert upload.outcomes == [
+            "demo.csv: failed: ana_b may not bring files into the database (permission denied "
+            "for table arrivals): files are imported by the pipelines' role; give the file to "
+            "whoever runs the imports (`stationlab import FILE`), or put it where a fetch "
+            "source picks it up"]
+
+
+def test_flag_editor_renders_with_a_flag_reaching_past_the_last_reading(mast):
+    """The demo's last reading is 2016-01-10 23:40; a flag to 2016-01-11 ends the plot's range
+    with another kind of stamp than the curves' start (it broke the notebook's output)."""
+    import panel as pn
+
+    mast.add_flag("2016-01-10 08:40", "2016-01-11 00:00", "bad", point="Spd80mN",
+                  reason="iced")
+    editor = FlagEditor(mast.client, station="some_site")
+    root = pn.panel(editor).get_root()
+    assert editor.shown()[1].dimension_values("code").tolist() == ["bad"]
+    assert root is not None

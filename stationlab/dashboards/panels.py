@@ -372,7 +372,8 @@ class StationExplorer(pn.viewable.Viewer):
                 css_classes=["explorer-message"])
         means = self.monthly_means()
         return pn.Column(
-            pn.pane.HoloViews(self.series(frame), sizing_mode="stretch_width"),
+            pn.pane.HoloViews(self.series(frame), sizing_mode="stretch_width",
+                              linked_axes=False),  # as in the FlagEditor
             pn.Row(self.rose(frame),
                    pn.Column("### Monthly means (clean)",
                              pn.widgets.Tabulator(means.to_pandas(), disabled=True,

@@ -139,8 +139,12 @@ def get_flag(conn: psycopg.Connection, flag_id: int) -> dict:
 
 def delete_flag(conn: psycopg.Connection, flag_id: int, author: str) -> bool:
     """Soft-delete a flag (its row stays, marked removed by ``author``)."""
-    return conn.execute(queries()["flag_delete"],
-                        {"flag_id": flag_id, "author": author}).rowcount == 1
+    try:
+        with conn.transaction():
+            return conn.execute(queries()["flag_delete"],
+                                {"flag_id": flag_id, "author": author}).rowcount == 1
+    except psycopg.errors.InsufficientPrivilege as exc:  # e.g. someone else's flag
+        raise StorageError(exc.diag.message_primary) from exc
 
 
 def list_flags(conn: psycopg.Connection, station: str, *, start: datetime | None = None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from stationlab.errors import StorageError
 from stationlab.storage.db import queries
 
 
@@ -32,10 +33,19 @@ def record_arrival(conn: psycopg.Connection, *, source: str, original_name: str,
                    size: int, stored_path: str, station_name: str | None = None,
                    author: str | None = None) -> int:
     """Record a file that arrived (its bytes already in the raw store); returns its id."""
-    return conn.execute(queries()["arrival_insert"], {
-        "source": source, "original_name": original_name, "sha256": digest, "size_bytes": size,
-        "stored_path": stored_path, "station_name": station_name, "author": author,
-    }).fetchone()["arrival_id"]
+    try:
+        with conn.transaction():
+            return conn.execute(queries()["arrival_insert"], {
+                "source": source, "original_name": original_name, "sha256": digest,
+                "size_bytes": size, "stored_path": stored_path, "station_name": station_name,
+                "author": author,
+            }).fetchone()["arrival_id"]
+    except psycopg.errors.InsufficientPrivilege as exc:
+        user = conn.info.user
+        raise StorageError(f"{user} may not bring files into the database "
+                           f"({exc.diag.message_primary}): files are imported by the pipelines' "
+                           "role; give the file to whoever runs the imports (`stationlab "
+                           "import FILE`), or put it where a fetch source picks it up") from exc
 
 
 def fetched_keys(conn: psycopg.Connection, source: str) -> set[tuple[str, str]]:

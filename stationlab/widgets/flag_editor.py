@@ -47,6 +47,8 @@ class FlagEditor(pn.viewable.Viewer):
     save = param.Action(lambda self: self.save_flag(), label="Save flag")
     change = param.Action(lambda self: self.update_flag(), label="Change selected flag")
     remove = param.Action(lambda self: self.remove_flag(), label="Remove selected flag")
+    refresh = param.Action(lambda self: self.reload(), label="Refresh",
+                           doc="Read the flags again (others may have added some).")
     revision = param.Integer(default=0, precedence=-1, doc="Bumped whenever flags change.")
 
     def __init__(self, client, repository: FlagRepository | None = None, **params) -> None:
@@ -125,17 +127,27 @@ class FlagEditor(pn.viewable.Viewer):
                                   f"({start:%Y-%m-%d %H:%M})")
         return start, end
 
-    def _attempt(self, action, done: str) -> None:
+    def _attempt(self, action, done: str, refused: str = "Not saved") -> bool:
+        """Run ``action``; the message says what it did, or why the database refused it (e.g.
+        the role may not remove someone else's flag)."""
         try:
             action()
         except StationlabError as exc:
-            self.message = f"Not saved: {exc}"
-            return
+            self.message = f"{refused}: {exc}"
+            return False
         self.message = done
         self._refresh_flags()
+        return True
 
-    def save_flag(self) -> None:
-        """Flag the selected period on the chosen channels."""
+    def reload(self) -> None:
+        """Read the station's flags again: what others saved since shows on the plot and in
+        the table."""
+        self._refresh_flags()
+        self.message = f"{self.flags.height} flag(s) on {self.station}, as of now"
+
+    def save_flag(self) -> list[int] | None:
+        """Flag the selected period on the chosen channels; returns the new flags' ids (None
+        if refused: the message says why)."""
         def action():
             if not self.reason.strip():
                 raise StationlabError("write a reason, so others know why the period is flagged")
@@ -143,8 +155,10 @@ class FlagEditor(pn.viewable.Viewer):
             self._saved = self.repository.add(self.station, start, end, self.code,
                                               self.reason.strip(),
                                               [self._channel_ids[n] for n in self.channels])
+        self._saved = None
         self._attempt(action, f"Flagged {self.code} on {len(self.channels) or 'all'} "
                               "channel(s)")
+        return self._saved
 
     def update_flag(self) -> None:
         """Change the flag picked in the table to the period, code and reason shown."""
@@ -155,7 +169,8 @@ class FlagEditor(pn.viewable.Viewer):
             self.selected_flag = self.repository.edit(
                 self.selected_flag, ts_from=start, ts_to=end, code=self.code,
                 reason=self.reason.strip())
-        self._attempt(action, "Flag changed (the old version is kept in the history)")
+        self._attempt(action, "Flag changed (the old version is kept in the history)",
+                      "Not changed")
 
     def remove_flag(self) -> None:
         """Remove the flag picked in the table (its history stays)."""
@@ -164,7 +179,7 @@ class FlagEditor(pn.viewable.Viewer):
                 raise StationlabError("pick a flag in the table first")
             self.repository.remove(self.selected_flag)
             self.selected_flag = None
-        self._attempt(action, "Flag removed (kept in the history)")
+        self._attempt(action, "Flag removed (kept in the history)", "Not removed")
 
     # --- view --------------------------------------------------------------------------------
     def _curves(self, revision=None, channels=None):
@@ -228,8 +243,11 @@ class FlagEditor(pn.viewable.Viewer):
             pn.widgets.Button.from_param(self.param.save, color="primary"),
             pn.widgets.Button.from_param(self.param.change),
             pn.widgets.Button.from_param(self.param.remove, color="danger"),
+            pn.widgets.Button.from_param(self.param.refresh),
             width=300)
         status = pn.pane.Markdown(self.param.message, css_classes=["flag-message"])
-        plot = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width")
+        # linked_axes off: one plot, nothing to link, and Panel's linking cannot compare the
+        # ends of a range that flags reaching past the last reading end with a pandas Timestamp
+        plot = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width", linked_axes=False)
         return pn.Row(controls, pn.Column(plot, status, self._table, sizing_mode="stretch_width"),
                       sizing_mode="stretch_width")
