@@ -72,6 +72,11 @@ def test_analyst_notebooks_run(name, mast, conn, tmp_path):
 
     if name == "calibrate_sensor.ipynb":  # a sensor with its certificate to show
         install_anemometer(conn, "Spd80mN", (0.04577, 0.2528, "-infinity", "infinity"))
+    if name == "explore_station.ipynb":  # flags drawn under the curves, one on the station
+        ts = mast.readings(types=["wind_speed"])["ts"].unique().sort()
+        speed = mast.readings(types=["wind_speed"])["channel_id"][0]
+        mast.add_flag(ts[0], ts[3], "icing", reason="rime", channel=speed)
+        mast.add_flag(ts[20], ts[21], "maintenance", reason="visit")
     out = tmp_path / name
     papermill.execute_notebook(str(NOTEBOOKS / name), str(out), progress_bar=False,
                                cwd=str(NOTEBOOKS), parameters=PARAMETERS.get(name, {}))

@@ -35,7 +35,7 @@ QUEUED = ["nrg_logr/20220418_0700_000511_001183_statistical.dat",
           "windographer/windographer_demo_data1.txt"]
 
 #: Per station: readings, and their sum, to compare the pooled import with a direct one.
-TOTALS = """SELECT s.name, count(*) AS n, round(sum(r.value)::numeric, 6) AS total
+TOTALS = """SELECT s.name, count(*) AS n, sum(r.value::numeric) AS total
 FROM readings r JOIN channels c USING (channel_id) JOIN stations s USING (station_id)
 GROUP BY s.name ORDER BY s.name"""
 

@@ -68,5 +68,9 @@ def flag_spans(flags: pl.DataFrame) -> hv.VSpans:
     frame = {"x0": naive_utc(flags["ts_from"]), "x1": naive_utc(flags["ts_to"]),
              "code": flags["code"].to_numpy().astype(str)}
     color = hv.dim("code").categorize(CODE_COLORS, default="#999999")
+    # The curves set the axes: HoloViews gives the spans' extent as a pandas Timestamp, which
+    # Panel cannot order against a curve's datetime64 (a flag from the first reading broke
+    # the plot), and a flag reaching past the readings should not widen the view.
     return hv.VSpans(frame, kdims=["x0", "x1"], vdims=["code"]).opts(
-        color=color, alpha=0.25, line_width=0)
+        color=color, alpha=0.25, line_width=0, apply_ranges=False,
+        padding=(0, 0.1))
