@@ -158,11 +158,23 @@ def test_index_and_dashboards_render_without_console_errors(page, site):
     assert page.errors == []
 
 
+def largest_canvas(cell, timeout=60.0) -> dict:
+    """The bounding box of the biggest canvas in the cell once Bokeh has laid the plot out
+    (until then its canvases have no box, or a small one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        boxes = [box for c in cell.locator("canvas").all() if (box := c.bounding_box())]
+        best = max(boxes, key=lambda box: box["width"] * box["height"], default=None)
+        if best and best["width"] > 300 and best["height"] > 150 \
+                or time.monotonic() > deadline:
+            return best or {"width": 0, "height": 0}
+        time.sleep(0.5)
+
+
 def test_drag_a_range_and_save_a_flag(page, site):
     url, dsn = site
     _open(page, f"{url}/flags", "Flag editor")
-    canvas = max((c.bounding_box() for c in page.locator("canvas").all()),
-                 key=lambda box: box["width"] * box["height"])
+    canvas = largest_canvas(page)
     y = canvas["y"] + canvas["height"] / 2
     page.mouse.move(canvas["x"] + canvas["width"] * 0.35, y)
     page.mouse.down()

@@ -24,7 +24,7 @@ from stationlab.calibration import Calibration, CalibrationRepository
 from stationlab.cli import main
 
 from .conftest import REAL_DATA, REPO
-from .test_browser import ARTIFACTS, WAIT, browser  # noqa: F401 (a fixture)
+from .test_browser import ARTIFACTS, WAIT, browser, largest_canvas  # noqa: F401 (a fixture)
 from .test_hub import (  # noqa: F401 (fixtures)
     analysts,
     auth_server,
@@ -157,8 +157,7 @@ def test_a_flags_a_period_with_the_mouse_b_sees_it_and_cannot_remove_it(
     _run_notebook(page, hub, a, "flag_period.ipynb", "Flag a period")
     editor = _cell_with(page, "Save flag")
     editor.locator(".tabulator").wait_for()
-    canvas = max((c.bounding_box() for c in editor.locator("canvas").all()),
-                 key=lambda box: box["width"] * box["height"])
+    canvas = largest_canvas(editor)
     assert canvas["width"] > 300 and canvas["height"] > 150  # drawn, not an empty sliver
     _shot(page, "flag-notebook-a")
     # drag across the plot with the box-select tool (active): From and To follow

@@ -25,7 +25,7 @@ from stationlab import ingest, storage
 from stationlab.calibration import Calibration, CalibrationRepository
 
 from .conftest import DEMO, REAL_DATA, REPO, _create_database, _drop_database
-from .test_browser import ARTIFACTS, WAIT, _free_port, browser  # noqa: F401 (a fixture)
+from .test_browser import ARTIFACTS, WAIT, _free_port, browser, largest_canvas  # noqa: F401 (a fixture)
 
 AUTHOR = "lab-test"
 
@@ -165,8 +165,8 @@ def test_the_widgets_notebook_renders_in_jupyterlab_offline(page, lab):
     assert page.locator(".jp-InputArea-prompt", has_text="[*]").count() == 0
     editor = page.locator(".jp-Cell", has=page.get_by_role("button", name="Save flag"))
     editor.scroll_into_view_if_needed()
-    box = editor.locator("canvas").first.bounding_box()
-    assert box and box["width"] > 300 and box["height"] > 150  # drawn, not an empty sliver
+    box = largest_canvas(editor)
+    assert box["width"] > 300 and box["height"] > 150  # drawn, not an empty sliver
     _shot(page, "lab-flag-editor")
     page.get_by_role("button", name="Save calibration").scroll_into_view_if_needed()
     _shot(page, "lab-calibration-editor")
