@@ -54,7 +54,7 @@ def _flat(tree: dict, prefix: str = "") -> dict:
     return out
 
 
-def chart_config(values: dict, environ: dict) -> Config:
+def chart_config(values: dict) -> Config:
     """The JupyterHub configuration the chart makes of ``values`` (its jupyterhub_config.py:
     hub.config merged as is, hub.services and hub.loadRoles from maps to lists, the singleuser
     keys to KubeSpawner traits, the image from name and tag, then every hub.extraConfig)."""
@@ -79,14 +79,8 @@ def chart_config(values: dict, environ: dict) -> Config:
     if single["storage"]["type"] == "dynamic":
         c.KubeSpawner.storage_pvc_ensure = True
         c.KubeSpawner.storage_capacity = single["storage"]["capacity"]
-    saved = dict(os.environ)
-    os.environ.update(environ)
-    try:
-        for name, code in hub.get("extraConfig", {}).items():
-            exec(compile(code, f"hub.extraConfig.{name}", "exec"), {"c": c})
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    for name, code in hub.get("extraConfig", {}).items():  # in the hub's environment
+        exec(compile(code, f"hub.extraConfig.{name}", "exec"), {"c": c})
     return c
 
 
@@ -103,6 +97,8 @@ def kubeconfig(tmp_path, monkeypatch):
     from kubernetes_asyncio.config import kube_config
 
     monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
+    # what the hub's environment holds (hub.extraEnv, from the Secret)
+    monkeypatch.setenv("DASHBOARDS_API_TOKEN", "t0ken")
 
 
 class _User:
@@ -112,22 +108,25 @@ class _User:
         self.name, self.id, self.url = name, 7, f"/user/{name}/"
 
 
-def _spawner(config: Config, username: str):
+async def _make(config: Config, username: str):
     """A KubeSpawner for the user (made in an event loop, as the hub makes it)."""
-    async def make():
-        return kubespawner.KubeSpawner(config=config, user=_User(username), _mock=True)
-    return asyncio.run(make())
+    return kubespawner.KubeSpawner(config=config, user=_User(username), _mock=True)
+
+
+def _spawner(config: Config, username: str):
+    return asyncio.run(_make(config, username))
 
 
 def _pod(config: Config, username: str) -> tuple:
+    """The spawner and the pod it would start, as a dict."""
     async def build():
-        spawner = kubespawner.KubeSpawner(config=config, user=_User(username), _mock=True)
+        spawner = await _make(config, username)
         return spawner, (await spawner.get_pod_manifest()).to_dict()
     return asyncio.run(build())
 
 
 def test_an_analyst_pod_reads_as_the_analysts_own_role_within_limits():
-    config = chart_config(VALUES, {"DASHBOARDS_API_TOKEN": "t0ken"})
+    config = chart_config(VALUES)
     spawner, pod = _pod(config, "ana")
     [container] = [c for c in pod["spec"]["containers"] if c["name"] == "notebook"]
     env = {e["name"]: e for e in container["env"]}
@@ -154,7 +153,7 @@ def test_an_analyst_pod_reads_as_the_analysts_own_role_within_limits():
 
 def test_a_name_that_is_not_a_kubernetes_name_still_gets_its_own_role():
     """Roles are the hub's names as they are; Kubernetes objects get the chart's safe slug."""
-    spawner, pod = _pod(chart_config(VALUES, {"DASHBOARDS_API_TOKEN": "t"}), "Jo.Smith")
+    spawner, pod = _pod(chart_config(VALUES), "Jo.Smith")
     env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
     assert env["STATIONLAB_DSN"]["value"].startswith("postgresql://Jo.Smith@")
     secret = env["PGPASSWORD"]["value_from"]["secretKeyRef"]["name"]
@@ -163,7 +162,7 @@ def test_a_name_that_is_not_a_kubernetes_name_still_gets_its_own_role():
 
 
 def test_the_dashboards_service_is_the_deployment_the_hub_expects():
-    config = chart_config(VALUES, {"DASHBOARDS_API_TOKEN": "t0ken"})
+    config = chart_config(VALUES)
     [service] = [s for s in config.JupyterHub.services if s["name"] == "dashboards"]
     assert service["api_token"] == "t0ken"  # from the Secret the Deployment reads too
     # every key is one JupyterHub's services take
@@ -216,8 +215,8 @@ def test_the_analyst_image_is_built_from_this_repository():
     kernel paths (the build itself needs Docker, which these machines do not have)."""
     lines = (HERE / "analyst.Dockerfile").read_text()
     assert "pip install --no-cache-dir -c /opt/stationlab/constraints.txt /opt/stationlab" in lines
-    for image in (VALUES["singleuser"]["image"],):
-        assert f"-t {image['name']}:{image['tag']}" in lines
+    image = VALUES["singleuser"]["image"]
+    assert f"-t {image['name']}:{image['tag']}" in lines
     assert all(key in lines for key in ("JUPYTER_PATH=", "JUPYTER_CONFIG_PATH="))
     shlex.split(lines.splitlines()[2].lstrip("# "))  # the build command in its header parses
 
