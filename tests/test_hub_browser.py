@@ -194,6 +194,9 @@ def test_a_flags_a_period_with_the_mouse_b_sees_it_and_cannot_remove_it(
     _shot(page, "flag-seen-by-b")
     # B picks A's flag and tries to remove it: PostgreSQL refuses, the widget says why
     mine.locator(".tabulator-cell[tabulator-field='reason']").click()
+    # the row shows as picked before the button is pressed (a click on a table still being
+    # laid out picks nothing, and the widget then rightly says to pick a flag first)
+    editor.locator(".tabulator-row.tabulator-selected", has_text=REASON).wait_for()
     editor.get_by_role("button", name="Remove selected flag").click()
     editor.get_by_text(f"Not removed: flag {row['flag_id']} belongs to {a}; only its author "
                        "can remove it").wait_for()
