@@ -121,18 +121,18 @@ def _year(rng: np.random.Generator, first: datetime, n: int, sensors, state: dic
     return frame.filter(pl.Series(keep))
 
 
-def header(sensors, station: str = "bench_mast") -> str:
+def header(sensors, station: str = "bench_mast", serial: str = "31337") -> str:
     """The four TOA5 header lines."""
     names = ["TIMESTAMP", "RECORD"] + [f"{s[0]}_{st}" for s in sensors for st in STATISTICS]
     units = ["TS", "RN"] + [s[1] for s in sensors for _ in STATISTICS]
     processing = ["", ""] + [st for _ in sensors for st in STATISTICS]
-    lines = [["TOA5", station, "CR1000X", "31337", "CR1000X.Std.07", "CPU:mast.CR1X", "4242",
+    lines = [["TOA5", station, "CR1000X", serial, "CR1000X.Std.07", "CPU:mast.CR1X", "4242",
               "Ten_Min"], names, units, processing]
     return "".join(",".join(f'"{f}"' for f in line) + "\r\n" for line in lines)
 
 
 def generate(path: Path, *, years: int = 6, sensors: int = 20, seed: int = 20240611,
-             station: str = "bench_mast") -> int:
+             station: str = "bench_mast", serial: str = "31337") -> int:
     """Write the file; returns the number of readings (non-missing values) in it."""
     chosen = SENSORS[:sensors]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +140,7 @@ def generate(path: Path, *, years: int = 6, sensors: int = 20, seed: int = 20240
     state: dict = {}
     record, readings = 0, 0
     with tmp.open("wb") as out:
-        out.write(header(chosen, station).encode())
+        out.write(header(chosen, station, serial).encode())
         for year in range(years):
             rng = np.random.default_rng([seed, year])
             first = START + INTERVAL * ROWS_PER_YEAR * year

@@ -120,7 +120,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
     parser.add_argument("--note", default="", help="A sentence for RESULTS.md (e.g. the machine "
                                                    "was shared).")
+    parser.add_argument("--stations", type=int, metavar="N",
+                        help="Instead: the growth bench (bench/growth.py), N stations of one year.")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
+                        help="The growth bench's backends (default: every one the server has).")
     args = parser.parse_args()
+    if args.stations:
+        import growth
+
+        growth.main(args)
+        return
     data = BENCH / "data"
     big, small = data / "big_6y.dat", data / "small_1y.dat"
     if not big.exists() or not small.exists():
@@ -429,6 +438,17 @@ def write_results(args, bench: Bench, machine: dict, big: Path, small: Path) -> 
             lines.append(f"- {line.split('|')[1].strip()}")
     lines += _other_scripts_sections(args.out)
     args.out.write_text("\n".join(lines) + "\n")
+
+
+def replace_section(path: Path, heading: str, lines: list[str]) -> None:
+    """Write ``lines`` (starting with ``heading``) into ``path`` in place of that section, or
+    at the end; the other sections stay as they are."""
+    text = path.read_text() if path.exists() else ""
+    if heading in text:
+        before, _, after = text.partition(heading)
+        rest = after.split("\n## ", 1)
+        text = before + ("## " + rest[1] if len(rest) > 1 else "")
+    path.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines))
 
 
 def _other_scripts_sections(path: Path) -> list[str]:

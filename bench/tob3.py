@@ -23,7 +23,17 @@ from pathlib import Path
 import numpy as np
 import psycopg
 from psycopg import sql
-from run import BENCH, PY, REPO, Bench, describe_machine, log, start_server, stop_server
+from run import (
+    BENCH,
+    PY,
+    REPO,
+    Bench,
+    describe_machine,
+    log,
+    replace_section,
+    start_server,
+    stop_server,
+)
 
 sys.path.insert(0, str(REPO))
 from tests.tob_writer import tob3_bytes  # noqa: E402
@@ -136,12 +146,7 @@ def write_section(out: Path, bench: Bench, counts: dict, machine: dict, source: 
         "`bench/run` writes the others).",
         "",
     ]
-    text = out.read_text() if out.exists() else ""
-    if HEADING in text:
-        before, _, after = text.partition(HEADING)
-        rest = after.split("\n## ", 1)
-        text = before + ("## " + rest[1] if len(rest) > 1 else "")
-    out.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines))
+    replace_section(out, HEADING, lines)
 
 
 if __name__ == "__main__":

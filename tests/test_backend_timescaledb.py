@@ -127,6 +127,13 @@ def test_an_overlapping_file_into_compressed_months_counts_as_on_plain(both, fil
         assert left, "the backfilled months are partially compressed"
         storage.timescale.compress(conn, left)
         assert storage.timescale.chunks_to_compress(conn) == []
+        # The recompressed rows' space is given back: the chunks' own tables and keys are as
+        # empty as after a first compression (not three times the month's compressed size).
+        for chunk in left:
+            sizes = conn.execute("SELECT pg_relation_size(%(c)s::regclass) AS heap, "
+                                 "pg_indexes_size(%(c)s::regclass) AS keys",
+                                 {"c": chunk["chunk"]}).fetchone()
+            assert sizes == {"heap": 0, "keys": sizes["keys"]} and sizes["keys"] <= 32768, chunk
     assert stored(both["timescaledb"]) == stored(both["plain"])
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 
 from stationlab.storage.db import queries, recorded_backend, storage_error
 
@@ -65,7 +66,8 @@ def chunks_to_compress(conn: psycopg.Connection, *, station: str | None = None) 
 def compress(conn: psycopg.Connection, chunks: list[dict] | None = None, *,
              progress: Callable[[dict], None] | None = None) -> Compressed:
     """Compress ``chunks`` (default: every one :func:`chunks_to_compress` names), one
-    transaction each, so an interruption keeps what is done; ``progress(chunk)`` after each."""
+    transaction each, so an interruption keeps what is done; ``progress(chunk)`` after each. A
+    chunk compressed before and written to since is recompressed, then vacuumed and reindexed."""
     if not conn.autocommit:
         raise ValueError("compress needs an autocommit connection")
     if chunks is None:
@@ -76,6 +78,13 @@ def compress(conn: psycopg.Connection, chunks: list[dict] | None = None, *,
         for chunk in chunks:
             with conn.transaction():
                 conn.execute(queries()["compress_chunk"], {"chunk": chunk["chunk"]})
+            if chunk.get("partial"):
+                # A recompression deletes the rows written since into the chunk's own table
+                # (a backfill): without this their space and their key's pages stay, and a
+                # month recompressed once takes three times what it took compressed fresh.
+                name = sql.Identifier(chunk["chunk_schema"], chunk["chunk_name"])
+                for step in ("vacuum_chunk", "reindex_chunk"):
+                    conn.execute(sql.SQL(queries()[step]).format(chunk=name))
             logger.info("compressed %s (%s)", chunk["chunk"], f"{chunk['range_start']:%Y-%m}")
             if progress:
                 progress(chunk)

@@ -1326,7 +1326,8 @@ CALL refresh_continuous_aggregate('readings_monthly',
 -- name: uncompressed_chunks
 -- Finished chunks (30 days each; ended before this month began) not compressed, or compressed
 -- and then written to (status bit 8: partially compressed); optionally only a station's.
-SELECT format('%%I.%%I', c.chunk_schema, c.chunk_name) AS chunk, c.range_start, c.range_end
+SELECT format('%%I.%%I', c.chunk_schema, c.chunk_name) AS chunk, c.range_start, c.range_end,
+       c.chunk_schema, c.chunk_name, c.is_compressed AS partial
 FROM timescaledb_information.chunks c
 JOIN _timescaledb_catalog.chunk k ON k.relid = format('%%I.%%I', c.chunk_schema, c.chunk_name)::regclass
 WHERE c.hypertable_schema = current_schema() AND c.hypertable_name = 'readings'
@@ -1340,6 +1341,14 @@ ORDER BY c.range_start
 
 -- name: compress_chunk
 SELECT compress_chunk(%(chunk)s::regclass, if_not_compressed => true) AS chunk
+
+-- name: vacuum_chunk
+-- After a recompression: the rows it moved out of the chunk's own table are dead; their space
+-- goes back, and the chunk's (now empty) key index is rebuilt small, without blocking anyone.
+VACUUM {chunk}
+
+-- name: reindex_chunk
+REINDEX TABLE CONCURRENTLY {chunk}
 
 -- name: readings_size
 SELECT hypertable_size('readings') AS bytes
