@@ -34,7 +34,6 @@ from email.message import EmailMessage
 
 from stationlab import storage
 from stationlab.errors import ConfigError
-from stationlab.storage import runs
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +146,7 @@ def history(*, open_only: bool = False, dsn: str | None = None):
     ``incident``, ``subject``, ``sent_to``, ``send_error``, ``resolved_at``, ...); with
     ``open_only``, only incidents not resolved yet."""
     with storage.connect(dsn, autocommit=True) as conn:
-        return runs.alerts(conn, open_only=open_only)
+        return storage.alerts.alerts(conn, open_only=open_only)
 
 
 def raise_alert(conn, settings: AlertSettings, *, incident: str, kind: str, subject: str,
@@ -158,13 +157,13 @@ def raise_alert(conn, settings: AlertSettings, *, incident: str, kind: str, subj
     recorded on the alert (``send_error``) and logged, never raised: the job that raised it
     still reports its own outcome.
     """
-    alert_id = runs.open_alert(conn, incident=incident, kind=kind, subject=subject,
+    alert_id = storage.alerts.open_alert(conn, incident=incident, kind=kind, subject=subject,
                                message=message, link=link, run_id=run_id)
     if alert_id is None:
         logger.info("alert %s already open; not sent again", incident)
         return None
     sent, errors = _deliver(settings, incident, kind, subject, message, link, run_id, alert_id)
-    runs.alert_sent(conn, alert_id, sent, "; ".join(errors) or None)
+    storage.alerts.alert_sent(conn, alert_id, sent, "; ".join(errors) or None)
     logger.warning("alert raised: %s", subject)
     return alert_id
 
@@ -179,8 +178,8 @@ def resolve(conn, incidents: list[str], settings: AlertSettings | None = None, *
     """
     if not incidents:
         return []
-    details = runs.open_alert_details(conn, incidents) if settings else []
-    closed = runs.resolve_alerts(conn, incidents)
+    details = storage.alerts.open_alert_details(conn, incidents) if settings else []
+    closed = storage.alerts.resolve_alerts(conn, incidents)
     for alert in details:
         if alert["incident"] not in closed:
             continue
@@ -190,7 +189,7 @@ def resolve(conn, incidents: list[str], settings: AlertSettings | None = None, *
                    f"({alert['incident']}) is closed.")
         sent = _deliver(settings, alert["incident"], alert["kind"], subject, message,
                         alert["link"], None, alert["alert_id"], resolved=True)[0]
-        runs.alert_resolved_sent(conn, alert["alert_id"], sent)
+        storage.alerts.alert_resolved_sent(conn, alert["alert_id"], sent)
         logger.warning("alert resolved: %s", subject)
     return closed
 

@@ -174,7 +174,7 @@ class Station:
         from stationlab.export import column_names, order_channels
 
         with self.client.reading() as conn:
-            table = order_channels(storage.quality.channel_table(conn, self.name))
+            table = order_channels(storage.catalog.channel_table(conn, self.name))
         table = table.with_columns(pl.Series("name", column_names(table), dtype=pl.String))
         if types is not None:
             table = table.filter(pl.col("measurement_type").is_in(list(types)))
@@ -228,7 +228,7 @@ class Station:
         table = self._select(types, statistics, channels)
         ids = table["channel_id"].to_list()
         with self.client.reading() as conn:
-            rows = storage.quality.clean_readings(
+            rows = storage.clean.clean_readings(
                 conn, ids, _ts(start) or EARLIEST, _ts(end) or LATEST,
                 excluded_codes=None if excluded_codes is None else list(excluded_codes),
                 include_flagged=include_flagged or not clean)
@@ -284,7 +284,7 @@ class Station:
         table = self._select(types, statistics, channels)
         table = table.with_columns(pl.Series("label", self._file_labels(table), dtype=pl.String))
         with self.client.reading() as conn:
-            rows = storage.quality.clean_readings(
+            rows = storage.clean.clean_readings(
                 conn, table["channel_id"].to_list(), _ts(start) or EARLIEST,
                 _ts(end) or LATEST,
                 excluded_codes=None if excluded_codes is None else list(excluded_codes),
@@ -325,7 +325,7 @@ class Station:
         (readings over expected, 0..1; null where the channel's interval is unknown)."""
         table = self._select(types, statistics, None)
         with self.client.reading() as conn:
-            result = storage.quality.monthly(conn, table["channel_id"].to_list(), _ts(start),
+            result = storage.clean.monthly(conn, table["channel_id"].to_list(), _ts(start),
                                              _ts(end), clean=clean)
         return result.join(table.select("channel_id", "name"), on="channel_id", how="left")
 
@@ -343,7 +343,7 @@ class Station:
         ``[start, end)``, computed in the database (clean by default)."""
         table = self._select(types, statistics, None)
         with self.client.reading() as conn:
-            result = storage.quality.statistics(
+            result = storage.clean.statistics(
                 conn, table["channel_id"].to_list(), _ts(start) or EARLIEST,
                 _ts(end) or LATEST, clean=clean,
                 excluded_codes=None if excluded_codes is None else list(excluded_codes))

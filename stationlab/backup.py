@@ -127,16 +127,16 @@ def backup(folder: str | os.PathLike | None = None, *, keep: int = 7, dsn: str |
     folder = Path(folder) if folder else config.home() / "backups"
     folder.mkdir(parents=True, exist_ok=True)
     with storage.connect(dsn, autocommit=True) as conn:
-        major = storage.runs.server_version(conn)
+        major = storage.server.server_major(conn)
         dbname = conn.info.dbname
         timescaledb = storage.timescale.active(conn)
-    source = storage.runs.restore_check(dsn)
+    source = storage.databases.restore_check(dsn)
     path = folder / f"{PREFIX}{dbname}-{clock():%Y%m%dT%H%M%SZ}{SUFFIX}"
     partial = path.with_suffix(".partial")
     _run([str(find_tool("pg_dump", major)), "--format=custom", "--file", str(partial),
           "--dbname", dsn], "pg_dump")
     scratch = f"stationlab_restore_check_{os.getpid()}"
-    scratch_dsn = storage.runs.create_database(dsn, scratch)
+    scratch_dsn = storage.databases.create_database(dsn, scratch)
     try:
         restore = [str(find_tool("pg_restore", major)), "--no-owner", "--exit-on-error",
                    "--dbname", scratch_dsn, str(partial)]
@@ -145,12 +145,12 @@ def backup(folder: str | os.PathLike | None = None, *, keep: int = 7, dsn: str |
                 _run(restore, "pg_restore into a scratch database")
         else:
             _run(restore, "pg_restore into a scratch database")
-        restored = storage.runs.restore_check(scratch_dsn)
+        restored = storage.databases.restore_check(scratch_dsn)
     except BackupError:
         partial.unlink(missing_ok=True)
         raise
     finally:
-        storage.runs.drop_database(dsn, scratch)
+        storage.databases.drop_database(dsn, scratch)
     if restored != source:
         partial.unlink(missing_ok=True)
         raise BackupError(f"the restored dump differs from the database: {restored} != {source}")

@@ -161,7 +161,7 @@ class CalibrationRepository:
         cal = self._check(sensor_id, cal, calibration_id)
         ids = self.channels(sensor_id)
         start, end = _utc(start) or EARLIEST, _utc(end) or LATEST
-        before = storage.quality.clean_readings(self.conn, ids, start, end, include_flagged=True)
+        before = storage.clean.clean_readings(self.conn, ids, start, end, include_flagged=True)
         after = storage.calibration.preview_clean(
             self.conn, ids, start, end, {"sensor_id": sensor_id, "author": self.author,
                                          "calibration_id": calibration_id, **cal.fields()})

@@ -104,17 +104,17 @@ def grant_analyst(name: str, password: str | None = None,
                   calibrations: bool | None = None) -> Grant:
     """Create or update ``name``, a login role that reads everything and adds flags (with
     ``calibrations``: and edits calibrations; None leaves that as it is)."""
-    return _grant(storage.runs.grant_analyst, name, password, calibrations)
+    return _grant(storage.roles.grant_analyst, name, password, calibrations)
 
 
 def grant_pipeline(name: str, password: str | None = None) -> Grant:
     """Create or update ``name``, a login role for the scheduled jobs: reads and writes data,
     never changes the schema."""
-    return _grant(storage.runs.grant_pipeline, name, password)
+    return _grant(storage.roles.grant_pipeline, name, password)
 
 
 def _grant(grant, name: str, password: str | None, *args) -> Grant:
     with connect() as conn:
         created = grant(conn, name, password, *args)
-        return Grant(created, storage.runs.role_memberships(conn, name),
-                     storage.runs.dsn_for(conn.info.dsn, user=name))
+        return Grant(created, storage.roles.role_memberships(conn, name),
+                     storage.roles.dsn_for(conn.info.dsn, user=name))

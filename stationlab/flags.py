@@ -27,7 +27,7 @@ from stationlab import storage
 from stationlab.errors import ParseError, StationlabError
 from stationlab.parse import decode, read_bytes
 from stationlab.parse._stamps import parse_stamps
-from stationlab.storage import catalog, quality
+from stationlab.storage import catalog
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +66,11 @@ def add_flag(conn, station: str, ts_from: datetime, ts_to: datetime, code: str, 
     meta = catalog.require_station(conn, station)
     point_id = None
     if point is not None:
-        points = quality.channel_table(conn, station).filter(pl.col("point_name") == point)
+        points = storage.catalog.channel_table(conn, station).filter(pl.col("point_name") == point)
         if points.is_empty():
             raise StationlabError(f"station {station!r} has no measurement point {point!r}")
         point_id = points["measurement_point_id"][0]
-    return quality.insert_flag(
+    return storage.flags.insert_flag(
         conn, station_id=meta["station_id"], measurement_point_id=point_id,
         channel_id=channel_id, ts_from=ts_from, ts_to=ts_to, code=code, reason=reason,
         author=author or default_author(), source=source, supersedes=supersedes)
@@ -80,26 +80,26 @@ def edit_flag(conn, flag_id: int, *, author: str | None = None, **changes) -> in
     """Change a flag (period, code, reason): the old row is kept, removed; returns the new id."""
     author = author or default_author()
     with storage.transaction(conn):
-        old = quality.get_flag(conn, flag_id)
+        old = storage.flags.get_flag(conn, flag_id)
         if old["deleted_at"] is not None:
             raise StationlabError(f"flag {flag_id} was removed by {old['deleted_by']} on "
                                   f"{old['deleted_at']:%Y-%m-%d %H:%M}; it cannot be edited")
         unknown = set(changes) - {"ts_from", "ts_to", "code", "reason"}
         if unknown:
             raise StationlabError(f"a flag's {', '.join(sorted(unknown))} cannot be edited")
-        quality.delete_flag(conn, flag_id, author)
+        storage.flags.delete_flag(conn, flag_id, author)
         fields = {k: old[k] for k in ("station_id", "measurement_point_id", "channel_id",
                                       "ts_from", "ts_to", "code", "reason", "source",
                                       "rule_name", "rule_version")}
         fields.update(changes)
-        return quality.insert_flag(conn, **fields, author=author, supersedes=flag_id)
+        return storage.flags.insert_flag(conn, **fields, author=author, supersedes=flag_id)
 
 
 def remove_flag(conn, flag_id: int, *, author: str | None = None) -> None:
     """Remove a flag; its row stays, marked removed by ``author``."""
     with storage.transaction(conn):
-        old = quality.get_flag(conn, flag_id)
-        if not quality.delete_flag(conn, flag_id, author or default_author()):
+        old = storage.flags.get_flag(conn, flag_id)
+        if not storage.flags.delete_flag(conn, flag_id, author or default_author()):
             raise StationlabError(f"flag {flag_id} was already removed by {old['deleted_by']}")
 
 
@@ -107,7 +107,7 @@ def list_flags(conn, station: str, *, start: datetime | None = None, end: dateti
                include_removed: bool = False) -> pl.DataFrame:
     """A station's flags (who did what when), oldest first."""
     catalog.require_station(conn, station)
-    return quality.list_flags(conn, station, start=start, end=end,
+    return storage.flags.list_flags(conn, station, start=start, end=end,
                               include_deleted=include_removed)
 
 
@@ -149,7 +149,7 @@ def import_flag_file(conn, path, station: str, *, author: str | None = None) -> 
     parsed, _ = parse_stamps(stamps, source=source, first_line=2, column=f"{start}/{stop}",
                              increasing=False)
     starts, stops = parsed[: table.height], parsed[table.height:]
-    channels = quality.channel_table(conn, station)
+    channels = storage.catalog.channel_table(conn, station)
     if channels.is_empty():
         raise StationlabError(f"station {station!r} has no channels yet: import its files first")
     names = _channel_names(conn, channels)
@@ -159,7 +159,7 @@ def import_flag_file(conn, path, station: str, *, author: str | None = None) -> 
         for i, row in enumerate(table.iter_rows(named=True)):
             label = (row[reason] or "").strip()
             code = code_for(label) if kind == "windographer" or label else "bad"
-            if quality.ensure_flag_code(conn, code, f"Imported flag name {label!r}"):
+            if storage.flags.ensure_flag_code(conn, code, f"Imported flag name {label!r}"):
                 new_codes.append(code)
             if starts[i] >= stops[i]:
                 raise ParseError(f"the flag ends ({row[stop]}) before it starts ({row[start]})",
@@ -205,11 +205,11 @@ def windographer_flag_log(conn, station: str, *, start: datetime | None = None,
     from stationlab.export import column_names, order_channels
 
     catalog.require_station(conn, station)
-    channels = order_channels(quality.channel_table(conn, station)
+    channels = order_channels(storage.catalog.channel_table(conn, station)
                               .filter(pl.col("kind") == "number"))
     names = dict(zip(channels["channel_id"], column_names(channels), strict=True))
     intervals = dict(zip(channels["channel_id"], channels["interval_s"], strict=True))
-    cover = quality.flag_coverage(conn, list(names), start, end)
+    cover = storage.flags.flag_coverage(conn, list(names), start, end)
     lines = ["\t".join(("Data Column", "Flag Name", "Start Time", "End Time", "Time Steps"))]
     for row in cover.iter_rows(named=True):
         step = intervals[row["channel_id"]] or 600

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from stationlab import storage
 from stationlab.storage import catalog
 from stationlab.storage import health as logger_records
 
@@ -20,7 +21,7 @@ def logger_health(conn, now: datetime, *, quiet_after: timedelta = QUIET_AFTER) 
     """One row per logger: station, logger, model, serial_number, last_reading (newest stamp
     imported), last_file_at (newest file received), files_imported, files_failed, late_by
     (now - last_reading) and quiet (late_by > quiet_after, or no reading at all)."""
-    table = catalog.logger_health(conn)
+    table = storage.health.logger_health(conn)
     late = pl.lit(now) - pl.col("last_reading")
     return table.with_columns(late.alias("late_by")).with_columns(
         (pl.col("late_by").is_null() | (pl.col("late_by") > quiet_after)).alias("quiet"))
@@ -33,7 +34,7 @@ def quiet_loggers(conn, now: datetime, *, quiet_after: timedelta = QUIET_AFTER) 
 
 def failed_files(conn) -> pl.DataFrame:
     """Files that failed to import, oldest first, with the reason, line and column."""
-    return catalog.failed_files(conn)
+    return storage.health.failed_files(conn)
 
 
 def recent_events(conn, *, limit: int = 50) -> pl.DataFrame:
@@ -146,10 +147,9 @@ HEALTH_SCHEMA = {
 
 def settings_for(conn, station: str) -> dict:
     """A station's health settings: :data:`SENSOR_DEFAULTS` with its overrides."""
-    from stationlab.storage import quality
 
     found = dict(SENSOR_DEFAULTS)
-    for row in quality.qc_settings(conn, station):
+    for row in storage.flags.qc_settings(conn, station):
         if row["rule"] == "health":
             found.update(row["params"])
     return found
@@ -160,7 +160,6 @@ def configure(conn, station: str, **params) -> dict:
     ``day_hours=48``, ``report_to=["manager@example.org"]``); returns the effective settings."""
     from stationlab import storage
     from stationlab.errors import StationlabError
-    from stationlab.storage import quality
 
     unknown = sorted(set(params) - set(SENSOR_DEFAULTS))
     if unknown:
@@ -170,7 +169,7 @@ def configure(conn, station: str, **params) -> dict:
     current = {k: v for k, v in settings_for(conn, station).items()
                if v != SENSOR_DEFAULTS[k]}
     with storage.transaction(conn):
-        quality.set_qc_setting(conn, meta["station_id"], "health", "*",
+        storage.flags.set_qc_setting(conn, meta["station_id"], "health", "*",
                                {**current, **params}, True)
     return settings_for(conn, station)
 
@@ -178,12 +177,11 @@ def configure(conn, station: str, **params) -> dict:
 def _channels(conn, station: str) -> pl.DataFrame:
     from stationlab import qc
     from stationlab.export import column_names, order_channels
-    from stationlab.storage import quality
 
-    table = order_channels(quality.channel_table(conn, station)).filter(
+    table = order_channels(storage.catalog.channel_table(conn, station)).filter(
         pl.col("measurement_point_id").is_not_null() & (pl.col("kind") == "number"))
     table = table.with_columns(pl.Series("name", column_names(table), dtype=pl.String))
-    settings = quality.qc_settings(conn, station)
+    settings = storage.flags.qc_settings(conn, station)
     low, high = [], []
     for row in table.iter_rows(named=True):
         params = None
@@ -446,7 +444,6 @@ def _sync(conn, settings, prefix: str, raising: dict[str, dict], judged: set[str
     resolve the open incidents of ``prefix`` that are judged (``judged``: None = all) and no
     longer raised."""
     from stationlab import alerts
-    from stationlab.storage import runs
 
     raised = []
     for incident, alert in raising.items():
@@ -454,7 +451,7 @@ def _sync(conn, settings, prefix: str, raising: dict[str, dict], judged: set[str
                                       run_id=run_id, **alert)
         if alert_id is not None:
             raised.append(alert_id)
-    cleared = [i for i in runs.open_incidents(conn, prefix)
+    cleared = [i for i in storage.alerts.open_incidents(conn, prefix)
                if i not in raising and (judged is None or i in judged)]
     alerts.resolve(conn, cleared, settings, notes={i: note for i in cleared})
     return raised

@@ -2,6 +2,13 @@
 
 The same bytes twice are a no-op. A file that fails is recorded as failed with its reason and
 nothing of it is stored; the other files still import.
+
+Every import goes one way, :func:`import_received`: sniff, parse, resolve the station and its
+configuration, store. A direct import (:func:`import_paths`, :func:`import_bytes`) receives the
+file here first; a queued one is received into the raw store and the queue by
+:func:`stationlab.fetch.receive` (fetch, upload) and claimed by a worker
+(:mod:`stationlab.worker`). Only the :class:`Policy` differs: where the transaction comes from
+and who makes new partitions.
 """
 
 from __future__ import annotations
@@ -185,31 +192,16 @@ def import_bytes(conn, data: bytes, *, name: str, label: str | None = None,
     """
     label = label or name
     digest = catalog.sha256(data)
-    with storage.transaction(conn):
+    with storage.transaction(conn):  # receive: the files row (the same bytes twice: a no-op)
         known = catalog.file_by_sha(conn, digest)
         if known and known["status"] == "imported":
             return Outcome(label, "already imported")
         file_id = catalog.register_file(conn, digest=digest, name=name, size=len(data),
                                         source=source)
-    fmt = None
-    try:
-        fmt = parse.sniff(data[:parse.SNIFF_BYTES], source=name)
-        options = _options(fmt, name, mappings)
-        parsed = parse.parse_bytes(data, format=fmt, source=name, **options)
-        return _store(conn, parsed, data, file_id=file_id, name=name, label=label,
-                      station=station, options=options, statistics=statistics)
-    except ParseError as exc:
-        error = _parse_error_text(exc, name)
-        _fail(conn, file_id, error, fmt, exc.line, exc.column)
-        return Outcome(label, "failed", error=error)
-    except (ImportRejected, StorageError, ConfigError) as exc:
-        _fail(conn, file_id, str(exc), fmt)
-        return Outcome(label, "failed", error=str(exc))
-    except Exception as exc:  # a bug must not stop the other files; it is logged in full
-        logger.exception("unexpected error importing %s", label)
-        error = _internal_error(exc)
-        _fail(conn, file_id, error, fmt)
-        return Outcome(label, "failed", error=error)
+    outcome = import_received(conn, data, file_id=file_id, name=name, label=label,
+                              station=station, mappings=mappings, statistics=statistics)
+    after_commit(conn, outcome)
+    return outcome
 
 
 def _archive_failed(conn, path: Path, data: bytes, error: str, source: str) -> Outcome:
@@ -238,54 +230,82 @@ class PartitionsNeeded(Exception):  # noqa: N818 - a signal to the worker, not a
         self.ts_last = ts_last
 
 
-def import_claimed(conn, data: bytes, *, file_id: int, name: str,
-                   station: str | None = None, mappings: Iterable = ()) -> Outcome:
-    """Import a file a worker has claimed, inside the worker's transaction (which holds the
-    claim). A bad file is marked failed in that transaction; nothing of it is stored.
+@dataclass(frozen=True)
+class Policy:
+    """What differs between a direct import and a queued one, and nothing else.
+
+    The file's transaction is ``storage.transaction(conn)`` either way: a transaction of its
+    own on a direct import's autocommit connection, a savepoint inside the transaction that
+    holds a worker's claim on a queued one.
+    """
+
+    create_partitions: bool
+    """Direct: months without partitions get them inside the file's transaction. Queued:
+    :class:`PartitionsNeeded` asks the worker to roll back, make them briefly and claim again,
+    so a long import never holds the lock a new partition takes."""
+    passes_on: tuple[type[Exception], ...] = ()
+    """Errors raised to the caller instead of failing the file (queued: the worker rolls back
+    and the file stays pending)."""
+
+
+DIRECT = Policy(create_partitions=True)
+QUEUED = Policy(create_partitions=False,
+                passes_on=(PartitionsNeeded, DatabaseUnavailable, StorageConflict))
+
+
+def import_received(conn, data: bytes, *, file_id: int, name: str, label: str | None = None,
+                    station: str | None = None, mappings: Iterable = (),
+                    statistics: timedelta | None = None, policy: Policy = DIRECT) -> Outcome:
+    """Import a received file (its files row is ``file_id``), the one way every import goes:
+    sniff, parse, resolve the station and its configuration, store. A bad file is marked
+    failed, with nothing of it stored; it never raises, but for ``policy.passes_on``.
 
     ``mappings`` (:class:`~stationlab.parse.generic_csv.Mapping`) are tried for a generic CSV
-    file before the standing ones.
-
-    Raises
-    ------
-    PartitionsNeeded
-        If the readings need partitions first (the caller rolls back, creates them, retries).
-    DatabaseUnavailable, StorageConflict
-        If the server went away or the transaction lost a race: the caller rolls back and the
-        file stays pending.
+    file before the standing ones; ``statistics`` stores interval statistics instead of the
+    rows (see :func:`import_paths`).
     """
+    label = label or name
     fmt = None
     try:
-        with storage.transaction(conn):  # a savepoint: a failure undoes only this file's work
-            fmt = parse.sniff(data[:parse.SNIFF_BYTES], source=name)
-            options = _options(fmt, name, mappings)
-            parsed = parse.parse_bytes(data, format=fmt, source=name, **options)
-            given = station is not None
-            station = _station_for(parsed, name, station)
+        fmt = parse.sniff(data[:parse.SNIFF_BYTES], source=name)
+        options = _options(fmt, name, mappings)
+        parsed = parse.parse_bytes(data, format=fmt, source=name, **options)
+        given = station is not None
+        station = _station_for(parsed, name, station)
+        with storage.transaction(conn):
             catalog.lock_station(conn, station)
+            if catalog.lock_file(conn, file_id) == "imported":  # the same bytes, just imported
+                return Outcome(label, "already imported")
             ref = _resolve(conn, parsed, name, station, station_given=given)
-            station = ref.station_name
+            if ref.station_name != station:  # its logger is registered at another station
+                catalog.lock_station(conn, ref.station_name)
             parsed = _with_offset(parsed, data, ref, name, options)
             if parsed.records != "readings":
-                return _store_health(conn, parsed, file_id=file_id, label=name, ref=ref)
-            if parsed.data.height:
+                return _store_health(conn, parsed, file_id=file_id, label=label, ref=ref)
+            if statistics is not None:
+                parsed = standardise.interval_statistics(parsed, statistics)
+            if not policy.create_partitions and parsed.data.height:
                 first, last = parsed.data["ts"].min(), parsed.data["ts"].max()
                 if storage.readings.partitions_missing(conn, first, last):
                     raise PartitionsNeeded(first, last)
-            return _store_readings(conn, parsed, ref, file_id=file_id, label=name,
-                                   station=station)
-    except (PartitionsNeeded, DatabaseUnavailable, StorageConflict):
+            return _store_readings(conn, parsed, ref, file_id=file_id, label=label,
+                                   station=ref.station_name)
+    except policy.passes_on:
         raise
-    except ParseError as exc:
-        error, line, column = _parse_error_text(exc, name), exc.line, exc.column
-    except (ImportRejected, StorageError, ConfigError) as exc:
-        error, line, column = str(exc), None, None
-    except Exception as exc:  # a bug must not stop the other files; it is logged in full
-        logger.exception("unexpected error importing %s", name)
-        error, line, column = _internal_error(exc), None, None
-    logger.info("import failed: %s", error)
-    catalog.mark_failed(conn, file_id, error=error, format=fmt, line=line, column=column)
-    return Outcome(name, "failed", error=error)
+    except Exception as exc:  # a bad file, or a bug: either must not stop the other files
+        error, line, column = _failure(exc, name, label)
+    _fail(conn, file_id, error, fmt, line, column)
+    return Outcome(label, "failed", error=error)
+
+
+def _failure(exc: Exception, name: str, label: str) -> tuple[str, int | None, str | int | None]:
+    """Why a file failed, and where in it (line, column) when a parser said."""
+    if isinstance(exc, ParseError):
+        return _parse_error_text(exc, name), exc.line, exc.column
+    if isinstance(exc, ImportRejected | StorageError | ConfigError):
+        return str(exc), None, None
+    logger.exception("unexpected error importing %s", label)  # a bug: logged in full
+    return _internal_error(exc), None, None
 
 
 def _parse_error_text(exc: ParseError, name: str) -> str:
@@ -297,6 +317,7 @@ def _parse_error_text(exc: ParseError, name: str) -> str:
 
 def _fail(conn, file_id: int, error: str, fmt: str | None, line: int | None = None,
           column: str | int | None = None) -> None:
+    """Mark the file failed (in a transaction of its own, or a savepoint of the caller's)."""
     logger.info("import failed: %s", error)
     with storage.transaction(conn):
         catalog.mark_failed(conn, file_id, error=error, format=fmt, line=line, column=column)
@@ -368,29 +389,6 @@ def _with_offset(parsed: parse.ParsedFile, data: bytes, ref: catalog.LoggerRef,
     return parsed
 
 
-def _store(conn, parsed: parse.ParsedFile, data: bytes, *, file_id: int, name: str, label: str,
-           station: str | None, options: dict, statistics: timedelta | None = None) -> Outcome:
-    given = station is not None
-    station = _station_for(parsed, name, station)
-    with storage.transaction(conn):
-        ref = _resolve(conn, parsed, name, station, station_given=given)
-    station = ref.station_name
-    parsed = _with_offset(parsed, data, ref, name, options)
-    if parsed.records != "readings":
-        return _store_health(conn, parsed, file_id=file_id, label=label, ref=ref)
-    if statistics is not None:
-        parsed = standardise.interval_statistics(parsed, statistics)
-    # Months without partitions get theirs inside the transaction (see store_readings).
-    with storage.transaction(conn):
-        catalog.lock_station(conn, station)
-        if catalog.lock_file(conn, file_id) == "imported":
-            return Outcome(label, "already imported")
-        outcome = _store_readings(conn, parsed, ref, file_id=file_id, label=label,
-                                  station=station)
-    after_commit(conn, outcome)
-    return outcome
-
-
 def after_commit(conn, outcome: Outcome) -> None:
     """Work an imported file needs once its transaction committed, on an autocommit connection:
     on TimescaleDB, the continuous aggregate's months it touched are materialised."""
@@ -435,7 +433,7 @@ def _store_readings(conn, parsed: parse.ParsedFile, ref: catalog.LoggerRef, *, f
         conn, months(), file_id=file_id, channel_ids=sorted(set(channel_ids.to_list())),
         ts_first=ts_first, ts_last=ts_last)
     if stored.readings:
-        storage.quality.after_import(
+        storage.clean.after_import(
             conn, sorted(seen), stored.monthly,
             int(parsed.interval.total_seconds()) if parsed.interval else None)
     catalog.mark_imported(
@@ -482,25 +480,23 @@ def _history_configs(conn, parsed: parse.ParsedFile, ref, configs: pl.DataFrame)
 
 def _store_health(conn, parsed: parse.ParsedFile, *, file_id: int, label: str,
                   ref) -> Outcome:
-    """Store a logger's events or diagnostics (not readings) with the file's row."""
+    """Store a logger's events or diagnostics (not readings) with the file's row, inside the
+    caller's transaction."""
     frame = parsed.data
-    with storage.transaction(conn):
-        if catalog.lock_file(conn, file_id) == "imported":
-            return Outcome(label, "already imported")
-        if parsed.records == "events":
-            what, rows = "logger events", frame
-            inserted = storage.health.store_events(conn, logger_id=ref.logger_id,
-                                                    file_id=file_id, events=frame)
-        else:
-            what, rows = "diagnostic values", _diagnostics_long(parsed)
-            inserted = storage.health.store_diagnostics(conn, logger_id=ref.logger_id,
-                                                         file_id=file_id, values=rows)
-        catalog.mark_imported(
-            conn, file_id, format=parsed.format, station_id=ref.station_id,
-            logger_id=ref.logger_id, table_name=ref.table_name, n_rows=frame.height,
-            n_readings=rows.height, n_inserted=inserted, n_duplicates=rows.height - inserted,
-            n_conflicts=0, ts_first=frame["ts"].min(), ts_last=frame["ts"].max(),
-            header=dict(parsed.header) | {"records": parsed.records})
+    if parsed.records == "events":
+        what, rows = "logger events", frame
+        inserted = storage.health.store_events(conn, logger_id=ref.logger_id,
+                                                file_id=file_id, events=frame)
+    else:
+        what, rows = "diagnostic values", _diagnostics_long(parsed)
+        inserted = storage.health.store_diagnostics(conn, logger_id=ref.logger_id,
+                                                     file_id=file_id, values=rows)
+    catalog.mark_imported(
+        conn, file_id, format=parsed.format, station_id=ref.station_id,
+        logger_id=ref.logger_id, table_name=ref.table_name, n_rows=frame.height,
+        n_readings=rows.height, n_inserted=inserted, n_duplicates=rows.height - inserted,
+        n_conflicts=0, ts_first=frame["ts"].min(), ts_last=frame["ts"].max(),
+        header=dict(parsed.header) | {"records": parsed.records})
     return Outcome(label, "imported", station=ref.station_name, readings=inserted,
                    duplicates=rows.height - inserted, what=what)
 

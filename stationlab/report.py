@@ -93,7 +93,7 @@ def make_report(station: str, out_dir: str | Path, *, at: str = "", settings=Non
     if error:
         logger.warning("report of %s: %s", station, error)
     with storage.connect(autocommit=True) as conn:
-        report_id = storage.runs.record_report(
+        report_id = storage.reports.record_report(
             conn, station=station, run_id=run_id, week_to=week["window_to"].max(),
             html_path=str(html), pdf_path=str(pdf) if pdf else None, sent_to=list(sent),
             send_error=error)

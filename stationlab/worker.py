@@ -209,8 +209,9 @@ def _import_claim(conn, claim: queue.Claim, worker: str, mappings: Iterable = ()
     except StationlabError as exc:
         catalog.mark_failed(conn, claim.file_id, error=str(exc))
         return Outcome(claim.name, "failed", error=str(exc))
-    outcome = ingest.import_claimed(conn, data, file_id=claim.file_id, name=claim.name,
-                                    station=claim.station_name, mappings=mappings)
+    outcome = ingest.import_received(conn, data, file_id=claim.file_id, name=claim.name,
+                                     station=claim.station_name, mappings=mappings,
+                                     policy=ingest.QUEUED)
     if not outcome.failed:
         queue.set_imported_by(conn, claim.file_id, worker)
     return outcome

@@ -41,6 +41,27 @@ def pytest_configure(config):
         config._stationlab_basetemp = config.option.basetemp
 
 
+#: Fixtures through which a test reaches a database on the backend under test (the hub's own
+#: server is migrated with ``BACKEND`` too).
+BACKEND_FIXTURES = ("pg_server", "auth_server")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The TimescaleDB pass runs what touches a database on the backend under test: a test
+    that reaches none (a parser's, or one with its own plain PostgreSQL 15 servers) ran as it
+    is in the plain pass."""
+    if BACKEND != "timescaledb":
+        return
+    kept, same = [], []
+    for item in items:
+        backend = item.get_closest_marker("timescaledb") or any(
+            name in getattr(item, "fixturenames", ()) for name in BACKEND_FIXTURES)
+        (kept if backend else same).append(item)
+    if same:
+        config.hook.pytest_deselected(items=same)
+        items[:] = kept
+
+
 def pytest_unconfigure(config):
     folder = getattr(config, "_stationlab_basetemp", None)
     if folder:

@@ -62,7 +62,7 @@ def site(pg_server, template_db, real_data_dir):
     dsn = _create_database(pg_server, name, template=template_db)
     ingest.import_paths([real_data_dir / DEMO], dsn=dsn, progress=False)
     with storage.connect(dsn, autocommit=True) as conn:
-        point = storage.quality.channel_table(conn, "some_site").filter(
+        point = storage.catalog.channel_table(conn, "some_site").filter(
             pl.col("point_name") == "Spd80mN")["measurement_point_id"][0]
         sensor = storage.calibration.insert_sensor(conn, sensor_type="anemometer", oem="Thies",
                                                    model="First Class", serial_number="06123")

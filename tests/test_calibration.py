@@ -6,9 +6,8 @@ m_cert + c_cert with the raw numbers typed from the demo file, never read back f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import polars as pl
 import pytest
 
 FIRST = datetime(2016, 1, 9, 15, 20, tzinfo=UTC)  # file row "09/01/2016 15:30" (end stamp)
@@ -116,23 +115,6 @@ def test_wind_vane_dead_band_offset_wraps_to_0_360(conn, mast):
     assert value(mast, "Direction 78m 180deg SD [deg]", FIRST) == pytest.approx(6.1)
     directions = mast.readings(channels=["Direction 78m 180deg Mean [deg]"])
     assert directions["value"].min() >= 0 and directions["value"].max() < 360
-
-
-def test_windowed_clean_reads_match_the_api(conn, mast):
-    from stationlab.storage import readings
-
-    install_anemometer(conn, "Spd80mN", (0.04577, 0.2528, "-infinity", "infinity"))
-    mast.add_flag("2016-01-10", "2016-01-10 06:00", "bad", point="Spd80mN")
-    ids = mast.channels().filter(pl.col("point_name") == "Spd80mN")["channel_id"].to_list()
-    start, end = datetime(2016, 1, 1, tzinfo=UTC), datetime(2016, 2, 1, tzinfo=UTC)
-    windows = list(readings.iter_readings(conn, ids, start, end, clean=True,
-                                          window=timedelta(hours=12)))
-    assert len(windows) > 1
-    streamed = pl.concat(windows).sort("ts", "channel_id")
-    api = (mast.readings(channels=ids).select("channel_id", "ts", "value")
-           .sort("ts", "channel_id"))
-    assert streamed.height == api.height == 3 * (188 - 36)
-    assert streamed.equals(api.with_columns(pl.col("channel_id").cast(pl.Int32)))
 
 
 def test_a_vane_logger_offset_is_replaced_by_the_dead_band_not_added_to(conn, mast):

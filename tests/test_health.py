@@ -37,7 +37,7 @@ def test_a_quiet_logger_alerts_once_until_it_delivers_again(conn, db, real_data)
     assert first["alert_id"].is_not_null().to_list() == [True]
     again = health.check(conn, late + timedelta(hours=1))
     assert again["alert_id"].to_list() == [None]  # the incident is still open
-    table = storage.runs.alerts(conn)
+    table = storage.alerts.alerts(conn)
     assert table.height == 1
     assert table["subject"][0] == "stationlab: logger TestLogger at TestLogger is quiet"
     assert "newest reading is from 2021-06-18 22:00 UTC, 38 h before" in table["message"][0]
@@ -45,4 +45,4 @@ def test_a_quiet_logger_alerts_once_until_it_delivers_again(conn, db, real_data)
     # a longer threshold for the station: no longer quiet, the incident closes
     calm = health.check(conn, late, stations={"TestLogger": timedelta(days=7)})
     assert calm["quiet"].to_list() == [False]
-    assert storage.runs.alerts(conn, open_only=True).is_empty()
+    assert storage.alerts.alerts(conn, open_only=True).is_empty()

@@ -42,7 +42,7 @@ def _healthy_after(tmp_path, days=1.5):
 def _assert_once_then_resolved(conn, db, settings, smtp, webhook, incident_kind, clear):  # noqa: F811
     _check(conn, settings)
     _check(conn, settings)  # still open: nothing sent again
-    table = storage.runs.alerts(conn)
+    table = storage.alerts.alerts(conn)
     assert table["kind"].to_list() == [incident_kind], table
     assert len(smtp.messages) == 1 and len(webhook[1]) == 1
     assert smtp.messages[0][0] == ["manager@example.org"]
@@ -51,7 +51,7 @@ def _assert_once_then_resolved(conn, db, settings, smtp, webhook, incident_kind,
     clear()
     _check(conn, settings)
     _check(conn, settings)
-    table = storage.runs.alerts(conn)
+    table = storage.alerts.alerts(conn)
     assert table.height == 1 and table["resolved_at"].is_not_null().all()
     assert len(smtp.messages) == 2 and len(webhook[1]) == 2
     assert str(smtp.messages[1][1]["Subject"]).strip().startswith("stationlab: resolved: ")
@@ -66,7 +66,7 @@ def test_nothing_is_raised_for_the_healthy_demo_mast(conn, db, real_data, notify
     _import(db, real_data / "campbell_toa5/campbell_scientific_demo_data1.csv")
     assert qc.run(conn, "some_site").flags["flat_line"] > 0  # as the clean job: RH 100 % is flat
     _check(conn, notify)
-    assert storage.runs.alerts(conn).is_empty()
+    assert storage.alerts.alerts(conn).is_empty()
     assert smtp.messages == [] and webhook[1] == []
 
 
@@ -120,11 +120,11 @@ def test_a_file_failing_three_days_running_alerts_once(conn, db, tmp_path, notif
         # uploaded for the station (as a fetch source names it), then imported by the worker
         fetch.upload_bytes(path.name, path.read_bytes(), station="some_site", dsn=db)
         worker.run_workers(dsn=db)
-        assert storage.catalog.failed_files(conn)["name"].to_list()[-1] == path.name
+        assert storage.health.failed_files(conn)["name"].to_list()[-1] == path.name
         _check(conn, notify)
         sent.append(len(smtp.messages))
     assert sent == [1, 1, 1]
-    table = storage.runs.alerts(conn)
+    table = storage.alerts.alerts(conn)
     assert table["incident"].to_list() == ["import_failing:some_site"]
     assert "1 file(s) of station some_site in a row failed to import" in table["message"][0]
     from stationlab.storage import health as records
@@ -132,7 +132,7 @@ def test_a_file_failing_three_days_running_alerts_once(conn, db, tmp_path, notif
     assert records.import_failures(conn)["n_failed"].to_list() == [3]
     _import(db, _healthy_after(tmp_path))
     _check(conn, notify)
-    assert storage.runs.alerts(conn, open_only=True).is_empty()
+    assert storage.alerts.alerts(conn, open_only=True).is_empty()
     assert len(smtp.messages) == 2 and [h["status"] for h in webhook[1]] == ["raised", "resolved"]
 
 
@@ -174,13 +174,13 @@ def test_a_fetch_source_refusing_connections_alerts_once(conn, db, tmp_path, hom
         _check(conn, notify)
         counts.append(len(smtp.messages))
     assert counts == [0, 0, 1, 1]  # the third failure in a row raises it
-    table = storage.runs.alerts(conn)
+    table = storage.alerts.alerts(conn)
     assert table["incident"].to_list() == ["fetch_failing:mast_modem"]
     assert "failed 3 times in a row" in table["message"][0]
     with _http_on(port, root):
         fetch.fetch_sources([source], dsn=db)
     _check(conn, notify)
-    assert storage.runs.alerts(conn, open_only=True).is_empty()
+    assert storage.alerts.alerts(conn, open_only=True).is_empty()
     assert len(smtp.messages) == 2 and webhook[1][-1]["status"] == "resolved"
 
 
@@ -189,7 +189,7 @@ def test_an_nrg_logger_reporting_a_fault_alerts_once(conn, db, real_data, notify
     _import(db, real_data / "nrg_logr/20240925_2300_9460_00030_000172.log")
     _check(conn, notify)
     _check(conn, notify)
-    table = storage.runs.alerts(conn)
+    table = storage.alerts.alerts(conn)
     assert table["kind"].to_list() == ["logger_fault"]
     assert "SRVEL_ERR_ETH_FTPC_DIR_ERR: SUBSYS_ETHERNET: FTPc Set Dir Error: 218" \
         in table["message"][0]
@@ -229,8 +229,8 @@ def test_pipelines_alerts_open_lists_the_open_incidents(conn, db, tmp_path, noti
 
     _import(db, faults.write(tmp_path / "f.csv", changes=[("Spd80mN", 72, 0, lambda v: "4.2")]))
     _check(conn, notify)
-    [alert_id] = storage.runs.alerts(conn)["alert_id"].to_list()
-    [channel_id] = storage.runs.alerts(conn)["incident"].str.split(":").list.last().to_list()
+    [alert_id] = storage.alerts.alerts(conn)["alert_id"].to_list()
+    [channel_id] = storage.alerts.alerts(conn)["incident"].str.split(":").list.last().to_list()
     listed = CliRunner().invoke(main, ["pipelines", "alerts", "--open"])
     assert listed.exit_code == 0, listed.output
     [line, total] = listed.output.splitlines()

@@ -219,7 +219,7 @@ def test_a_calibrator_corrects_a_certificate_in_jupyterlab(sessions, hub, analys
     owner = auth_server[0]
     a = analysts[0]
     with storage.connect(owner, autocommit=True) as conn:  # an anemometer with a certificate
-        point = storage.quality.channel_table(conn, "some_site").filter(
+        point = storage.catalog.channel_table(conn, "some_site").filter(
             pl.col("point_name") == "Spd80mN")["measurement_point_id"][0]
         sensor = storage.calibration.insert_sensor(conn, sensor_type="anemometer", oem="Thies",
                                                    model="First Class", serial_number="06123")

@@ -60,7 +60,7 @@ def lab(pg_server, template_db, tmp_path_factory):
     dsn = _create_database(pg_server, name, template=template_db)
     ingest.import_paths([REAL_DATA / DEMO], dsn=dsn, progress=False)
     with storage.connect(dsn, autocommit=True) as conn:
-        point = storage.quality.channel_table(conn, "some_site").filter(
+        point = storage.catalog.channel_table(conn, "some_site").filter(
             pl.col("point_name") == "Spd80mN")["measurement_point_id"][0]
         sensor = storage.calibration.insert_sensor(conn, sensor_type="anemometer", oem="Thies",
                                                    model="First Class", serial_number="06123")

@@ -57,7 +57,7 @@ def test_due_runs_the_six_jobs_on_the_sample_data(db, tmp_path, monkeypatch):
     history = pipelines.history()
     assert sorted(history["job"]) == sorted(JOBS)
     with storage.connect() as conn:
-        quiet = storage.runs.alerts(conn)
+        quiet = storage.alerts.alerts(conn)
     # the sample loggers (the demo mast, the TestLogger) stopped years ago: one incident each
     assert quiet["kind"].to_list() == ["logger_quiet"] * 2
     assert quiet["subject"].str.contains("some_site").sum() == 1

@@ -141,7 +141,7 @@ def test_a_failing_job_alerts_once_per_incident_by_mail_and_webhook(db, schedule
     assert pipelines.run_job(schedule, "fails").alert_id is not None
     assert len(smtp.messages) == 2
     with storage.connect(db) as conn:
-        table = storage.runs.alerts(conn)
+        table = storage.alerts.alerts(conn)
     assert table["incident"].to_list() == ["run_failed:fails"] * 2
     assert table["resolved_at"].is_null().to_list() == [False, True]
     assert table["sent_to"][0].to_list() == ["mailto:ops@example.org", webhook[0]]
@@ -220,8 +220,8 @@ def test_a_job_with_a_dsn_of_its_own_connects_with_it(db, tmp_path, monkeypatch)
                                      '[jobs.unset]\nnotebook = "who.ipynb"\ndsn = "$UNSET_DSN"\n')
     cfg = pipelines.load_config(tmp_path / "s.toml")
     assert (cfg.job("own").dsn, cfg.job("unset").dsn) == (db, None)
-    runner = storage.runs.dsn_for(db, user="pipe_runner")
-    owner = storage.runs.dsn_parts(db).get("user") or "postgres"
+    runner = storage.roles.dsn_for(db, user="pipe_runner")
+    owner = storage.roles.dsn_parts(db).get("user") or "postgres"
 
     def user_of(job: str) -> str:
         result = pipelines.run_job(cfg, job, dsn=runner)

@@ -68,7 +68,7 @@ def test_the_scheduled_job_makes_keeps_records_and_sends_the_weekly_report(
     assert recipients == ["manager@example.org"]
     assert mail["Subject"] == "stationlab: weekly report for some_site"
     with storage.connect(db, autocommit=True) as conn:
-        [row] = storage.runs.latest_reports(conn).iter_rows(named=True)
+        [row] = storage.reports.latest_reports(conn).iter_rows(named=True)
         links = panels.report_links_markdown(conn)
     assert (row["station"], row["run_id"], row["html_path"], row["sent_to"]) == (
         "some_site", result.run_id, str(html), ["manager@example.org"])

@@ -17,7 +17,7 @@ def analysts(mast, db):
         result = runner.invoke(main, ["db", "grant-analyst", name])
         assert result.exit_code == 0, result.output
         assert result.output.startswith(f"analyst role {name} ")
-    return {name: storage.runs.dsn_for(db, user=name) for name in ("ana_a", "ana_b")}
+    return {name: storage.roles.dsn_for(db, user=name) for name in ("ana_a", "ana_b")}
 
 
 def test_an_analyst_reads_clean_data_and_adds_flags_as_themself(analysts):
@@ -100,7 +100,7 @@ def pipeline(db):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("pipeline role pipe_a ")
     assert "(member of stationlab_pipeline)" in result.output
-    return storage.runs.dsn_for(db, user="pipe_a")
+    return storage.roles.dsn_for(db, user="pipe_a")
 
 
 def test_the_pipeline_role_imports_cleans_and_exports_but_never_changes_the_schema(

@@ -194,9 +194,9 @@ def test_the_bundled_testlogger_s_hourly_table_stopping_early_is_suspect_not_fai
     from stationlab import storage
 
     health.check_sensors(conn)
-    assert storage.runs.alerts(conn).is_empty()
+    assert storage.alerts.alerts(conn).is_empty()
     health.check_sensors(conn, suspect=True)  # one per sensor: PTemp_C's Min and Max are one
-    raised = storage.runs.alerts(conn)
+    raised = storage.alerts.alerts(conn)
     assert raised["kind"].to_list() == ["sensor_suspect"] * 4
     assert sorted(raised["subject"]) == [f"stationlab: sensor {s} at TestLogger suspect" for s in
                                          ("AirT_C(42)", "BattV", "PTemp_C", "RelHumid(3)")]

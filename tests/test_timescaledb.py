@@ -306,9 +306,9 @@ def test_readings_insert_aggregate_and_ignore_duplicates(loaded):
                                    for c in (1, 2) for m in (1, 2)]
         assert monthly[1, datetime(2024, 1, 1, tzinfo=UTC)][0] == 12 * PER_DAY
         assert _monthly(conn) == monthly
-        conn.execute(storage.db.queries()["refresh_monthly"], {  # a no-op here
-            "channel_ids": [1, 2], "ts_first": rows[0].ts, "ts_last": rows[-1].ts})
-        conn.execute(storage.db.queries()["add_monthly"], {  # so is this
+        conn.execute("SELECT refresh_readings_monthly(%s, %s, %s)",  # a no-op here
+                     ([1, 2], rows[0].ts, rows[-1].ts))
+        conn.execute(storage.db.queries("clean.sql")["add_monthly"], {  # so is this
             "channel_ids": [1], "months": [DAY0], "n": [1], "total": [1.0], "minimum": [1.0],
             "maximum": [1.0]})
         assert _monthly(conn) == monthly
@@ -317,7 +317,7 @@ def test_readings_insert_aggregate_and_ignore_duplicates(loaded):
         assert load["name"] == "readings"
 
         # The product's named query on the hypertable.
-        span = conn.execute(storage.db.queries()["readings_range"], {
+        span = conn.execute(storage.db.queries("readings.sql")["readings_range"], {
             "channel_ids": [1], "start": DAY0 + timedelta(days=1),
             "end": DAY0 + timedelta(days=2)}).fetchone()
         assert span == {"ts_first": DAY0 + timedelta(days=1),

@@ -395,7 +395,7 @@ def report_links_markdown(conn) -> str:
 
     from stationlab import storage
 
-    reports = storage.runs.latest_reports(conn)
+    reports = storage.reports.latest_reports(conn)
     if reports.is_empty():
         return ("No weekly report yet: the scheduled `report` job makes them "
                 "(`stationlab pipelines run report`).")
@@ -421,7 +421,7 @@ class StationReport(pn.viewable.Viewer):
         """The newest report of :attr:`station` (or of the first station with one)."""
         from stationlab import storage
 
-        table = storage.runs.latest_reports(self.client.conn, self.station or None)
+        table = storage.reports.latest_reports(self.client.conn, self.station or None)
         return table.row(0, named=True) if table.height else None
 
     @param.depends("station")

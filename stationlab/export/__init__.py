@@ -222,9 +222,9 @@ def _flags_over(conn, ids: list[int], start: datetime | None, end: datetime | No
                 ) -> tuple[pl.DataFrame, dict[str, str], tuple[str, ...]]:
     """For flag-status columns: the flags over the channels and period, each code's letter,
     and the preamble lines naming them."""
-    coverage = storage.quality.flag_coverage(conn, ids, start, end)
+    coverage = storage.flags.flag_coverage(conn, ids, start, end)
     code_letters = flag_status.letters(coverage["code"])
-    descriptions = dict(storage.quality.flag_codes(conn).select("code", "description")
+    descriptions = dict(storage.flags.flag_codes(conn).select("code", "description")
                         .iter_rows())
     return coverage, code_letters, tuple(flag_status.legend(code_letters, descriptions))
 

@@ -18,7 +18,7 @@ from stationlab import storage
 from stationlab.api import EARLIEST, LATEST
 from stationlab.errors import StationlabError
 from stationlab.qc import checks
-from stationlab.storage import catalog, quality
+from stationlab.storage import catalog
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def station_settings(conn, station: str) -> list[dict]:
     """The rule parameters a station overrides (rows of rule, measurement_type, params,
     enabled)."""
     catalog.require_station(conn, station)
-    return quality.qc_settings(conn, station)
+    return storage.flags.qc_settings(conn, station)
 
 
 def configure(conn, station: str, rule: str, *, measurement_type: str = "*",
@@ -104,7 +104,8 @@ def configure(conn, station: str, rule: str, *, measurement_type: str = "*",
         raise StationlabError(f"unknown QC rule {rule!r}; rules: {', '.join(RULES)}")
     meta = catalog.require_station(conn, station)
     with storage.transaction(conn):
-        quality.set_qc_setting(conn, meta["station_id"], rule, measurement_type, params, enabled)
+        storage.flags.set_qc_setting(conn, meta["station_id"], rule, measurement_type, params,
+                                     enabled)
 
 
 def _interval(group: pl.DataFrame, interval_s: int | None) -> timedelta:
@@ -227,7 +228,7 @@ def run(conn, station: str, *, start: datetime | None = None, end: datetime | No
         raise StationlabError(f"unknown QC rule(s) {', '.join(unknown)}; rules: "
                               f"{', '.join(RULES)}")
     meta = catalog.require_station(conn, station)
-    channels = quality.channel_table(conn, station).filter(
+    channels = storage.catalog.channel_table(conn, station).filter(
         (pl.col("kind") == "number") & pl.col("measurement_point_id").is_not_null())
     ids = channels["channel_id"].to_list()
     span = storage.readings.readings_range(conn, ids, start, end)
@@ -236,23 +237,23 @@ def run(conn, station: str, *, start: datetime | None = None, end: datetime | No
     shown = (start or span["ts_first"], end or span["ts_last"])
     # An open end means "everything before/after": earlier rule flags there are replaced too.
     start, end = start or EARLIEST, end or LATEST
-    data = quality.clean_readings(conn, ids, start, end, include_flagged=True)
-    findings = evaluate(channels, data, quality.qc_settings(conn, station), rules,
+    data = storage.clean.clean_readings(conn, ids, start, end, include_flagged=True)
+    findings = evaluate(channels, data, storage.flags.qc_settings(conn, station), rules,
                         period=(None if start == EARLIEST else start,
                                 None if end == LATEST else end))
     counts = dict.fromkeys(rules, 0)
     with storage.transaction(conn):
         for name in rules:
             rule = RULES[name]
-            for old in quality.take_rule_flags(conn, meta["station_id"], name, start, end):
+            for old in storage.flags.take_rule_flags(conn, meta["station_id"], name, start, end):
                 for lo, hi in ((old["ts_from"], min(old["ts_to"], start)),
                                (max(old["ts_from"], end), old["ts_to"])):
                     if lo < hi:  # the part outside the period stays
-                        quality.insert_flag(conn, **{**old, "ts_from": lo, "ts_to": hi},
+                        storage.flags.insert_flag(conn, **{**old, "ts_from": lo, "ts_to": hi},
                                             station_id=meta["station_id"], source="rule")
             for f in findings:
                 if f.rule == name:
-                    quality.insert_flag(
+                    storage.flags.insert_flag(
                         conn, station_id=meta["station_id"], channel_id=f.channel_id,
                         measurement_point_id=f.measurement_point_id, ts_from=f.ts_from,
                         ts_to=f.ts_to, code=rule.code, reason=f.reason, author="stationlab qc",

@@ -1,4 +1,4 @@
-"""Sensors and their calibration certificates (SQL in queries.sql)."""
+"""Sensors and their calibration certificates."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import polars as pl
 import psycopg
 
 from stationlab.errors import StationlabError, StorageError
-from stationlab.storage.db import queries
+from stationlab.storage.db import statements
+
+queries = statements("calibration.sql")
 
 SENSOR_SCHEMA = {"sensor_id": pl.Int32, "sensor_type": pl.String, "oem": pl.String,
                  "model": pl.String, "serial_number": pl.String, "stations": pl.String,
@@ -110,7 +112,7 @@ def preview_clean(conn: psycopg.Connection, channel_ids: list[int], start: datet
                   end: datetime, change: dict) -> pl.DataFrame:
     """Clean readings as they would be with ``change`` (keyword arguments of
     :func:`write_calibration`) applied; nothing is kept: the change is rolled back."""
-    from stationlab.storage.quality import clean_readings
+    from stationlab.storage.clean import clean_readings
 
     result = None
     with conn.transaction():

@@ -14,11 +14,14 @@ import polars as pl
 import psycopg
 
 from stationlab.errors import ImportRejected, StationlabError
-from stationlab.storage.db import queries
+from stationlab.storage.db import queries as db_queries
+from stationlab.storage.db import statements
 
 if TYPE_CHECKING:
     from stationlab.parse import ChannelHistory
     from stationlab.standardise import ChannelSpec
+
+queries = statements("catalog.sql")
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ def resolve_logger(conn: psycopg.Connection, *, station: str, name: str, model: 
         row = here[0]
         return LoggerRef(row["station_id"], station, row["logger_id"], table_name,
                          row["utc_offset"], False)
-    documented = [r for r in conn.execute(queries()["meta_documented_loggers"],
+    documented = [r for r in conn.execute(db_queries("metadata.sql")["meta_documented_loggers"],
                                           {"station": station})
                   if _model_key(r["model"]) == _model_key(model)]
     if len(documented) == 1 and (model or serial_number):
@@ -336,20 +339,16 @@ def summary(conn: psycopg.Connection) -> list[dict]:
     return conn.execute(queries()["summary"]).fetchall()
 
 
-def logger_health(conn: psycopg.Connection) -> pl.DataFrame:
-    """Per logger: newest reading and file, files imported and failed."""
-    rows = conn.execute(queries()["logger_health"]).fetchall()
-    return pl.DataFrame(rows, schema={
-        "station": pl.String, "logger_id": pl.Int32, "logger": pl.String, "model": pl.String,
-        "serial_number": pl.String, "last_reading": pl.Datetime("us", "UTC"),
-        "last_file_at": pl.Datetime("us", "UTC"), "files_imported": pl.Int64,
-        "files_failed": pl.Int64}, orient="row")
+CHANNEL_SCHEMA = {
+    "channel_id": pl.Int32, "station_id": pl.Int32, "measurement_point_id": pl.Int32,
+    "statistic": pl.String, "kind": pl.String, "unit": pl.String, "interval_s": pl.Int32,
+    "logger_id": pl.Int32, "table_name": pl.String, "column_name": pl.String,
+    "point_name": pl.String, "measurement_type": pl.String, "height_m": pl.Float64,
+    "orientation_deg": pl.Float64,
+}
 
 
-def failed_files(conn: psycopg.Connection) -> pl.DataFrame:
-    """Files whose import failed, with the reason."""
-    rows = conn.execute(queries()["failed_files"]).fetchall()
-    return pl.DataFrame(rows, schema={
-        "file_id": pl.Int64, "name": pl.String, "source": pl.String, "format": pl.String,
-        "error": pl.String, "error_line": pl.Int32, "error_column": pl.String,
-        "attempts": pl.Int32, "received_at": pl.Datetime("us", "UTC")}, orient="row")
+def channel_table(conn: psycopg.Connection, station: str) -> pl.DataFrame:
+    """Every channel of a station with its measurement point's metadata."""
+    rows = conn.execute(queries()["channel_table"], {"station": station}).fetchall()
+    return pl.DataFrame(rows, schema=CHANNEL_SCHEMA, orient="row")

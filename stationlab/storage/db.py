@@ -7,7 +7,7 @@ import functools
 import importlib.resources
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import psycopg
@@ -24,12 +24,17 @@ _MIGRATION = re.compile(r"^(\d{4})_(\w+?)(?:\.(plain|timescaledb))?\.sql$")
 
 
 @functools.cache
-def queries(name: str = "queries.sql") -> dict[str, str]:
-    """The named blocks of ``sql/queries.sql`` (or another file of ``sql/``): ``-- name: x``
-    starts block ``x``."""
+def queries(name: str) -> dict[str, str]:
+    """The named blocks of ``sql/NAME`` (each storage module's statements are in the file
+    named after it): ``-- name: x`` starts block ``x``."""
     text = importlib.resources.files("stationlab.storage").joinpath("sql", name).read_text()
     parts = _BLOCK.split(text)
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def statements(name: str) -> Callable[[], dict[str, str]]:
+    """A storage module's ``queries()``: the named blocks of its own ``sql/NAME``."""
+    return functools.partial(queries, name)
 
 
 def sql_file(name: str) -> str:
@@ -70,7 +75,7 @@ def configure_session(conn: psycopg.Connection, *, read_only: bool = False) -> N
     if read_only:
         conn.read_only = True
     with conn.transaction():
-        conn.execute("SET TIME ZONE 'UTC'")  # tracked by PgBouncer: not session state
+        conn.execute(queries("db.sql")["session_utc"])  # tracked by PgBouncer: not session state
 
 
 @contextlib.contextmanager
@@ -126,10 +131,10 @@ def storage_error(exc: psycopg.Error, conn: psycopg.Connection | None = None) ->
 def check_schema(conn: psycopg.Connection) -> None:
     """Raise :class:`ConfigError` unless the database's schema is this stationlab's."""
     latest = migrations()[-1].version
-    row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL AS ok").fetchone()
+    row = conn.execute(queries("db.sql")["schema_migrations_exist"]).fetchone()
     current = None
     if row["ok"]:
-        current = conn.execute("SELECT max(version) AS v FROM schema_migrations").fetchone()["v"]
+        current = conn.execute(queries("db.sql")["schema_version"]).fetchone()["v"]
     if current is None:
         raise ConfigError(f"database {conn.info.dbname!r} has no stationlab schema yet; "
                           "run `stationlab db migrate`")
@@ -190,19 +195,17 @@ def migrations() -> list[Migration]:
 def detect_backend(conn: psycopg.Connection) -> str:
     """``timescaledb`` if the extension can be created in this database (installed and preloaded),
     else ``plain``."""
-    available = conn.execute(
-        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    available = conn.execute(queries("db.sql")["timescaledb_available"]).fetchone()
     if not available:
         return "plain"
-    libraries = conn.execute("SELECT current_setting('shared_preload_libraries') AS libs"
-                             ).fetchone()["libs"]
+    libraries = conn.execute(queries("db.sql")["preload_libraries"]).fetchone()["libs"]
     if "timescaledb" not in libraries:  # CREATE EXTENSION would fail, and drop the connection
         logger.warning("TimescaleDB is installed but not in the server's "
                        "shared_preload_libraries; using plain PostgreSQL")
         return "plain"
     try:
         with conn.transaction():
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            conn.execute(queries("timescale.sql")["create_extension"])
     except psycopg.Error as exc:
         logger.warning("TimescaleDB is installed but cannot be enabled (%s); using plain "
                        "PostgreSQL", str(exc).strip())
@@ -212,8 +215,8 @@ def detect_backend(conn: psycopg.Connection) -> str:
 
 def recorded_backend(conn: psycopg.Connection) -> str | None:
     """The backend recorded by an earlier migrate, or ``None`` in a fresh database."""
-    if conn.execute("SELECT to_regclass('stationlab_info') IS NOT NULL AS ok").fetchone()["ok"]:
-        row = conn.execute(queries()["info_get"], {"key": "backend"}).fetchone()
+    if conn.execute(queries("db.sql")["info_exists"]).fetchone()["ok"]:
+        row = conn.execute(queries("db.sql")["info_get"], {"key": "backend"}).fetchone()
         return row["value"] if row else None
     return None
 
@@ -236,15 +239,15 @@ def migrate(conn: psycopg.Connection, *, backend: str | None = None) -> MigrateR
     if backend is not None and backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('stationlab.migrate'))")
+        conn.execute(queries("db.sql")["migrate_lock"])
         recorded = recorded_backend(conn)
         if recorded and backend and recorded != backend:
             raise ConfigError(f"this database was set up for {recorded}, not {backend}")
         chosen = recorded or backend or detect_backend(conn)
         if chosen == "timescaledb":
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        conn.execute(queries()["create_schema_migrations"])
-        done = {r["version"] for r in conn.execute("SELECT version FROM schema_migrations")}
+            conn.execute(queries("timescale.sql")["create_extension"])
+        conn.execute(queries("db.sql")["create_schema_migrations"])
+        done = {r["version"] for r in conn.execute(queries("db.sql")["schema_versions"])}
         applied = []
         for migration in migrations():
             if migration.version in done:
@@ -252,12 +255,12 @@ def migrate(conn: psycopg.Connection, *, backend: str | None = None) -> MigrateR
             for text in (migration.common, migration.backend.get(chosen)):
                 if text:
                     conn.execute(text)
-            conn.execute(queries()["record_migration"],
+            conn.execute(queries("db.sql")["record_migration"],
                          {"version": migration.version, "name": migration.name})
             applied.append(f"{migration.version:04d}_{migration.name}")
-        conn.execute(queries()["info_set"], {"key": "backend", "value": chosen})
+        conn.execute(queries("db.sql")["info_set"], {"key": "backend", "value": chosen})
         conn.execute(queries("replica.sql")["database_id_set"])
-        version = conn.execute("SELECT max(version) AS v FROM schema_migrations").fetchone()["v"]
+        version = conn.execute(queries("db.sql")["schema_version"]).fetchone()["v"]
     for name in applied:
         logger.info("applied migration %s (%s)", name, chosen)
     return MigrateResult(chosen, applied, version)
@@ -272,10 +275,10 @@ def apply_declared_schema(conn: psycopg.Connection, backend: str = "plain") -> N
     with conn.transaction():
         # The backend part comes first, so that schema.sql's role block grants on its readings
         # and functions; those functions name tables schema.sql creates (as pg_dump allows).
-        conn.execute("SET LOCAL check_function_bodies = false")
+        conn.execute(queries("db.sql")["no_function_body_checks"])
         if backend == "timescaledb":
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        conn.execute(queries()["create_schema_migrations"])
+            conn.execute(queries("timescale.sql")["create_extension"])
+        conn.execute(queries("db.sql")["create_schema_migrations"])
         conn.execute(sql_file(f"schema.{backend}.sql"))
         conn.execute(sql_file("schema.sql"))
 
@@ -284,4 +287,4 @@ def describe_schema(conn: psycopg.Connection) -> dict[str, list]:
     """A comparable description of the public schema: tables, columns, constraints, indexes,
     functions and triggers, in a stable order."""
     return {name: [tuple(r.values()) for r in conn.execute(text)]
-            for name, text in queries().items() if name.startswith("describe_")}
+            for name, text in queries("db.sql").items() if name.startswith("describe_")}

@@ -6,7 +6,9 @@ import json
 
 import psycopg
 
-from stationlab.storage.db import queries
+from stationlab.storage.db import statements
+
+queries = statements("exports.sql")
 
 
 def data_versions(conn: psycopg.Connection, stations: list[str] | None = None) -> list[dict]:

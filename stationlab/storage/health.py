@@ -7,7 +7,9 @@ from datetime import datetime
 import polars as pl
 import psycopg
 
-from stationlab.storage.db import queries
+from stationlab.storage.db import statements
+
+queries = statements("health.sql")
 
 
 def store_events(conn: psycopg.Connection, *, logger_id: int, file_id: int,
@@ -177,3 +179,22 @@ def fetch_failures(conn: psycopg.Connection) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={
         "source": pl.String, "n_failed": pl.Int64, "since": pl.Datetime("us", "UTC"),
         "last_error": pl.String}, orient="row")
+
+
+def logger_health(conn: psycopg.Connection) -> pl.DataFrame:
+    """Per logger: newest reading and file, files imported and failed."""
+    rows = conn.execute(queries()["logger_health"]).fetchall()
+    return pl.DataFrame(rows, schema={
+        "station": pl.String, "logger_id": pl.Int32, "logger": pl.String, "model": pl.String,
+        "serial_number": pl.String, "last_reading": pl.Datetime("us", "UTC"),
+        "last_file_at": pl.Datetime("us", "UTC"), "files_imported": pl.Int64,
+        "files_failed": pl.Int64}, orient="row")
+
+
+def failed_files(conn: psycopg.Connection) -> pl.DataFrame:
+    """Files whose import failed, with the reason."""
+    rows = conn.execute(queries()["failed_files"]).fetchall()
+    return pl.DataFrame(rows, schema={
+        "file_id": pl.Int64, "name": pl.String, "source": pl.String, "format": pl.String,
+        "error": pl.String, "error_line": pl.Int32, "error_column": pl.String,
+        "attempts": pl.Int32, "received_at": pl.Datetime("us", "UTC")}, orient="row")

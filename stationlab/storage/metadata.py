@@ -16,7 +16,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from stationlab.errors import MetadataError
-from stationlab.storage.db import queries
+from stationlab.storage.db import queries as db_queries
+from stationlab.storage.db import statements
+
+queries = statements("metadata.sql")
 
 _LOW, _HIGH = datetime.min.isoformat(), datetime.max.isoformat()
 
@@ -52,7 +55,8 @@ def file_columns(conn: psycopg.Connection, station: str) -> dict[int, str]:
 def documented_loggers(conn: psycopg.Connection, station: str) -> list[dict]:
     """The loggers a station's document describes: logger_id, name, model, serial_number,
     utc_offset."""
-    return conn.execute(queries()["meta_documented_loggers"], {"station": station}).fetchall()
+    return conn.execute(queries()["meta_documented_loggers"],
+                        {"station": station}).fetchall()
 
 
 def replace_station(conn: psycopg.Connection, rows: dict) -> dict[str, int]:
@@ -167,7 +171,7 @@ def _write_config(conn, station_id: int, point_id: int, point: dict, config: dic
     for column in config["columns"]:
         if column.get("is_ignored"):
             continue
-        channel_id = conn.execute(q["channel_for_point"], {
+        channel_id = conn.execute(db_queries("catalog.sql")["channel_for_point"], {
             "station_id": station_id, "measurement_point_id": point_id,
             "statistic": column.get("statistic_type_id"), "kind": "number",
             "unit": config["unit"] or point["unit"]}).fetchone()["channel_id"]

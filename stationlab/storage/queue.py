@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import psycopg
 
 from stationlab.errors import StorageError
-from stationlab.storage.db import queries
+from stationlab.storage.db import statements
+
+queries = statements("queue.sql")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 import numpy as np
@@ -21,7 +21,9 @@ import psycopg
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-from stationlab.storage.db import queries
+from stationlab.storage.db import statements
+
+queries = statements("readings.sql")
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +89,8 @@ def ensure_partitions(conn: psycopg.Connection, ts_first: datetime, ts_last: dat
     lock brief.
     """
     with conn.transaction():
-        row = conn.execute("SELECT ensure_readings_partitions(%s, %s) AS n",
-                           (ts_first, ts_last)).fetchone()
+        row = conn.execute(queries()["ensure_partitions"],
+                           {"ts_first": ts_first, "ts_last": ts_last}).fetchone()
     return row["n"]
 
 
@@ -117,10 +119,7 @@ def store_readings(conn: psycopg.Connection, months: Iterable[pl.DataFrame], *, 
     recorded in ``reading_conflicts`` and the stored value is kept.
     """
     span = {"channel_ids": channel_ids, "ts_first": ts_first, "ts_last": ts_last}
-    # TimescaleDB decompresses the batches a write into a compressed month touches, and since
-    # 2.14 refuses a transaction that decompresses more than 100,000 rows: no file may fail on
-    # that (0 = no cap). A mere placeholder setting on plain PostgreSQL.
-    conn.execute("SET LOCAL timescaledb.max_tuples_decompressed_per_dml_transaction = 0")
+    conn.execute(queries()["no_decompression_cap"])  # no file may fail on TimescaleDB's cap
     if not channel_ids or not conn.execute(queries()["readings_exist"], span
                                            ).fetchone()["overlap"]:
         total, counted, new = 0, [], 0
@@ -131,18 +130,13 @@ def store_readings(conn: psycopg.Connection, months: Iterable[pl.DataFrame], *, 
             if not month.height:
                 continue
             start = month["ts"].min()
-            table = conn.execute("SELECT readings_load_table(%s) AS name",
-                                 (start,)).fetchone()["name"]
-            # A table made in this transaction takes its rows frozen: no hint bits to set and
-            # no freezing vacuum later.
-            freeze = sql.SQL(", FREEZE" if table != "readings" else "")
-            total += _copy(conn, sql.SQL("COPY {} (channel_id, ts, value) FROM STDIN "
-                                         "(FORMAT binary{})").format(sql.Identifier(table),
-                                                                      freeze),
-                           [month], chunk_rows)
+            table = conn.execute(queries()["load_table"], {"month": start}).fetchone()["name"]
+            copy = queries()["copy_in" if table == "readings" else "copy_in_frozen"]
+            total += _copy(conn, sql.SQL(copy).format(table=sql.Identifier(table)), [month],
+                           chunk_rows)
             laps.lap("COPY")
             if table != "readings":
-                conn.execute("SELECT attach_readings_partition(%s)", (start,))
+                conn.execute(queries()["attach_partition"], {"month": start})
                 new += 1
                 laps.lap("keying and attaching new months")
             counted.append(statistics)
@@ -153,14 +147,13 @@ def store_readings(conn: psycopg.Connection, months: Iterable[pl.DataFrame], *, 
             if counted else pl.DataFrame(schema=MONTHLY_SCHEMA))
         return StoreResult(total, total, 0, 0, "copy", monthly)
     conn.execute(queries()["stage_create"])
-    total = _copy(conn, sql.SQL("COPY reading_stage (channel_id, ts, value) FROM STDIN "
-                                "(FORMAT binary)"), ahead(months), chunk_rows)
-    conn.execute("ANALYZE reading_stage")
+    total = _copy(conn, sql.SQL(queries()["stage_copy_in"]), ahead(months), chunk_rows)
+    conn.execute(queries()["stage_analyze"])
     for start in conn.execute(queries()["stage_months_unpartitioned"]).fetchall():
-        conn.execute("SELECT attach_readings_partition(%s)", (start["month"],))
+        conn.execute(queries()["attach_partition"], {"month": start["month"]})
     conflicts = conn.execute(queries()["stage_conflicts"], {"file_id": file_id, **span}).rowcount
     rows = conn.execute(queries()["stage_insert"], span).fetchall()
-    conn.execute("DROP TABLE reading_stage")
+    conn.execute(queries()["stage_drop"])
     monthly = pl.DataFrame(rows, schema=MONTHLY_SCHEMA, orient="row")
     inserted = int(monthly["n"].sum())
     return StoreResult(total, inserted, total - inserted - conflicts, conflicts, "staged",
@@ -237,36 +230,6 @@ def readings_range(conn: psycopg.Connection, channel_ids: list[int], start: date
     """First and last stamp and count of the readings of some channels in ``[start, end)``."""
     return conn.execute(queries()["readings_range"], {
         "channel_ids": channel_ids, "start": start, "end": end}).fetchone()
-
-
-#: What :func:`iter_readings` reads: raw readings, or calibrated readings without those an
-#: excluding flag covers (``clean_readings()``, see migration 0006).
-WINDOW_QUERIES = {
-    "raw": "COPY (SELECT channel_id, ts, value FROM readings "
-           "WHERE channel_id = ANY(%s) AND ts >= %s AND ts < %s) TO STDOUT (FORMAT binary)",
-    "clean": "COPY (SELECT channel_id, ts, value FROM clean_readings(%s, %s, %s, %s)) "
-             "TO STDOUT (FORMAT binary)",
-}
-
-
-def iter_readings(conn: psycopg.Connection, channel_ids: list[int], start: datetime,
-                  end: datetime, *, window: timedelta = timedelta(days=31), clean: bool = False,
-                  excluded_codes: list[str] | None = None) -> Iterator[pl.DataFrame]:
-    """Yield the readings of some channels in ``[start, end)`` as long frames, one per window,
-    in time order (and by channel within a time); ``clean``: calibrated, excluded flagged
-    readings left out."""
-    query = WINDOW_QUERIES["clean" if clean else "raw"]
-    lower = start
-    while lower < end:
-        upper = min(lower + window, end)
-        buffer = bytearray()
-        params = (channel_ids, lower, upper) + ((excluded_codes,) if clean else ())
-        with conn.cursor().copy(query, params) as copy:
-            for block in copy:
-                buffer += block
-        if len(buffer) > len(COPY_HEADER) + len(COPY_TRAILER):
-            yield decode_copy(buffer).sort("ts", "channel_id")
-        lower = upper
 
 
 def _array(data: bytes | bytearray, pos: int, dtype: str) -> tuple[np.ndarray, int]:

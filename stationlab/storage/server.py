@@ -19,6 +19,10 @@ import psycopg
 
 from stationlab import config
 from stationlab.errors import ConfigError, StorageError
+from stationlab.storage.db import queries as db_queries
+from stationlab.storage.db import statements
+
+queries = statements("server.sql")
 
 logger = logging.getLogger(__name__)
 
@@ -139,11 +143,11 @@ def up() -> str:
 def _ensure_database(uri: str) -> None:
     admin = _embedded_uri("postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                              (config.EMBEDDED_DATABASE,)).fetchone()
+        exists = conn.execute(queries()["database_exists"],
+                              {"name": config.EMBEDDED_DATABASE}).fetchone()
         if not exists:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(
-                psycopg.sql.Identifier(config.EMBEDDED_DATABASE)))
+            conn.execute(psycopg.sql.SQL(db_queries("databases.sql")["database_create"]).format(
+                name=psycopg.sql.Identifier(config.EMBEDDED_DATABASE)))
             logger.info("created database %s", config.EMBEDDED_DATABASE)
 
 
@@ -168,7 +172,7 @@ def status() -> ServerStatus:
         version = timescaledb = None
         try:
             with psycopg.connect(external, connect_timeout=5) as conn:
-                version = conn.execute("SHOW server_version").fetchone()[0]
+                version = conn.execute(queries()["server_version"]).fetchone()[0]
                 timescaledb = _extension_version(conn)
             running = True
         except psycopg.Error:
@@ -181,14 +185,13 @@ def status() -> ServerStatus:
     _, postmaster_info = _embedded()
     info = postmaster_info.read_from_pgdata(data_dir())
     with psycopg.connect(uri) as conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]
+        version = conn.execute(queries()["server_version"]).fetchone()[0]
         timescaledb = _extension_version(conn)
     return ServerStatus("embedded", True, uri, data_dir(), info.pid, version, timescaledb)
 
 
 def _extension_version(conn: psycopg.Connection) -> str | None:
-    row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
-                       ).fetchone()
+    row = conn.execute(queries()["timescaledb_version"]).fetchone()
     return row[0] if row else None
 
 
@@ -203,3 +206,8 @@ def dsn(*, start: bool = True) -> str:
     if not start:
         raise ConfigError("no database: run `stationlab db up`, or set STATIONLAB_DSN")
     return up()
+
+
+def server_major(conn: psycopg.Connection) -> int:
+    """The server's major version (15, 18, ...)."""
+    return conn.execute(queries()["server_major"]).fetchone()["version_num"] // 10000

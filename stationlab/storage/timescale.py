@@ -15,7 +15,9 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from stationlab.storage.db import queries, recorded_backend, storage_error
+from stationlab.storage.db import recorded_backend, statements, storage_error
+
+queries = statements("timescale.sql")
 
 logger = logging.getLogger(__name__)
 
@@ -97,10 +99,10 @@ def compress(conn: psycopg.Connection, chunks: list[dict] | None = None, *,
 def pre_restore(conn: psycopg.Connection) -> None:
     """Before restoring a dump into the empty database of ``conn``: the extension created and in
     restoring mode (its catalog comes from the dump, its background jobs wait)."""
-    conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    conn.execute("SELECT timescaledb_pre_restore()")
+    conn.execute(queries()["create_extension"])
+    conn.execute(queries()["pre_restore"])
 
 
 def post_restore(conn: psycopg.Connection) -> None:
     """After the restore: back to normal."""
-    conn.execute("SELECT timescaledb_post_restore()")
+    conn.execute(queries()["post_restore"])

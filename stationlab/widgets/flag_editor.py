@@ -11,7 +11,7 @@ import param
 import polars as pl
 
 from stationlab.errors import StationlabError
-from stationlab.storage.quality import FLAG_LIST_SCHEMA
+from stationlab.storage.flags import FLAG_LIST_SCHEMA
 from stationlab.widgets import _plots
 from stationlab.widgets.persistence import FlagRepository
 

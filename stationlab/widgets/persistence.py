@@ -10,8 +10,7 @@ from datetime import datetime
 
 import polars as pl
 
-from stationlab import flags
-from stationlab.storage import quality
+from stationlab import flags, storage
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ class FlagRepository:
 
     def codes(self) -> list[str]:
         """The flag codes a person may choose."""
-        return quality.flag_codes(self.conn)["code"].to_list()
+        return storage.flags.flag_codes(self.conn)["code"].to_list()
 
     def list(self, station: str) -> pl.DataFrame:
         """The station's active flags."""
@@ -42,7 +41,7 @@ class FlagRepository:
     def coverage(self, channel_ids: list[int]) -> pl.DataFrame:
         """Active flags spread over the channels they cover (``channel_id, ts_from, ts_to,
         code, ...``)."""
-        return quality.flag_coverage(self.conn, channel_ids, None, None)
+        return storage.flags.flag_coverage(self.conn, channel_ids, None, None)
 
     def add(self, station: str, start: datetime, end: datetime, code: str, reason: str,
             channel_ids: list[int]) -> list[int]:

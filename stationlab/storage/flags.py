@@ -1,4 +1,5 @@
-"""Calibrated and clean readings, flags, QC settings and monthly summaries (SQL in queries.sql)."""
+"""Flags (who marked which readings as bad, and why), their codes, and the QC rules' settings
+per station that make flags automatically."""
 
 from __future__ import annotations
 
@@ -9,17 +10,10 @@ import polars as pl
 import psycopg
 
 from stationlab.errors import StationlabError, StorageError
-from stationlab.storage.db import queries
+from stationlab.storage.db import statements
 
-CHANNEL_SCHEMA = {
-    "channel_id": pl.Int32, "station_id": pl.Int32, "measurement_point_id": pl.Int32,
-    "statistic": pl.String, "kind": pl.String, "unit": pl.String, "interval_s": pl.Int32,
-    "logger_id": pl.Int32, "table_name": pl.String, "column_name": pl.String,
-    "point_name": pl.String, "measurement_type": pl.String, "height_m": pl.Float64,
-    "orientation_deg": pl.Float64,
-}
-CLEAN_SCHEMA = {"channel_id": pl.Int32, "ts": pl.Datetime("us", "UTC"), "raw": pl.Float64,
-                "value": pl.Float64, "flags": pl.List(pl.String), "excluded": pl.Boolean}
+queries = statements("flags.sql")
+
 FLAG_LIST_SCHEMA = {
     "flag_id": pl.Int64, "ts_from": pl.Datetime("us", "UTC"), "ts_to": pl.Datetime("us", "UTC"),
     "code": pl.String, "reason": pl.String, "author": pl.String, "source": pl.String,
@@ -27,69 +21,6 @@ FLAG_LIST_SCHEMA = {
     "deleted_at": pl.Datetime("us", "UTC"), "deleted_by": pl.String, "supersedes": pl.Int64,
     "channel_id": pl.Int32, "measurement_point_id": pl.Int32, "point_name": pl.String,
     "column_name": pl.String, "channel_point_name": pl.String, "statistic": pl.String}
-MONTHLY_SCHEMA = {"channel_id": pl.Int32, "month": pl.Datetime("us", "UTC"), "n": pl.Int64,
-                  "mean": pl.Float64, "minimum": pl.Float64, "maximum": pl.Float64,
-                  "recovery": pl.Float64}
-
-
-def channel_table(conn: psycopg.Connection, station: str) -> pl.DataFrame:
-    """Every channel of a station with its measurement point's metadata."""
-    rows = conn.execute(queries()["channel_table"], {"station": station}).fetchall()
-    return pl.DataFrame(rows, schema=CHANNEL_SCHEMA, orient="row")
-
-
-def clean_readings(conn: psycopg.Connection, channel_ids: list[int], start: datetime,
-                   end: datetime, *, excluded_codes: list[str] | None = None,
-                   include_flagged: bool = False) -> pl.DataFrame:
-    """Calibrated readings in ``[start, end)``: channel_id, ts, raw, value, flags, excluded."""
-    rows = conn.execute(queries()["clean_readings"], {
-        "channel_ids": channel_ids, "start": start, "end": end,
-        "excluded_codes": excluded_codes, "include_flagged": include_flagged}).fetchall()
-    return pl.DataFrame(rows, schema=CLEAN_SCHEMA, orient="row")
-
-
-def after_import(conn: psycopg.Connection, channel_ids: list[int], monthly: pl.DataFrame,
-                 interval_s: int | None) -> None:
-    """Keep derived tables current after a file's readings are stored (same transaction).
-
-    ``monthly``: the statistics of the inserted readings per channel and month (see
-    :attr:`stationlab.storage.readings.StoreResult.monthly`), added to the monthly rollup.
-    """
-    if interval_s:
-        conn.execute(queries()["channel_interval"],
-                     {"channel_ids": channel_ids, "interval_s": interval_s})
-    if monthly.height:
-        conn.execute(queries()["add_monthly"], {
-            "channel_ids": monthly["channel_id"].to_list(), "months": monthly["month"].to_list(),
-            "n": monthly["n"].to_list(), "total": monthly["total"].to_list(),
-            "minimum": monthly["minimum"].to_list(), "maximum": monthly["maximum"].to_list()})
-
-
-def monthly(conn: psycopg.Connection, channel_ids: list[int], start: datetime | None,
-            end: datetime | None, *, clean: bool,
-            excluded_codes: list[str] | None = None) -> pl.DataFrame:
-    """Per channel and month: readings, mean, min, max and data recovery (0..1).
-
-    Raw figures come from the monthly rollup (continuous aggregate on TimescaleDB); clean ones
-    are computed from calibrated, unflagged readings.
-    """
-    name = "monthly_clean" if clean else "monthly"
-    rows = conn.execute(queries()[name], {
-        "channel_ids": channel_ids, "start": start, "end": end,
-        "excluded_codes": excluded_codes}).fetchall()
-    return pl.DataFrame(rows, schema=MONTHLY_SCHEMA, orient="row")
-
-
-def statistics(conn: psycopg.Connection, channel_ids: list[int], start: datetime,
-               end: datetime, *, clean: bool,
-               excluded_codes: list[str] | None = None) -> pl.DataFrame:
-    """Per channel: n, mean, sd, minimum, maximum of the readings in ``[start, end)``."""
-    rows = conn.execute(queries()["statistics_clean" if clean else "statistics_raw"], {
-        "channel_ids": channel_ids, "start": start, "end": end,
-        "excluded_codes": excluded_codes}).fetchall()
-    return pl.DataFrame(rows, schema={
-        "channel_id": pl.Int32, "n": pl.Int64, "mean": pl.Float64, "sd": pl.Float64,
-        "minimum": pl.Float64, "maximum": pl.Float64}, orient="row")
 
 
 def flag_codes(conn: psycopg.Connection) -> pl.DataFrame:
