@@ -245,6 +245,21 @@ def read_bytes(path_or_buffer: PathOrBuffer) -> tuple[bytes, str]:
     return data, getattr(path_or_buffer, "name", "<buffer>")
 
 
+def check_column_names(names: list[str], *, source: str, line: int, what: str = "column"
+                       ) -> None:
+    """Every column of the ``what`` line (line ``line``) has a name and no name appears twice;
+    else a :class:`ParseError` naming the field."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if not name.strip():
+            raise ParseError(f"field {i} of the {what} line has no name", source=source,
+                             line=line, column=i)
+        if name in seen:
+            raise ParseError(f"column name {name!r} appears twice (fields {seen[name]} and {i})",
+                             source=source, line=line, column=name)
+        seen[name] = i
+
+
 def decode(data: bytes, *, source: str, encoding: str | None = None) -> str:
     """Decode a logger file: UTF-8 (BOM removed) unless a UTF-16 BOM or ``encoding`` says otherwise.
 
@@ -302,7 +317,39 @@ def read(path_or_buffer: PathOrBuffer, *, format: str | None = None,
 
 def parse_bytes(data: bytes, *, format: str | None = None, source: str = "<buffer>",
                 **options) -> ParsedFile:
-    """Parse the bytes of a logger file of any registered format."""
+    """Parse the bytes of a logger file of any registered format.
+
+    Every format's parser takes these options; its own docstring says where it reads one
+    differently, and which others it takes.
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+    format
+        A registered format (see :func:`formats`); default: sniffed from the first bytes.
+    source
+        The file's name, for messages.
+    utc_offset
+        Offset of the logger clock from UTC for stamps without an explicit offset, e.g.
+        ``timedelta(hours=-5)``. Default zero (logger on UTC).
+    interval
+        The averaging interval. Default: the most common step between rows.
+    encoding
+        Text encoding; default UTF-8 (with or without BOM) or UTF-16 with BOM (the lidar
+        formats: detected).
+
+    Returns
+    -------
+    ParsedFile
+        ``data`` has ``ts`` (UTC, labelling the start of the interval) and one column per value
+        column.
+
+    Raises
+    ------
+    ParseError
+        Naming the line (and column) of the first problem.
+    """
     _load_builtin_parsers()
     if format is None:
         format = sniff(data[:SNIFF_BYTES], source=source)
@@ -344,4 +391,4 @@ def _load_builtin_parsers() -> None:
 
 __all__ = ["Column", "ChannelHistory", "RECORD_KINDS", "ParsedFile", "Format", "FORMATS",
            "STATISTICS", "register", "sniff", "read", "parse_bytes", "read_bytes", "decode",
-           "formats"]
+           "check_column_names", "formats"]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import ChannelHistory, Column, _stamps
+from stationlab.parse import ChannelHistory, Column, _stamps, check_column_names
 
 logger = logging.getLogger(__name__)
 
@@ -190,22 +190,9 @@ def split(text: str, *, source: str, vendor: str, has_columns: bool = True) -> L
     if not names_text.strip():
         raise ParseError(f"no column line after the {DATA_LINE!r} line", source=source,
                          line=data_line + 1)
-    check_names(names, source, data_line + 1)
+    check_column_names(names, source=source, line=data_line + 1)
     body = "" if header_end < 0 else rest[header_end + 1:]
     return Layout(header, blocks, names, data_line + 1, body)
-
-
-def check_names(names: list[str], source: str, line: int) -> None:
-    """Every column has a name and no name appears twice."""
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names, start=1):
-        if not name.strip():
-            raise ParseError(f"field {i} of the column line has no name", source=source,
-                             line=line, column=i)
-        if name in seen:
-            raise ParseError(f"column name {name!r} appears twice (fields {seen[name]} and {i})",
-                             source=source, line=line, column=name)
-        seen[name] = i
 
 
 def time_zone(text: str | None, *, source: str) -> timedelta | None:

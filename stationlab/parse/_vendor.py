@@ -13,7 +13,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import ChannelHistory, Column, _stamps, decode
+from stationlab.parse import ChannelHistory, Column, _stamps, check_column_names, decode
 
 #: A height in a column name, e.g. ``80m`` or ``37.5 m``. [m]
 HEIGHT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?m(?![a-z])", re.I)
@@ -111,18 +111,10 @@ def names_at(text: str, start: int, separator: str, *, source: str, line: int,
              .split(separator)]
     while not spacers and len(names) > 1 and not names[-1]:
         names.pop()  # a trailing separator
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names, start=1):
-        if not name and spacers and i > 1:
-            names[i - 1] = SPACER.format(i)
-            continue
-        if not name:
-            raise ParseError(f"field {i} of the column line has no name", source=source,
-                             line=line, column=i)
-        if name in seen:
-            raise ParseError(f"column name {name!r} appears twice (fields {seen[name]} and {i})",
-                             source=source, line=line, column=name)
-        seen[name] = i
+    if spacers:
+        names = [SPACER.format(i) if not name and i > 1 else name
+                 for i, name in enumerate(names, start=1)]
+    check_column_names(names, source=source, line=line)
     return names, "" if end < 0 else text[end + 1:]
 
 

@@ -99,10 +99,10 @@ def parse_ammonit(data: bytes, *, source: str = "<buffer>", utc_offset: timedelt
                   interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of an Ammonit Meteo-40/42 statistics CSV file.
 
+    Options as :func:`stationlab.parse.parse_bytes`, except:
+
     Parameters
     ----------
-    utc_offset
-        Offset of the logger clock from UTC. Default zero.
     interval
         The statistics interval. Default: ``[Statistics] interval`` [s], else the most common
         step between rows.
@@ -112,11 +112,6 @@ def parse_ammonit(data: bytes, *, source: str = "<buffer>", utc_offset: timedelt
     ParsedFile
         ``ts`` is UTC and labels the start of the interval; ``channel_history`` holds the
         measurement points read from the column names (source ``file_header``).
-
-    Raises
-    ------
-    ParseError
-        Naming the line (and column) of the first problem.
     """
     text = decode(data, source=source, encoding=encoding)
     if not _sniff(text):

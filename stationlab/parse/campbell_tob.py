@@ -332,12 +332,10 @@ def parse_campbell_tob(data: bytes, *, source: str = "<buffer>",
                        utc_offset: timedelta | None = None) -> ParsedFile:
     """Parse the bytes of a Campbell Scientific TOB1 or TOB3 file.
 
+    Options as :func:`stationlab.parse.parse_bytes`, except:
+
     Parameters
     ----------
-    data
-        The file's bytes.
-    source
-        The file's name, for messages.
     utc_offset
         Offset of the logger clock from UTC, e.g. ``timedelta(hours=-5)``. Default zero.
 

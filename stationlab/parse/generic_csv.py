@@ -60,6 +60,7 @@ from stationlab.parse import (
     Column,
     ParsedFile,
     _stamps,
+    check_column_names,
     decode,
     register,
 )
@@ -231,6 +232,8 @@ def parse_generic_csv(data: bytes, *, source: str = "<buffer>", mapping: Mapping
                       encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of a wide CSV file with its mapping.
 
+    Options as :func:`stationlab.parse.parse_bytes`, except:
+
     Parameters
     ----------
     mapping
@@ -259,7 +262,7 @@ def parse_generic_csv(data: bytes, *, source: str = "<buffer>", mapping: Mapping
                          line=1)
     separator = mapping.separator or max(SEPARATORS, key=first.count)
     names = [n.strip().strip('"') for n in first.split(separator)]
-    _check_names(names, source)
+    check_column_names(names, source=source, line=1, what="header")
     stamp_column = mapping.timestamp_column or names[0]
     if stamp_column not in names:
         raise ParseError(f"no column {stamp_column!r} (timestamp.column of {mapping.path})",
@@ -296,18 +299,6 @@ def parse_generic_csv(data: bytes, *, source: str = "<buffer>", mapping: Mapping
     return ParsedFile(format="generic_csv", source=source, header=header, columns=tuple(columns),
                       data=frame, interval=interval, first_data_line=2,
                       channel_history=history)
-
-
-def _check_names(names: list[str], source: str) -> None:
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names, start=1):
-        if not name:
-            raise ParseError(f"field {i} of the header line has no name", source=source,
-                             line=1, column=i)
-        if name in seen:
-            raise ParseError(f"column name {name!r} appears twice (fields {seen[name]} and {i})",
-                             source=source, line=1, column=name)
-        seen[name] = i
 
 
 def _read_stamps(raw: pl.Series, mapping: Mapping, source: str,

@@ -27,14 +27,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import (
-    Column,
-    ParsedFile,
-    _nrg,
-    _vendor,
-    decode,
-    register,
-)
+from stationlab.parse import Column, ParsedFile, _nrg, _vendor, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +81,8 @@ def parse_kintech(data: bytes, *, source: str = "<buffer>", utc_offset: timedelt
                   interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of a Kintech Orbit 360 data file.
 
+    Options as :func:`stationlab.parse.parse_bytes`, except:
+
     Parameters
     ----------
     utc_offset
@@ -99,11 +94,6 @@ def parse_kintech(data: bytes, *, source: str = "<buffer>", utc_offset: timedelt
     -------
     ParsedFile
         ``ts`` is UTC and labels the start of the interval.
-
-    Raises
-    ------
-    ParseError
-        Naming the line (and column) of the first problem.
     """
     text = decode(data, source=source, encoding=encoding)
     if not _sniff(text):

@@ -48,14 +48,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import (
-    Column,
-    ParsedFile,
-    _nrg,
-    _stamps,
-    decode,
-    register,
-)
+from stationlab.parse import Column, ParsedFile, _nrg, _stamps, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +133,8 @@ def parse_logr(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta |
                interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of an NRG LOGR statistical or one-second ``.dat`` file.
 
+    Options as :func:`stationlab.parse.parse_bytes`, except:
+
     Parameters
     ----------
     utc_offset
@@ -153,11 +148,6 @@ def parse_logr(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta |
     ParsedFile
         ``data`` has ``ts`` (UTC, start of interval) and one column per value column;
         ``channel_history`` holds the sensor-history blocks (valid from the start).
-
-    Raises
-    ------
-    ParseError
-        Naming the line (and column) of the first problem.
     """
     text = _start(data, source, encoding, "nrg_logr")
     layout = _nrg.split(text, source=source, vendor="NRG LOGR")
@@ -190,6 +180,8 @@ def _interval(header: dict[str, str], stamps: pl.Series) -> timedelta | None:
 def parse_logr_log(data: bytes, *, source: str = "<buffer>", encoding: str | None = None,
                    **_ignored) -> ParsedFile:
     """Parse the bytes of an NRG LOGR event log into events (``records == "events"``).
+
+    Options as :func:`stationlab.parse.parse_bytes`.
 
     Returns
     -------
@@ -241,17 +233,14 @@ def parse_logr_diag(data: bytes, *, source: str = "<buffer>", encoding: str | No
                     **_ignored) -> ParsedFile:
     """Parse the bytes of an NRG LOGR diagnostics file (``records == "diagnostics"``).
 
+    Options as :func:`stationlab.parse.parse_bytes`.
+
     Returns
     -------
     ParsedFile
         ``data`` has ``ts`` (UTC, start of interval) and one column per diagnostic column; each
         :class:`Column` has the statistic and unit, and ``processing`` holds the quantity's name
         (``VIN_RP_V`` for ``VIN_RP_V_Avg``).
-
-    Raises
-    ------
-    ParseError
-        Naming the line (and column) of the first problem.
     """
     text = _start(data, source, encoding, "nrg_logr_diag")
     layout = _nrg.split(text, source=source, vendor="NRG LOGR")

@@ -44,14 +44,7 @@ import re
 from datetime import timedelta
 
 from stationlab.errors import ParseError
-from stationlab.parse import (
-    Column,
-    ParsedFile,
-    _nrg,
-    _stamps,
-    decode,
-    register,
-)
+from stationlab.parse import Column, ParsedFile, _nrg, _stamps, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -99,29 +92,18 @@ def parse_symphoniepro(data: bytes, *, source: str = "<buffer>",
                        encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of an NRG SymphoniePRO text export.
 
+    Options as :func:`stationlab.parse.parse_bytes`, except:
+
     Parameters
     ----------
-    data
-        The file's bytes.
-    source
-        The file's name, for messages.
     utc_offset
         Offset of the logger clock from UTC, used only if the file has no ``Time Zone`` line.
-    interval
-        The averaging interval. Default: the most common step between rows.
-    encoding
-        Text encoding; default UTF-8 (with or without BOM) or UTF-16 with BOM.
 
     Returns
     -------
     ParsedFile
         ``data`` has ``ts`` (UTC, start of interval) and one column per value column;
         ``channel_history`` holds every sensor-history block with its columns.
-
-    Raises
-    ------
-    ParseError
-        Naming the line (and column) of the first problem.
     """
     text = decode(data, source=source, encoding=encoding)
     if not _sniff(text):

@@ -28,7 +28,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _stamps, decode, register
+from stationlab.parse import Column, ParsedFile, _stamps, check_column_names, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -150,14 +150,7 @@ def _check_columns(names: list[str], units: list[str], processing: list[str], *,
         for row in (names, units, processing):
             row.pop()
         padding += 1
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names, start=1):
-        if not name.strip():
-            raise ParseError(f"field {i} has no name", source=source, line=2, column=i)
-        if name in seen:
-            raise ParseError(f"column name {name!r} appears twice (fields {seen[name]} and {i})",
-                             source=source, line=2, column=name)
-        seen[name] = i
+    check_column_names(names, source=source, line=2, what="field-names")
     if names[0].strip().upper() != "TIMESTAMP" and units[0].strip() != "TS":
         raise ParseError(f"the first column is {names[0]!r}; a TOA5 table starts with "
                          "TIMESTAMP", source=source, line=2, column=names[0])
@@ -174,12 +167,10 @@ def parse_toa5(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta |
                encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of a Campbell Scientific TOA5 file.
 
+    Options as :func:`stationlab.parse.parse_bytes`, except:
+
     Parameters
     ----------
-    data
-        The file's bytes.
-    source
-        The file's name, for messages.
     utc_offset
         Offset of the logger clock from UTC for stamps without an explicit offset, e.g.
         ``timedelta(hours=-5)``. Default zero (logger on UTC).
@@ -188,8 +179,6 @@ def parse_toa5(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta |
         from the table name (``Hourly``, ``Daily``, ``Min10``, ...).
     timestamp_format
         A strftime pattern for the stamps, overriding detection (e.g. ``"%d/%m/%Y %H:%M"``).
-    encoding
-        Text encoding; default UTF-8 (with or without BOM) or UTF-16 with BOM.
 
     Returns
     -------

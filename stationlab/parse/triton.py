@@ -113,12 +113,12 @@ def parse_triton(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta
                  interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of a Triton SkyServe CSV export.
 
+    Options as :func:`stationlab.parse.parse_bytes`, except:
+
     Parameters
     ----------
     utc_offset
         Offset of the stamps from UTC. Default zero.
-    interval
-        The averaging interval. Default: the most common step between rows.
     encoding
         Default: detected (see :func:`~stationlab.parse._vendor.decode_detected`).
 
@@ -127,11 +127,6 @@ def parse_triton(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta
     ParsedFile
         ``ts`` is UTC and labels the start of the interval; ``header`` has ``logger_serial``
         from line 2.
-
-    Raises
-    ------
-    ParseError
-        Naming the line (and column) of the first problem.
     """
     text, found_encoding = _vendor.decode_detected(data, source=source, encoding=encoding)
     if not _sniff(text):

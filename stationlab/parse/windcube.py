@@ -38,13 +38,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import (
-    Column,
-    ParsedFile,
-    _stamps,
-    _vendor,
-    register,
-)
+from stationlab.parse import Column, ParsedFile, _stamps, _vendor, register
 
 logger = logging.getLogger(__name__)
 
@@ -119,13 +113,13 @@ def parse_windcube(data: bytes, *, source: str = "<buffer>", utc_offset: timedel
                    interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of a Windcube v2 ``.sta`` file.
 
+    Options as :func:`stationlab.parse.parse_bytes`, except:
+
     Parameters
     ----------
     utc_offset
         Offset of the lidar clock from UTC, used only if the header has no ``timezone``.
         Default zero.
-    interval
-        The averaging interval. Default: the most common step between rows.
     encoding
         Default: detected (UTF-8 if valid, else Latin-1; see
         :func:`~stationlab.parse._vendor.decode_detected`).
@@ -137,11 +131,6 @@ def parse_windcube(data: bytes, *, source: str = "<buffer>", utc_offset: timedel
         lines (``ID System`` as ``logger_serial``, ``Location`` as ``station_name``,
         ``Version`` as ``logger_os``), ``site_latitude``/``site_longitude`` from ``GPS
         Location``, ``utc_offset`` from ``timezone`` and the ``encoding`` read.
-
-    Raises
-    ------
-    ParseError
-        Naming the line (and column) of the first problem.
     """
     text, found_encoding = _vendor.decode_detected(data, source=source, encoding=encoding)
     match = re.match(rf"^\ufeff?{HEADER_SIZE}\s*=\s*(\d+)", text)

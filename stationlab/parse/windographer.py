@@ -29,7 +29,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _stamps, decode, register
+from stationlab.parse import Column, ParsedFile, _stamps, check_column_names, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -143,19 +143,15 @@ def parse_windographer(data: bytes, *, source: str = "<buffer>",
                        encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of a Windographer time-series export.
 
+    Options as :func:`stationlab.parse.parse_bytes`, except:
+
     Parameters
     ----------
-    data
-        The file's bytes.
-    source
-        The file's name, for messages.
     utc_offset
         Offset from UTC of stamps without an explicit offset, e.g. ``timedelta(hours=1)``.
         Default zero.
     interval
         The time step. Default: the most common step between rows.
-    encoding
-        Text encoding; default UTF-8 (with or without BOM) or UTF-16 with BOM.
 
     Returns
     -------
@@ -164,11 +160,6 @@ def parse_windographer(data: bytes, *, source: str = "<buffer>",
         ``header`` holds ``created``, ``software``, ``latitude``/``longitude`` (signed decimal
         degrees: S and W negative), ``elevation``, ``calm_threshold``, ``included_flags``,
         ``excluded_flags`` and ``time_stamps`` (``"beginning"`` or ``"end"``).
-
-    Raises
-    ------
-    ParseError
-        Naming the line (and column) of the first problem.
     """
     text = decode(data, source=source, encoding=encoding)
     found = re.search(rf"^{re.escape(HEADER_START)}", text, re.M)
@@ -179,7 +170,7 @@ def parse_windographer(data: bytes, *, source: str = "<buffer>",
     end = text.find("\n", found.start())
     names = text[found.start():len(text) if end < 0 else end].rstrip("\r").split("\t")
     header, notes = _preamble(text[:found.start()].splitlines())
-    _check_names(names, source, header_line)
+    check_column_names(names, source=source, line=header_line, what="header")
     first_line = header_line + 1
     rows = _stamps.read_rows("" if end < 0 else text[end + 1:], names, separator="\t",
                              quote_char=None, source=source, first_line=first_line)
@@ -205,13 +196,3 @@ def parse_windographer(data: bytes, *, source: str = "<buffer>",
                       data=frame, interval=interval, first_data_line=first_line, notes=notes)
 
 
-def _check_names(names: list[str], source: str, line: int) -> None:
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names, start=1):
-        if not name.strip():
-            raise ParseError(f"field {i} of the header line has no name", source=source,
-                             line=line, column=i)
-        if name in seen:
-            raise ParseError(f"column name {name!r} appears twice (fields {seen[name]} and {i})",
-                             source=source, line=line, column=name)
-        seen[name] = i

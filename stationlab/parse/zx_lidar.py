@@ -35,13 +35,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import (
-    Column,
-    ParsedFile,
-    _stamps,
-    _vendor,
-    register,
-)
+from stationlab.parse import Column, ParsedFile, _stamps, _vendor, register
 
 logger = logging.getLogger(__name__)
 
@@ -156,13 +150,13 @@ def parse_zx(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | N
              interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse the bytes of a ZX Lidars 10-minute CSV file.
 
+    Options as :func:`stationlab.parse.parse_bytes`, except:
+
     Parameters
     ----------
     utc_offset
         Offset of the lidar clock from UTC, used only if the file has no ``Time sync``.
         Default zero.
-    interval
-        The averaging interval. Default: the most common step between rows.
     encoding
         Default: detected (see :func:`~stationlab.parse._vendor.decode_detected`).
 
@@ -172,11 +166,6 @@ def parse_zx(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | N
         ``ts`` is UTC and labels the start of the interval; ``header`` has ``unit_number``,
         ``utc_offset`` (from ``Time sync``) and ``site_latitude``/``site_longitude`` (from the
         GPS column), and ``logger_serial`` empty: the file states none.
-
-    Raises
-    ------
-    ParseError
-        Naming the line (and column) of the first problem.
     """
     text, found_encoding = _vendor.decode_detected(data, source=source, encoding=encoding)
     if not _sniff(text):
