@@ -143,7 +143,9 @@ $$;
 -- of the flags covering each (flag_coverage) and whether one of them excludes it. p_excluded: the
 -- codes that exclude (NULL: each code's excluded_by_default). With p_include_flagged false,
 -- excluded readings are left out. (On TimescaleDB the readings joins also carry the bounds as
--- plain quals; here they would make the planner pick a far worse plan.)
+-- plain quals; here they make the planner pick a far worse plan where statistics are missing:
+-- tried again on 2026-12-07, one station of 5,640 readings and 200 flags, not yet analysed, took
+-- minutes instead of milliseconds, though on an analysed 2-year mast that form was as fast.)
 CREATE FUNCTION clean_readings(p_channels integer[], p_from timestamptz, p_to timestamptz,
                                p_excluded text[] DEFAULT NULL,
                                p_include_flagged boolean DEFAULT false)
