@@ -253,14 +253,14 @@ def test_a_calibrator_corrects_a_certificate_in_jupyterlab(sessions, hub, analys
     assert page.errors == []
 
 
-@pytest.mark.xfail(strict=True, reason="unverified: in the one run that got here the outcome "
-                   "line did not appear within 60 s after set_input_files in JupyterLab")
 def test_an_upload_in_a_notebook_says_what_became_of_the_file(
         sessions, hub, analysts, auth_server):  # noqa: F811
     b = analysts[1]
     page = sessions(b)
     _run_notebook(page, hub, b, "widgets.ipynb", "Flags, calibrations and uploads")
-    upload = page.locator(".jp-Cell", has=page.get_by_text("No files uploaded yet."))
+    # the widget's cell (by its file input: the "No files uploaded yet." goes with the upload)
+    upload = page.locator(".jp-Cell", has=page.locator("input[type=file]"))
+    upload.get_by_text("No files uploaded yet.").wait_for()
     upload.scroll_into_view_if_needed()
     upload.locator("input[type=file]").set_input_files(
         REAL_DATA / "campbell_toa5/pytoa5/TestLogger_Hourly_1.dat")

@@ -374,3 +374,29 @@ def test_in_a_notebook_save_flag_uses_the_reason_typed_just_before(client, conn)
             _clicked(_model(root, Button, label="Save flag")))
     assert editor.message.startswith("Flagged bad")
     assert conn.execute("SELECT reason FROM flags").fetchall() == [{"reason": "iced cups"}]
+
+
+def test_in_a_notebook_an_upload_is_taken_with_its_name(db, conn, real_data):
+    """The browser sets a file's content, name and type together and sends them in one
+    message; Panel calls the watchers one property at a time, the content first: the widget
+    used to find no name (a TypeError, which also lost the rest of the message)."""
+    import asyncio
+    import base64
+
+    from bokeh.models import FileInput
+
+    saved = []
+    widget = UploadWidget(lambda name, data, station: saved.append((name, len(data))) or "queued")
+    root, deliver = _in_a_notebook(widget)
+    files = _model(root, FileInput)
+    data = (real_data / DEMO).read_bytes()
+
+    async def kernel():  # the kernel's loop, which applies the message
+        deliver(_changed(files, "value", [base64.b64encode(data).decode()]),
+                _changed(files, "filename", ["demo.csv"]),
+                _changed(files, "mime_type", ["text/csv"]))
+        await asyncio.sleep(0)
+
+    asyncio.run(kernel())
+    assert saved == [("demo.csv", len(data))]
+    assert widget.outcomes == ["demo.csv: queued"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import panel as pn
 
 
@@ -44,3 +46,24 @@ def action(method: str):
 
     run.__name__ = method
     return run
+
+
+def after_message(callback) -> bool:
+    """Run ``callback`` once the browser's message being applied is applied whole; returns
+    whether it was put off (else the caller goes on at once).
+
+    In a notebook Panel calls a widget's watchers one property at a time while it applies a
+    message from the browser: a FileInput's ``value`` comes before its ``filename`` (and its
+    ``mime_type``), although the browser set them together. In a Panel app (Bokeh server)
+    Panel sets them together, and outside a Panel callback (a cell, a test) the caller sets
+    them itself: then nothing is put off.
+    """
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is not None:
+        return False
+    try:
+        loop = asyncio.get_running_loop()  # the kernel's, which is applying the message
+    except RuntimeError:
+        return False
+    loop.call_soon(callback)
+    return True
