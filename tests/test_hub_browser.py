@@ -121,11 +121,15 @@ def _run_notebook(page, hub, name: str, notebook: str, title: str) -> None:
     page.get_by_role("menuitem", name="Run").click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     # every code cell has run: none waiting ("[*]"), the last one numbered
-    page.wait_for_function("(() => { const p = [...document.querySelectorAll("
-                           "'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell "
-                           ".jp-InputArea-prompt')].map(e => e.textContent);"
-                           " return p.length > 0 && !p.some(t => t.includes('*'))"
-                           " && /[0-9]/.test(p[p.length - 1]); })()", timeout=SPAWN_WAIT)
+    try:
+        page.wait_for_function("(() => { const p = [...document.querySelectorAll("
+                               "'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell "
+                               ".jp-InputArea-prompt')].map(e => e.textContent);"
+                               " return p.length > 0 && !p.some(t => t.includes('*'))"
+                               " && /[0-9]/.test(p[p.length - 1]); })()", timeout=SPAWN_WAIT)
+    except Exception:
+        _shot(page, f"not-run-{name}-{notebook}")  # where it stopped
+        raise
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']:visible").wait_for(
         timeout=SPAWN_WAIT)
     tracebacks = page.locator(
