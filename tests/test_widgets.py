@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 import pytest
+from pyviz_comms import Comm
 
 from stationlab import storage
 from stationlab.calibration import Calibration, CalibrationRepository
@@ -282,3 +283,120 @@ def test_flag_editor_renders_with_a_flag_reaching_past_the_last_reading(mast):
     root = pn.panel(editor).get_root()
     assert editor.shown()[1].dimension_values("code").tolist() == ["bad"]
     assert root is not None
+
+
+# --- in a notebook: what the browser sends in one comm message ------------------------------
+class _Frontend(Comm):
+    """A stand-in for JupyterLab's end of a widget's comm: open, records what the kernel
+    sends."""
+
+    def __init__(self):
+        super().__init__()
+        self._comm = True
+        self.sent = []
+
+    def send(self, data=None, metadata=None, buffers=()):
+        self.sent.append(data)
+
+
+def _in_a_notebook(widget):
+    """``widget`` displayed as in a notebook cell: its Bokeh models in a document held as
+    Panel holds it, tied to a comm; returns (its models, a function that delivers one
+    PATCH-DOC comm message of the given Bokeh events, as Panel's CommManager in the browser
+    sends them)."""
+    from bokeh.document import Document
+    from panel.io.model import add_to_doc
+    from panel.models.comm_manager import CommManager
+
+    layout, doc, comm = widget.__panel__(), Document(), _Frontend()
+    root = layout.get_root(doc, comm)
+    add_to_doc(root, doc, hold=True)  # as panel.io.notebook.render_mimebundle does
+    ref = root.ref["id"]
+    manager = CommManager(comm_id=comm.id, plot_id=ref)
+
+    def deliver(*events):
+        assert root.document is doc
+        layout._on_msg(ref, manager, {"header": {"msgid": "1", "msgtype": "PATCH-DOC"},
+                                      "metadata": {}, "content": {"events": list(events)},
+                                      "_buffers": {}})
+
+    return root, deliver
+
+
+def _changed(model, attr, new) -> dict:
+    return {"kind": "ModelChanged", "model": {"id": model.id}, "attr": attr, "new": new}
+
+
+def _clicked(button) -> dict:
+    return {"kind": "MessageSent", "msg_type": "bokeh_event",
+            "msg_data": {"type": "event", "name": "button_click",
+                         "values": {"type": "map", "entries": [["model", {"id": button.id}]]}}}
+
+
+def _model(root, kind, **props):
+    [found] = [m for m in root.select({"type": kind})
+               if all(getattr(m, k, None) == v for k, v in props.items())]
+    return found
+
+
+def test_in_a_notebook_preview_uses_the_slope_typed_just_before(client, conn):
+    """JupyterLab sends the slope typed (Enter) and the click on Preview right after it in one
+    comm message; Panel runs the click first, and its reply to the browser used to take the
+    slope's change with it: the kernel never saw 0.0458 (0 readings changed, and Save kept
+    0.04577)."""
+    from bokeh.models import Button, Spinner
+
+    _anemometer(conn)
+    editor = CalibrationEditor(CalibrationRepository(conn))
+    root, deliver = _in_a_notebook(editor)
+    editor._table.selection = [0]
+    assert editor.slope == 0.04577
+    slope = _model(root, Spinner, title="Slope")
+    deliver(_changed(slope, "value", 0.0458), _changed(slope, "value_throttled", 0.0458),
+            _clicked(_model(root, Button, label="Preview")))
+    assert editor.slope == 0.0458
+    changed = editor.comparison.filter(pl.col("before") != pl.col("after")).height
+    assert changed > 0  # the readings the certificate covers (to 2016-01-10)
+    assert editor.message.startswith(f"Preview: {changed:,} of ")
+    deliver(_clicked(_model(root, Button, label="Save calibration")))
+    assert conn.execute("SELECT slope FROM calibrations").fetchall() == [{"slope": 0.0458}]
+
+
+def test_in_a_notebook_save_flag_uses_the_reason_typed_just_before(client, conn):
+    from bokeh.models import Button, TextInput
+
+    editor = FlagEditor(client, FlagRepository(client.conn, author="ana"), station="some_site")
+    root, deliver = _in_a_notebook(editor)
+    editor.param.update(start=datetime(2016, 1, 10, tzinfo=UTC),
+                        end=datetime(2016, 1, 10, 6, tzinfo=UTC))
+    reason = _model(root, TextInput, placeholder="why")
+    deliver(_changed(reason, "value", "iced cups"),
+            _clicked(_model(root, Button, label="Save flag")))
+    assert editor.message.startswith("Flagged bad")
+    assert conn.execute("SELECT reason FROM flags").fetchall() == [{"reason": "iced cups"}]
+
+
+def test_in_a_notebook_an_upload_is_taken_with_its_name(db, conn, real_data):
+    """The browser sets a file's content, name and type together and sends them in one
+    message; Panel calls the watchers one property at a time, the content first: the widget
+    used to find no name (a TypeError, which also lost the rest of the message)."""
+    import asyncio
+    import base64
+
+    from bokeh.models import FileInput
+
+    saved = []
+    widget = UploadWidget(lambda name, data, station: saved.append((name, len(data))) or "queued")
+    root, deliver = _in_a_notebook(widget)
+    files = _model(root, FileInput)
+    data = (real_data / DEMO).read_bytes()
+
+    async def kernel():  # the kernel's loop, which applies the message
+        deliver(_changed(files, "value", [base64.b64encode(data).decode()]),
+                _changed(files, "filename", ["demo.csv"]),
+                _changed(files, "mime_type", ["text/csv"]))
+        await asyncio.sleep(0)
+
+    asyncio.run(kernel())
+    assert saved == [("demo.csv", len(data))]
+    assert widget.outcomes == ["demo.csv: queued"]

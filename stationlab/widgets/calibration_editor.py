@@ -13,6 +13,7 @@ import polars as pl
 from stationlab.calibration import Calibration, CalibrationRepository
 from stationlab.errors import StationlabError
 from stationlab.widgets import _plots
+from stationlab.widgets._notebook import action
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,10 @@ class CalibrationEditor(pn.viewable.Viewer):
     valid_to = param.Date(default=None, allow_None=True, doc="To (UTC), excluded; empty: open.")
     certificate = param.String(default="", doc="Certificate reference.")
     message = param.String(default="", doc="What happened, or what is wrong.")
-    preview = param.Action(lambda self: self.show_preview(), label="Preview")
-    save = param.Action(lambda self: self.save_calibration(), label="Save calibration")
-    new = param.Action(lambda self: self.start_new(), label="New calibration")
+    # in a notebook the slope typed just before Preview may come with the click: taken first
+    preview = param.Action(action("show_preview"), label="Preview")
+    save = param.Action(action("save_calibration"), label="Save calibration")
+    new = param.Action(action("start_new"), label="New calibration")
 
     def __init__(self, repository: CalibrationRepository, station: str | None = None,
                  **params) -> None:

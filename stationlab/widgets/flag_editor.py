@@ -13,6 +13,7 @@ import polars as pl
 from stationlab.errors import StationlabError
 from stationlab.storage.flags import FLAG_LIST_SCHEMA
 from stationlab.widgets import _plots
+from stationlab.widgets._notebook import action
 from stationlab.widgets.persistence import FlagRepository
 
 logger = logging.getLogger(__name__)
@@ -44,10 +45,11 @@ class FlagEditor(pn.viewable.Viewer):
     selected_flag = param.Integer(default=None, allow_None=True,
                                   doc="The flag picked in the table (to change or remove).")
     message = param.String(default="", doc="What the last action did, or what went wrong.")
-    save = param.Action(lambda self: self.save_flag(), label="Save flag")
-    change = param.Action(lambda self: self.update_flag(), label="Change selected flag")
-    remove = param.Action(lambda self: self.remove_flag(), label="Remove selected flag")
-    refresh = param.Action(lambda self: self.reload(), label="Refresh",
+    # in a notebook the reason typed just before Save may come with the click: taken first
+    save = param.Action(action("save_flag"), label="Save flag")
+    change = param.Action(action("update_flag"), label="Change selected flag")
+    remove = param.Action(action("remove_flag"), label="Remove selected flag")
+    refresh = param.Action(action("reload"), label="Refresh",
                            doc="Read the flags again (others may have added some).")
     revision = param.Integer(default=0, precedence=-1, doc="Bumped whenever flags change.")
 

@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from stationlab.errors import StationlabError
+from stationlab.widgets._notebook import after_message
 from stationlab.widgets.persistence import import_upload
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,11 @@ class UploadWidget(pn.viewable.Viewer):
         self.files.param.watch(self._on_files, "value")
 
     def _on_files(self, event) -> None:
+        # in a notebook the file's name comes after its content: take both once both are in
+        if not after_message(self._take_files):
+            self._take_files()
+
+    def _take_files(self) -> None:
         values, names = self.files.value, self.files.filename
         if values is None:
             return
