@@ -118,8 +118,20 @@ def _run_notebook(page, hub, name: str, notebook: str, title: str) -> None:
     page.locator(".jp-RenderedMarkdown h1", has_text=title).wait_for(timeout=SPAWN_WAIT)
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']:visible").wait_for(
         timeout=SPAWN_WAIT)
-    page.get_by_role("menuitem", name="Run").click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    # A kernel that shows idle may not take requests yet: a Run All sent then is lost (seen in
+    # CI: every prompt still "[ ]", the kernel idle). Run All again until a cell starts.
+    started = ("(() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
+               ".jp-CodeCell .jp-InputArea-prompt')].some(e => /[*0-9]/.test(e.textContent)))()")
+    for attempt in range(1, 5):
+        page.get_by_role("menuitem", name="Run").click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(started, timeout=30_000)
+            break
+        except Exception:
+            if attempt == 4:
+                _shot(page, f"not-started-{name}-{notebook}")
+                raise
     # every code cell has run: none waiting ("[*]"), the last one numbered
     try:
         page.wait_for_function("(() => { const p = [...document.querySelectorAll("
