@@ -112,7 +112,8 @@ def replica(source: Cluster):
     cluster = Cluster(data, free_port())
     try:
         _as_postgres(str(PGBIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(source.port),
-                     "-U", "postgres", "-D", str(data), "-R", "-X", "stream")
+                     "-U", "postgres", "-D", str(data), "-R", "-X", "stream",
+                     "--checkpoint=fast")  # a spread checkpoint kept the backup waiting ~100 s
         cluster.start(SETTINGS)
         yield cluster
     finally:
