@@ -118,7 +118,7 @@ def test_no_export_name_says_its_height_or_bearing_twice():
                 assert words.count(part) <= 1, (table.name, row["export_name"])
 
 
-SAMPLES = {  # the files whose meaning is pinned (every readings file of each real format)
+SAMPLES = {  # the files whose meaning is pinned (a readings file of every parser)
     "real/campbell_toa5/campbell_scientific_demo_data1.csv": None,
     "real/campbell_toa5/pytoa5/TestLogger_Hourly_1.dat": None,
     "real/campbell_tob3/20151005_12_bbbbb_25m0285.dat": None,
@@ -132,6 +132,9 @@ SAMPLES = {  # the files whose meaning is pinned (every readings file of each re
     "real/nrg_logr/20220418_0700_000511_001183_statistical.dat": None,
     "real/nrg_logr/20240111_1300_000304_002994_statistical.dat": None,
     "real/nrg_symphoniepro/004310_2022-03-17_00.00_000835_meas.txt": None,
+    # no real file at hand: written from the vendors' published layouts (see their parsers)
+    "ammonit_meteo40_sample.csv": None,
+    "kintech_orbit.csv": None,
 }
 
 

@@ -3,7 +3,7 @@
 **Built from a real file's layout.** A real export is public in e-WindLidar/Lidaco
 (``samples/Kassel_Experiment/data/WP2/TritonExport_2017-03-13-04-46-38_innogySE_sample.csv``,
 logger 358) under no licence, so it is not copied here:
-``tests/data/TritonExport_2016-09-02-04-00-00_sample.csv`` reproduces that layout line for line
+``tests/data/TritonExport_2016-09-01-06-00-00_sample.csv`` reproduces that layout line for line
 with invented values. The layout (every line has as many ``;`` fields as the headings)::
 
     Triton Wind Speed Data;;;...
