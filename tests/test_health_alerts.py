@@ -243,3 +243,35 @@ def test_pipelines_alerts_open_lists_the_open_incidents(conn, db, tmp_path, noti
     assert CliRunner().invoke(main, ["pipelines", "alerts", "--open"]).output == "0 alerts\n"
     every = CliRunner().invoke(main, ["pipelines", "alerts"]).output
     assert f"sensor_failed:{channel_id} [resolved " in every and every.endswith("1 alert\n")
+
+
+def test_the_scheduled_health_job_raises_a_failed_sensor_once_and_resolves_it(
+        db, tmp_path, monkeypatch, smtp):  # noqa: F811
+    """The health notebook, run as the scheduled job, judges every sensor: a frozen cup reaches
+    the inbox once, linking the run, and resolves once when the cup turns again."""
+    from stationlab import pipelines
+    from tests.test_report import _schedule
+
+    monkeypatch.setenv("STATIONLAB_HOME", str(tmp_path / "home"))
+    _import(db, faults.write(tmp_path / "f.csv", changes=[("Spd80mN", 72, 0, lambda v: "4.2")]))
+    cfg = _schedule(tmp_path, smtp)
+    for _ in range(2):
+        result = pipelines.run_job(cfg, "health")
+        assert result.status == "success", result.error
+    with storage.connect(db, autocommit=True) as conn:
+        table = storage.alerts.alerts(conn)
+    # the demo mast stopped in 2016: its logger is quiet too (its own alert)
+    assert sorted(table["kind"]) == ["logger_quiet", "sensor_failed"]
+    failed = table.filter(table["kind"] == "sensor_failed").row(0, named=True)
+    assert failed["subject"] == "stationlab: sensor Spd80mN at some_site failed"
+    assert "/runs/health/" in failed["link"]
+    subjects = [str(m["Subject"]) for _, m in smtp.messages]
+    assert subjects.count("stationlab: sensor Spd80mN at some_site failed") == 1
+    assert len(smtp.messages) == 2
+    _import(db, _healthy_after(tmp_path))
+    assert pipelines.run_job(cfg, "health").status == "success"
+    subjects = [str(m["Subject"]) for _, m in smtp.messages]
+    assert subjects[2:] == ["stationlab: resolved: sensor Spd80mN at some_site failed"]
+    with storage.connect(db, autocommit=True) as conn:
+        still = storage.alerts.alerts(conn, open_only=True)
+    assert still["kind"].to_list() == ["logger_quiet"]

@@ -200,3 +200,30 @@ def test_the_bundled_testlogger_s_hourly_table_stopping_early_is_suspect_not_fai
     assert raised["kind"].to_list() == ["sensor_suspect"] * 4
     assert sorted(raised["subject"]) == [f"stationlab: sensor {s} at TestLogger suspect" for s in
                                          ("AirT_C(42)", "BattV", "PTemp_C", "RelHumid(3)")]
+
+
+def test_a_sensor_reading_nan_for_a_whole_day_has_failed(conn, db, tmp_path):
+    """Missing data: a probe the logger writes NAN for over the whole day has no readings."""
+    nan = lambda value: "NAN"  # noqa: E731
+    _import(db, faults.write(tmp_path / "nan.csv", days=2, changes=[("T2m", 144, 0, nan)]))
+    bad = _not_ok(health.sensor_health(conn, "some_site"))
+    assert bad["name"].to_list() == ["Temperature 2m Sample [C]"]
+    row = bad.row(0, named=True)
+    assert (row["state"], row["reason"]) == ("failed", "no readings in the last 24 h")
+    assert row["recovery_day"] == 0
+
+
+def test_a_vane_turned_on_its_boom_disagrees_with_the_others_and_has_failed(conn, db, tmp_path):
+    """Vanes at other heights: one turned by 90 degrees (still varying, not flat) has failed,
+    as the other two agree with each other."""
+    turned = lambda value: f"{(float(value) + 90) % 360:.1f}"  # noqa: E731
+    rows = len(faults.demo_lines()[1])
+    _import(db, faults.write(tmp_path / "turned.csv", changes=[("Dir38mS", rows, 0, turned)]))
+    bad = _not_ok(health.sensor_health(conn, "some_site"))
+    # (the 40 m cups' tower shadow is judged by the turned vane, so one of them reads suspect)
+    failed = bad.filter(pl.col("state") == "failed")
+    assert failed["name"].to_list() == ["Direction 38m 180deg Mean [deg]"]
+    row = failed.row(0, named=True)
+    assert row["state"] == "failed"
+    assert row["reason"].startswith("disagrees with the vanes at other heights (")
+    assert "flat line" not in row["reason"]
