@@ -11,12 +11,20 @@ and with ``PANEL_INLINE`` and ``BOKEH_RESOURCES`` set, so no notebook has to ask
 - ``BOKEH_RESOURCES=inline``: ``bokeh.io.output_notebook()``;
 - this extension: ``hv.extension("bokeh")``, whose own ``inline`` defaults to ``False``, gets the
   inline resources too (Panel's notebook loader is given Bokeh's ``INLINE`` in place of ``CDN``).
+
+Panel inlines only the stylesheets of what it first renders; the ones a widget asks for later (a
+theme's ``default.css`` when a plot is replaced, ``loading.css``, ``markdown.css``) are links to its
+CDN. This module is also a Jupyter server extension (enabled by ``etc/jupyter_server_config.d``):
+it serves Panel's own ``dist`` folder at ``<base url>stationlab/panel/<version>/dist/`` and sets
+``PANEL_CDN_ROOT`` (Panel's setting for air-gapped sites) to it for the kernels the server starts,
+so those links, too, go to the analyst's own server, under the hub's ``/user/<name>/`` as well.
 """
 
 from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -31,6 +39,9 @@ SERVER_OPTIONS = ["--LabApp.extension_manager=readonly", "--LabApp.news_url=None
 
 #: The module whose ``CDN`` resources become ``INLINE``.
 _LOADER = "panel.io.notebook"
+
+#: Where the Jupyter server serves Panel's ``dist`` folder, under its base URL.
+PANEL_ROOT = "stationlab/panel/"
 
 
 def data_dir() -> Path:
@@ -60,6 +71,27 @@ def environment(current: dict | None = None) -> dict[str, str]:
     current = os.environ if current is None else current
     return {"JUPYTER_PATH": jupyter_path(current.get("JUPYTER_PATH")),
             "JUPYTER_CONFIG_PATH": jupyter_config_path(current.get("JUPYTER_CONFIG_PATH"))}
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    return [{"module": "stationlab.kernel"}]
+
+
+def _load_jupyter_server_extension(serverapp) -> None:
+    """Jupyter server's hook: Panel's stylesheets from this server (see the module's docstring)."""
+    from jupyter_server.utils import url_path_join
+    from tornado.web import StaticFileHandler
+
+    spec = importlib.util.find_spec("panel")  # found, not imported: the server does not need it
+    if spec is None or not spec.submodule_search_locations:
+        return
+    dist = Path(next(iter(spec.submodule_search_locations))) / "dist"
+    base_url = serverapp.web_app.settings["base_url"]
+    serverapp.web_app.add_handlers(r".*$", [
+        (url_path_join(base_url, PANEL_ROOT, r"[^/]+/dist/(.*)"), StaticFileHandler,
+         {"path": str(dist)})])
+    # The kernels this server starts inherit its environment; a site's own setting stays.
+    os.environ.setdefault("PANEL_CDN_ROOT", url_path_join(base_url, PANEL_ROOT))
 
 
 def _inline(module) -> None:
