@@ -21,6 +21,10 @@ Settings (environment variables, so the same file serves production and the test
     Comma-separated admin users / allowed users.
 ``STATIONLAB_HUB_IP`` / ``STATIONLAB_HUB_PORT``
     Where the proxy listens (default 127.0.0.1:8000; put TLS in front, or set ssl_cert/ssl_key).
+``STATIONLAB_HUB_PUBLIC_URL``
+    The URL analysts open (e.g. ``https://hub.example.org/``): JupyterHub's ``public_url``. With it
+    the stylesheets Panel's widgets ask for after their first render come from the analyst's own
+    server; without it, from cdn.holoviz.org (the widgets work, unstyled, with no internet).
 ``STATIONLAB_HUB_STATE``
     Folder for the hub's database and cookie secret (default: the current folder).
 ``STATIONLAB_HUB_PYTHON``
@@ -61,6 +65,8 @@ PYTHON = env("STATIONLAB_HUB_PYTHON") or sys.executable
 # --- network and state ---------------------------------------------------------------------
 c.JupyterHub.ip = env("STATIONLAB_HUB_IP", "127.0.0.1")
 c.JupyterHub.port = int(env("STATIONLAB_HUB_PORT", "8000"))
+if env("STATIONLAB_HUB_PUBLIC_URL"):  # the analysts' kernels load Panel's stylesheets from it
+    c.JupyterHub.public_url = env("STATIONLAB_HUB_PUBLIC_URL")
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(env("STATIONLAB_HUB_INTERNAL_PORT", "8081"))
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(STATE, "jupyterhub.sqlite")

@@ -251,7 +251,8 @@ def running_hub(scratch: Path, hub_python: Path, analysts, analyst_dsn: str, own
     port = _free_port()
     env = dict(os.environ, STATIONLAB_HUB_AUTH="dummy", STATIONLAB_HUB_TESTING="1",
                STATIONLAB_HUB_STATE=str(state), STATIONLAB_HUB_PYTHON=str(hub_python),
-               STATIONLAB_HUB_PORT=str(port), STATIONLAB_HUB_PROXY_API_PORT=str(_free_port()),
+               STATIONLAB_HUB_PORT=str(port), STATIONLAB_HUB_PUBLIC_URL=f"http://127.0.0.1:{port}/",
+               STATIONLAB_HUB_PROXY_API_PORT=str(_free_port()),
                STATIONLAB_HUB_INTERNAL_PORT=str(_free_port()), STATIONLAB_HUB_API_TOKEN=TOKEN,
                STATIONLAB_HUB_USERS=",".join(analysts), STATIONLAB_ANALYST_DSN=analyst_dsn,
                STATIONLAB_HUB_MEM_LIMIT="2G", STATIONLAB_HUB_CPU_LIMIT="1",

@@ -99,10 +99,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def jupyter_server(tmp_path_factory):
-    """A Jupyter server with stationlab's environment under a hub-like base URL (``/user/x/``);
-    yields its root URL and token."""
+    """A Jupyter server with stationlab's environment under a hub-like base URL (``/user/x/``),
+    told its public URL as the hub tells it; yields its root URL and token."""
     port, token = _free_port(), "stationlab-test"
     env = {**os.environ, **kernel.environment(),
+           "JUPYTERHUB_PUBLIC_URL": f"http://127.0.0.1:{port}/user/x/",
            "JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime"))}
     env.pop("PANEL_CDN_ROOT", None)
     server = subprocess.Popen(
@@ -170,7 +171,8 @@ def _run_in_a_kernel(root: str, token: str, code: str) -> str:
 def test_stylesheets_panel_asks_for_later_come_from_the_analysts_own_server(jupyter_server):
     """Panel inlines what it renders first; the stylesheets of later updates (loading.css, a
     Markdown pane's, the theme's) are links. In the analysts' kernels they point at their own
-    server, under its base URL, which serves Panel's files; not at cdn.holoviz.org."""
+    server, by its full public URL (Panel mangles a path without a host), which serves Panel's
+    files; not at cdn.holoviz.org."""
     import panel
 
     root, token = jupyter_server
@@ -180,9 +182,9 @@ def test_stylesheets_panel_asks_for_later_come_from_the_analysts_own_server(jupy
         "print(CDN_DIST)\n"
         "print(*pn.pane.Markdown('x')._stylesheets)\n"))
     dist, stylesheet = printed.split()
-    assert dist == f"/user/x/{kernel.PANEL_ROOT}{panel.__version__}/dist/"
+    assert dist == f"{root}{kernel.PANEL_ROOT}{panel.__version__}/dist/"
     assert stylesheet == f"{dist}css/markdown.css"
     for path in ("css/markdown.css", "css/loading.css", "bundled/theme/default.css"):
-        with urllib.request.urlopen(f"{root[:-len('/user/x/')]}{dist}{path}?v=1",
+        with urllib.request.urlopen(f"{dist}{path}?v=1",
                                     timeout=30) as answer:
             assert answer.read() == (Path(panel.__file__).parent / "dist" / path).read_bytes()

@@ -115,6 +115,7 @@ def lab(port: int, address: str, no_browser: bool) -> None:
     host = f"[{host}]" if ":" in host else host
     click.echo(f"JupyterLab in {folder} (Ctrl+C twice stops); open:")
     click.echo(f"http://{host}:{port}/lab?token={token}")
+    os.environ[kernel.PUBLIC_URL] = f"http://{host}:{port}/"  # Panel's stylesheets from here
     sys.stdout.flush()
     argv = [f"--ServerApp.ip={address}", f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0", f"--ServerApp.root_dir={folder}",

@@ -15,9 +15,12 @@ and with ``PANEL_INLINE`` and ``BOKEH_RESOURCES`` set, so no notebook has to ask
 Panel inlines only the stylesheets of what it first renders; the ones a widget asks for later (a
 theme's ``default.css`` when a plot is replaced, ``loading.css``, ``markdown.css``) are links to its
 CDN. This module is also a Jupyter server extension (enabled by ``etc/jupyter_server_config.d``):
-it serves Panel's own ``dist`` folder at ``<base url>stationlab/panel/<version>/dist/`` and sets
-``PANEL_CDN_ROOT`` (Panel's setting for air-gapped sites) to it for the kernels the server starts,
-so those links, too, go to the analyst's own server, under the hub's ``/user/<name>/`` as well.
+it serves Panel's own ``dist`` folder at ``<base url>stationlab/panel/<version>/dist/`` and, when
+the server knows the full URL its users open, sets ``PANEL_CDN_ROOT`` (Panel's setting for
+air-gapped sites) to it for the kernels the server starts: on the hub ``JUPYTERHUB_PUBLIC_URL``
+(``STATIONLAB_HUB_PUBLIC_URL``), under ``stationlab lab`` the URL it prints. Panel mangles a
+root without a scheme and host (it strips its own base URL "/" from it), so with no full URL
+known the links stay on the CDN.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ _LOADER = "panel.io.notebook"
 
 #: Where the Jupyter server serves Panel's ``dist`` folder, under its base URL.
 PANEL_ROOT = "stationlab/panel/"
+
+#: The variable ``stationlab lab`` sets to the URL it prints (the hub sets its own).
+PUBLIC_URL = "STATIONLAB_LAB_PUBLIC_URL"
 
 
 def data_dir() -> Path:
@@ -90,8 +96,11 @@ def _load_jupyter_server_extension(serverapp) -> None:
     serverapp.web_app.add_handlers(r".*$", [
         (url_path_join(base_url, PANEL_ROOT, r"[^/]+/dist/(.*)"), StaticFileHandler,
          {"path": str(dist)})])
-    # The kernels this server starts inherit its environment; a site's own setting stays.
-    os.environ.setdefault("PANEL_CDN_ROOT", url_path_join(base_url, PANEL_ROOT))
+    # The full URL of this server as its users open it (the hub's includes /user/<name>/).
+    public = os.environ.get("JUPYTERHUB_PUBLIC_URL") or os.environ.get(PUBLIC_URL)
+    if public and "://" in public:
+        # The kernels this server starts inherit its environment; a site's own setting stays.
+        os.environ.setdefault("PANEL_CDN_ROOT", url_path_join(public, PANEL_ROOT))
 
 
 def _inline(module) -> None:
