@@ -4,6 +4,7 @@ other data types, TOB1), broken files, and ``import --stats``."""
 
 from __future__ import annotations
 
+import functools
 import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,10 +16,11 @@ import pytest
 from stationlab import parse, standardise
 from stationlab.errors import ImportRejected, ParseError
 from stationlab.parse import parse_bytes, sniff
-from stationlab.parse.campbell_tob import parse_campbell_tob
 
 from .test_cli import stationlab
 from .tob_writer import header_lines, tob3_bytes
+
+parse_campbell_tob = functools.partial(parse_bytes, format="campbell_tob")
 
 REAL = Path(__file__).resolve().parent / "data" / "real" / "campbell_tob3" / \
     "20151005_12_bbbbb_25m0285.dat"

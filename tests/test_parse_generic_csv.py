@@ -8,7 +8,7 @@ import pytest
 
 from stationlab import ingest, parse
 from stationlab.errors import ConfigError, ParseError
-from stationlab.parse import generic_csv
+from stationlab.parse import generic_csv, parse_bytes
 
 from .conftest import REPO
 
@@ -100,7 +100,7 @@ def test_stamps_at_the_end_of_the_interval_and_an_offset(tmp_path):
         "timestamp": {"column": "time", "convention": "end", "utc_offset": "+01:00"},
         "columns": {"ws": {"point": "WS 100m", "statistic": "avg", "height_m": 100.0}}})
     data = b"time;ws;note\n2024-01-01 01:10;5.5;a\n2024-01-01 01:20;;b\n"
-    parsed = generic_csv.parse_generic_csv(data, source="x.csv", mapping=mapping)
+    parsed = parse_bytes(data, format="generic_csv", source="x.csv", mapping=mapping)
     assert parsed.data["ts"].to_list() == [datetime(2024, 1, 1, 0, 0, tzinfo=UTC),
                                            datetime(2024, 1, 1, 0, 10, tzinfo=UTC)]
     assert parsed.data["ws"].to_list() == [5.5, None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import functools
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -10,7 +11,10 @@ import pytest
 
 from stationlab import ingest, parse, storage
 from stationlab.errors import ParseError
-from stationlab.parse import nrg_logr, nrg_symphoniepro
+from stationlab.parse import parse_bytes
+
+parse_logr = functools.partial(parse_bytes, format="nrg_logr")
+parse_symphoniepro = functools.partial(parse_bytes, format="nrg_symphoniepro")
 
 SYMPRO = "nrg_symphoniepro/004310_2022-03-17_00.00_000835_meas.txt"
 LOGR = "nrg_logr/20240111_1339_000304_002995_statistical.dat"
@@ -65,7 +69,7 @@ def test_symphoniepro_without_data_line_names_the_problem(real_data):
     text = (real_data / SYMPRO).read_bytes()
     cut = text[:text.index(b"\nData\n")]
     with pytest.raises(ParseError, match="no line says 'Data'"):
-        nrg_symphoniepro.parse_symphoniepro(cut, source="x.txt")
+        parse_symphoniepro(cut, source="x.txt")
 
 
 def test_two_history_blocks_for_one_channel_on_the_same_date_are_refused(real_data):
@@ -73,7 +77,7 @@ def test_two_history_blocks_for_one_channel_on_the_same_date_are_refused(real_da
     block = text[text.index("Channel:\t2\n"):text.index("Channel:\t3\n")]
     doubled = text.replace(block, block + block, 1)
     with pytest.raises(ParseError, match="channel 2 has two sensor-history blocks") as info:
-        nrg_symphoniepro.parse_symphoniepro(doubled.encode(), source="x.txt")
+        parse_symphoniepro(doubled.encode(), source="x.txt")
     assert info.value.line == 54  # the second "Channel:\t2" line
 
 
@@ -186,7 +190,8 @@ def test_logr_event_log_with_either_separator(real_data):
 def test_logr_event_line_with_missing_fields_names_its_line(real_data):
     data = (real_data / "nrg_logr/20240111_1300_000304_002994.log").read_bytes()
     with pytest.raises(ParseError, match="expected 5 fields") as info:
-        nrg_logr.parse_logr_log(data + b"2024-01-11T13:40:00Z, 1704980400\n", source="x.log")
+        parse_bytes(data + b"2024-01-11T13:40:00Z, 1704980400\n", format="nrg_logr_log",
+                    source="x.log")
     assert info.value.line == 26
 
 
@@ -298,7 +303,7 @@ def test_heights_and_bearings_from_descriptions_where_the_fields_are_blank(real_
                         b"Scale Factor:\t0.765000\nOffset:\t0.350000\nHeight:\t0.00",
                         b"Description:\tNRG 40H 10m\nUnits:\tm/s\nSerial Number:\t000000000\n"
                         b"Scale Factor:\t0.765000\nOffset:\t0.350000\nHeight:\t40.00")
-    parsed = nrg_logr.parse_logr(data, source="x_statistical.dat")
+    parsed = parse_logr(data, source="x_statistical.dat")
     where = {h.channel: (h.height_m, h.bearing_deg) for h in parsed.channel_history}
     assert where["12"] == (58.0, None)  # "200M" is the model
     assert where["14"] == (60.0, 270.0)
@@ -338,11 +343,11 @@ def test_vane_placeholders_are_not_stored_and_said(real_data):
     vane = "Vane Mounting Angle:\t0.0\n"
     for source, kept in (("0", False), ("104", True)):
         data = text.replace(vane, vane + f"Gust Source Channel:\t{source}\n").encode()
-        columns = nrg_logr.parse_logr(data, source="x.dat").data.columns
+        columns = parse_logr(data, source="x.dat").data.columns
         assert ("Ch12_Gust_Dir_Deg" in columns) is kept, source
     # Values other than 0 are values, whatever the header says.
     zero = logr_with(real_data, "Gust Source Channel:\t401", "Gust Source Channel:\t0")
-    assert "Ch12_Gust_Dir_Deg" in nrg_logr.parse_logr(zero, source="x.dat").data.columns
+    assert "Ch12_Gust_Dir_Deg" in parse_logr(zero, source="x.dat").data.columns
     text = (real_data / LOGR_2024).read_text()
     rows = text.split("\n")
     head = rows.index("Data") + 1
@@ -350,7 +355,7 @@ def test_vane_placeholders_are_not_stored_and_said(real_data):
     fields = rows[head + 1].split("\t")
     fields[names.index("Ch12_Min_Deg")] = "12.5000"
     rows[head + 1] = "\t".join(fields)
-    kept = nrg_logr.parse_logr("\n".join(rows).encode(), source="x.dat")
+    kept = parse_logr("\n".join(rows).encode(), source="x.dat")
     assert kept.data["Ch12_Min_Deg"][0] == 12.5
 
 
@@ -371,7 +376,7 @@ def test_nrg_error_values_of_digital_sensors_are_missing(real_data):
     fields[names.index("Ch13_Analog_40.00m_N_Avg_C")] = "-1000.000000"
     fields[names.index("Ch32_ModbusRTU_2.00m_S_Avg_W/m^2")] = "512.000000"
     changed = text[:first] + "\t".join(fields) + text[row_end:]
-    parsed = nrg_symphoniepro.parse_symphoniepro(changed.encode(), source="x.txt")
+    parsed = parse_symphoniepro(changed.encode(), source="x.txt")
     assert parsed.data["Ch13_Analog_40.00m_N_Avg_C"][0] == -1000.0
     # Min and Max of that row are still -1000: the whole row of the channel is missing.
     assert parsed.data["Ch32_ModbusRTU_2.00m_S_Avg_W/m^2"][0] is None
@@ -388,10 +393,10 @@ def test_site_and_time_zone_in_the_normalised_header(real_data):
         "44.5000000", "-73.2000000", "-05:00")
     blank = logr_with(real_data, "Latitude:\t44.33889\nLongitude:\t-73.11202\nElevation:\t136",
                       "Latitude:\t0.00000\nLongitude:\t0.00000\nElevation:\t0")
-    header = nrg_logr.parse_logr(blank, source="x.dat").header
+    header = parse_logr(blank, source="x.dat").header
     assert not {"site_latitude", "site_longitude", "site_elevation_m"} & set(header)
     seven = logr_with(real_data, "Time Zone:\t-5", "Time Zone:\tUTC-7:00")
-    assert nrg_logr.parse_logr(seven, source="x.dat").header["utc_offset"] == "-07:00"
+    assert parse_logr(seven, source="x.dat").header["utc_offset"] == "-07:00"
 
 
 def test_import_stores_site_and_time_zone_and_says_what_it_left_out(conn, db, real_data):

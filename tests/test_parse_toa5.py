@@ -3,6 +3,7 @@ mast) and on small files written here to break one rule each."""
 
 from __future__ import annotations
 
+import functools
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,12 +15,9 @@ from polars.testing import assert_frame_equal
 from stationlab import parse
 from stationlab.errors import ParseError
 from stationlab.parse import Column, _stamps, parse_bytes, sniff
-from stationlab.parse.toa5 import (
-    MISSING_TEXT,
-    interval_from_table_name,
-    parse_toa5,
-    statistic_of,
-)
+from stationlab.parse.toa5 import MISSING_TEXT, interval_from_table_name, statistic_of
+
+parse_toa5 = functools.partial(parse_bytes, format="toa5")
 
 DATA = Path(__file__).resolve().parent / "data" / "real"
 TOA5 = DATA / "campbell_toa5"

@@ -3,6 +3,7 @@ written here."""
 
 from __future__ import annotations
 
+import functools
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,8 +14,10 @@ from polars.testing import assert_frame_equal
 
 from stationlab import parse
 from stationlab.errors import ParseError
-from stationlab.parse import Column, sniff
-from stationlab.parse.windographer import describe, parse_windographer
+from stationlab.parse import Column, parse_bytes, sniff
+from stationlab.parse.windographer import describe
+
+parse_windographer = functools.partial(parse_bytes, format="windographer")
 
 DATA = Path(__file__).resolve().parent / "data" / "real"
 WINDOGRAPHER = DATA / "windographer"

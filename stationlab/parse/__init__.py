@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -110,6 +110,37 @@ class ChannelHistory:
     offset: float = 0.0
     point_name: str | None = None
     source: str = "nrg_sensor_history"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What :func:`parse_bytes` tells a parser besides the file's bytes. Each parser reads the
+    ones it needs; its docstring says where it reads one differently.
+
+    Parameters
+    ----------
+    source
+        The file's name, for messages.
+    utc_offset
+        Offset of the logger clock from UTC for stamps without an explicit offset, e.g.
+        ``timedelta(hours=-5)``. Default zero (logger on UTC).
+    interval
+        The averaging interval. Default: the most common step between rows.
+    encoding
+        Text encoding; default UTF-8 (with or without BOM) or UTF-16 with BOM (the lidar
+        formats: detected).
+    timestamp_format
+        A strftime pattern for the stamps, overriding detection (TOA5).
+    mapping
+        What a wide CSV's columns hold (a :class:`~stationlab.parse.generic_csv.Mapping`).
+    """
+
+    source: str = "<buffer>"
+    utc_offset: timedelta | None = None
+    interval: timedelta | None = None
+    encoding: str | None = None
+    timestamp_format: str | None = None
+    mapping: object | None = None
 
 
 #: What the rows of a :class:`ParsedFile` are, i.e. where an import stores them.
@@ -213,7 +244,7 @@ FORMATS: dict[str, Format] = {}
 def register(name: str, *, description: str, sniff: Callable[[str], bool],
              extensions: tuple[str, ...] = (), fallback: bool = False,
              proven_on: tuple[str, ...] = (), from_docs: tuple[str, ...] = ()) -> Callable:
-    """Register ``parse_*(data: bytes, *, source: str, **options) -> ParsedFile`` under ``name``.
+    """Register ``parse_*(data: bytes, opts: Options) -> ParsedFile`` under ``name``.
 
     ``sniff`` receives the first :data:`SNIFF_BYTES` of the file decoded as text (BOM removed)
     and answers whether the file is of this format. A ``fallback`` format (the generic CSV) is
@@ -245,19 +276,6 @@ def read_bytes(path_or_buffer: PathOrBuffer) -> tuple[bytes, str]:
     return data, getattr(path_or_buffer, "name", "<buffer>")
 
 
-def check_column_names(names: list[str], *, source: str, line: int, what: str = "column"
-                       ) -> None:
-    """Every column of the ``what`` line (line ``line``) has a name and no name appears twice;
-    else a :class:`ParseError` naming the field."""
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names, start=1):
-        if not name.strip():
-            raise ParseError(f"field {i} of the {what} line has no name", source=source,
-                             line=line, column=i)
-        if name in seen:
-            raise ParseError(f"column name {name!r} appears twice (fields {seen[name]} and {i})",
-                             source=source, line=line, column=name)
-        seen[name] = i
 
 
 def decode(data: bytes, *, source: str, encoding: str | None = None) -> str:
@@ -319,25 +337,15 @@ def parse_bytes(data: bytes, *, format: str | None = None, source: str = "<buffe
                 **options) -> ParsedFile:
     """Parse the bytes of a logger file of any registered format.
 
-    Every format's parser takes these options; its own docstring says where it reads one
-    differently, and which others it takes.
-
     Parameters
     ----------
     data
         The file's bytes.
     format
         A registered format (see :func:`formats`); default: sniffed from the first bytes.
-    source
-        The file's name, for messages.
-    utc_offset
-        Offset of the logger clock from UTC for stamps without an explicit offset, e.g.
-        ``timedelta(hours=-5)``. Default zero (logger on UTC).
-    interval
-        The averaging interval. Default: the most common step between rows.
-    encoding
-        Text encoding; default UTF-8 (with or without BOM) or UTF-16 with BOM (the lidar
-        formats: detected).
+    source, **options
+        The fields of :class:`Options`; each format's parser says where it reads one
+        differently.
 
     Returns
     -------
@@ -359,8 +367,11 @@ def parse_bytes(data: bytes, *, format: str | None = None, source: str = "<buffe
         known = ", ".join(sorted(FORMATS))
         raise UnknownFormatError(f"unknown format {format!r}; known formats: {known}",
                                  source=source) from None
+    unknown = sorted(set(options) - {f.name for f in fields(Options)})
+    if unknown:
+        raise TypeError(f"parse_bytes() got unknown options: {', '.join(unknown)}")
     started = time.perf_counter()
-    parsed = fmt.parse(data, source=source, **options)
+    parsed = fmt.parse(data, Options(source=source, **options))
     logger.debug("%s: parsed %d rows x %d columns (%s) in %.2f s", source, parsed.data.height,
                  len(parsed.columns), format, time.perf_counter() - started)
     return parsed
@@ -389,6 +400,6 @@ def _load_builtin_parsers() -> None:
     )
 
 
-__all__ = ["Column", "ChannelHistory", "RECORD_KINDS", "ParsedFile", "Format", "FORMATS",
+__all__ = ["Column", "ChannelHistory", "Options", "RECORD_KINDS", "ParsedFile", "Format", "FORMATS",
            "STATISTICS", "register", "sniff", "read", "parse_bytes", "read_bytes", "decode",
-           "check_column_names", "formats"]
+           "formats"]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import ChannelHistory, Column, _stamps, check_column_names
+from stationlab.parse import ChannelHistory, Column, _stamps
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def split(text: str, *, source: str, vendor: str, has_columns: bool = True) -> L
     if not names_text.strip():
         raise ParseError(f"no column line after the {DATA_LINE!r} line", source=source,
                          line=data_line + 1)
-    check_column_names(names, source=source, line=data_line + 1)
+    _stamps.check_column_names(names, source=source, line=data_line + 1)
     body = "" if header_end < 0 else rest[header_end + 1:]
     return Layout(header, blocks, names, data_line + 1, body)
 

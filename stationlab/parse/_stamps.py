@@ -446,3 +446,18 @@ def _convert_text(raw: pl.Series, *, kind: str | None, source: str, first_line: 
         return parse_stamps(text, **stamp_options)[0], "timestamp"
     except ParseError:
         return text, "text"
+
+
+def check_column_names(names: list[str], *, source: str, line: int, what: str = "column"
+                       ) -> None:
+    """Every column of the ``what`` line (line ``line``) has a name and no name appears twice;
+    else a :class:`ParseError` naming the field."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if not name.strip():
+            raise ParseError(f"field {i} of the {what} line has no name", source=source,
+                             line=line, column=i)
+        if name in seen:
+            raise ParseError(f"column name {name!r} appears twice (fields {seen[name]} and {i})",
+                             source=source, line=line, column=name)
+        seen[name] = i

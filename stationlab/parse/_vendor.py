@@ -13,7 +13,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import ChannelHistory, Column, _stamps, check_column_names, decode
+from stationlab.parse import ChannelHistory, Column, ParsedFile, _stamps, decode
 
 #: A height in a column name, e.g. ``80m`` or ``37.5 m``. [m]
 HEIGHT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?m(?![a-z])", re.I)
@@ -114,7 +114,7 @@ def names_at(text: str, start: int, separator: str, *, source: str, line: int,
     if spacers:
         names = [SPACER.format(i) if not name and i > 1 else name
                  for i, name in enumerate(names, start=1)]
-    check_column_names(names, source=source, line=line)
+    _stamps.check_column_names(names, source=source, line=line)
     return names, "" if end < 0 else text[end + 1:]
 
 
@@ -181,6 +181,21 @@ def _without_spacers(rows: pl.DataFrame, names: list[str], *, source: str,
                              f"({rows[name][int(filled[0])]!r})", source=source,
                              line=first_line + int(filled[0]), column=i + 1)
     return kept
+
+
+def parsed(format: str, source: str, header: dict[str, str], table: Table, described: list,
+           *, first_data_line: int, kept: list[int] | None = None, **more) -> ParsedFile:
+    """The :class:`ParsedFile` of a vendor table: its value columns (those at ``kept``, if
+    given) as ``described`` (``(column, point name, measurement type, height)`` each), with the
+    measurement points they name (:func:`points`). ``more``: other fields of the file."""
+    kept = range(len(table.series)) if kept is None else kept
+    found = columns([d[0] for d in described], [table.kinds[i] for i in kept])
+    return ParsedFile(format=format, source=source, header=header, columns=found,
+                      data=pl.DataFrame([table.ts.alias("ts"), *(table.series[i] for i in kept)]),
+                      interval=table.interval, first_data_line=first_data_line,
+                      channel_history=points([(c, *d[1:])
+                                              for c, d in zip(found, described, strict=True)]),
+                      **more)
 
 
 def columns(described: list[Column], kinds: list[str]) -> tuple[Column, ...]:

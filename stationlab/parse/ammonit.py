@@ -29,10 +29,8 @@ import logging
 import re
 from datetime import timedelta
 
-import polars as pl
-
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _vendor, decode, register
+from stationlab.parse import Column, Options, ParsedFile, _vendor, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -95,25 +93,15 @@ def _information(lines: list[str]) -> dict[str, str]:
           sniff=_sniff, extensions=(".csv",),
           from_docs=("everything: no real Meteo-40/42 file at hand; "
                      "tests/data/ammonit_meteo40_sample.csv follows Ammonit's published layout",))
-def parse_ammonit(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
-                  interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
-    """Parse the bytes of an Ammonit Meteo-40/42 statistics CSV file.
+def parse_ammonit(data: bytes, opts: Options) -> ParsedFile:
+    """Parse an Ammonit Meteo-40/42 statistics CSV file.
 
-    Options as :func:`stationlab.parse.parse_bytes`, except:
-
-    Parameters
-    ----------
-    interval
-        The statistics interval. Default: ``[Statistics] interval`` [s], else the most common
-        step between rows.
-
-    Returns
-    -------
-    ParsedFile
-        ``ts`` is UTC and labels the start of the interval; ``channel_history`` holds the
-        measurement points read from the column names (source ``file_header``).
+    The interval defaults to the file's ``[Statistics] interval`` [s], else the most common step
+    between rows. ``channel_history`` holds the measurement points read from the column names
+    (source ``file_header``).
     """
-    text = decode(data, source=source, encoding=encoding)
+    source, utc_offset, interval = opts.source, opts.utc_offset, opts.interval
+    text = decode(data, source=source, encoding=opts.encoding)
     if not _sniff(text):
         raise ParseError(f"the first line does not start with {STAMP_HEADING!r} and a "
                          "'sensor;measurand;Stat (unit)' column", source=source, line=1)
@@ -132,9 +120,4 @@ def parse_ammonit(data: bytes, *, source: str = "<buffer>", utc_offset: timedelt
                                first_line=2, utc_offset=utc_offset, missing_text=MISSING_TEXT,
                                interval=interval)
     described = [describe(n) for n in names[1:]]
-    columns = _vendor.columns([d[0] for d in described], table.kinds)
-    return ParsedFile(format="ammonit", source=source, header=header, columns=columns,
-                      data=pl.DataFrame([table.ts.alias("ts"), *table.series]),
-                      interval=table.interval, first_data_line=2,
-                      channel_history=_vendor.points(
-                          [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
+    return _vendor.parsed("ammonit", source, header, table, described, first_data_line=2)

@@ -64,7 +64,7 @@ import numpy as np
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _stamps, register
+from stationlab.parse import Column, Options, ParsedFile, _stamps, register
 from stationlab.parse.toa5 import statistic_of
 
 logger = logging.getLogger(__name__)
@@ -328,31 +328,16 @@ def _decode_tob1(body: bytes, names: list[str], record: np.dtype, source: str
 
 @register("campbell_tob", description="Campbell Scientific TOB1/TOB3 binary", sniff=_sniff,
           extensions=(".dat",), proven_on=PROVEN_ON, from_docs=FROM_DOCS)
-def parse_campbell_tob(data: bytes, *, source: str = "<buffer>",
-                       utc_offset: timedelta | None = None) -> ParsedFile:
-    """Parse the bytes of a Campbell Scientific TOB1 or TOB3 file.
+def parse_campbell_tob(data: bytes, opts: Options) -> ParsedFile:
+    """Parse a Campbell Scientific TOB1 or TOB3 file.
 
-    Options as :func:`stationlab.parse.parse_bytes`, except:
-
-    Parameters
-    ----------
-    utc_offset
-        Offset of the logger clock from UTC, e.g. ``timedelta(hours=-5)``. Default zero.
-
-    Returns
-    -------
-    ParsedFile
-        ``data`` has ``ts`` (UTC; a sample's instant, or an interval's start) and one column
-        per field; ``header`` has the environment and table lines, ``first_record`` and
-        ``last_record``. What was skipped (frames with another validation stamp, a truncated
-        last frame) is in ``value_notes``.
-
-    Raises
-    ------
-    ParseError
-        Naming the header line of the problem (a missing line, an unknown data type, a frame
-        size that holds no record, no frame with the header's validation stamp).
+    ``ts`` is a sample's instant or an interval's start; ``header`` has the environment and
+    table lines, ``first_record`` and ``last_record``. What was skipped (frames with another
+    validation stamp, a truncated last frame) is in ``value_notes``. A :class:`ParseError` names
+    the header line of a problem: a missing line, an unknown data type, a frame size that holds
+    no record, no frame with the header's validation stamp.
     """
+    source, utc_offset = opts.source, opts.utc_offset
     file_type, lines, body_start = _read_header(data, source)
     env, names, units, processing, types = lines[0], *lines[-4:]
     header = dict(zip(ENVIRONMENT_KEYS[file_type], env[1:], strict=True))

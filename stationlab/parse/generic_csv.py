@@ -58,9 +58,9 @@ from stationlab.parse import (
     STATISTICS,
     ChannelHistory,
     Column,
+    Options,
     ParsedFile,
     _stamps,
-    check_column_names,
     decode,
     register,
 )
@@ -227,34 +227,18 @@ def _sniff(head: str) -> bool:
           proven_on=("real/generic_csv/demo_data{2,3,4}.csv (brightwind's demo mast as wide CSV, "
                      "BOM, day-first stamps) and real/floating_lidar/ (ISO stamps), with the "
                      "mapping files in tests/data/",))
-def parse_generic_csv(data: bytes, *, source: str = "<buffer>", mapping: Mapping | None = None,
-                      utc_offset: timedelta | None = None,
-                      encoding: str | None = None) -> ParsedFile:
-    """Parse the bytes of a wide CSV file with its mapping.
+def parse_generic_csv(data: bytes, opts: Options) -> ParsedFile:
+    """Parse a wide CSV file with its ``mapping``.
 
-    Options as :func:`stationlab.parse.parse_bytes`, except:
-
-    Parameters
-    ----------
-    mapping
-        What the columns hold and how the stamps read (see the module docstring).
-    utc_offset
-        Overrides the mapping's ``timestamp.utc_offset`` when given and not zero.
-
-    Returns
-    -------
-    ParsedFile
-        ``data`` has ``ts`` (UTC, start of interval) and one column per value column;
-        ``channel_history`` holds one open-ended entry per mapped column.
-
-    Raises
-    ------
-    ParseError
-        Without a mapping, or naming the line (and column) of the first problem.
+    The mapping says what the columns hold and how the stamps read (see the module docstring);
+    without one, a :class:`ParseError` says how to give it. ``utc_offset``, when given and not
+    zero, overrides the mapping's ``timestamp.utc_offset``. ``channel_history`` holds one
+    open-ended entry per mapped column.
     """
+    source, mapping, utc_offset = opts.source, opts.mapping, opts.utc_offset
     if mapping is None:
         mapping_for(source, [])
-    text = decode(data, source=source, encoding=encoding)
+    text = decode(data, source=source, encoding=opts.encoding)
     end = text.find("\n")
     first = (text if end < 0 else text[:end]).rstrip("\r")
     if not first.strip():
@@ -262,7 +246,7 @@ def parse_generic_csv(data: bytes, *, source: str = "<buffer>", mapping: Mapping
                          line=1)
     separator = mapping.separator or max(SEPARATORS, key=first.count)
     names = [n.strip().strip('"') for n in first.split(separator)]
-    check_column_names(names, source=source, line=1, what="header")
+    _stamps.check_column_names(names, source=source, line=1, what="header")
     stamp_column = mapping.timestamp_column or names[0]
     if stamp_column not in names:
         raise ParseError(f"no column {stamp_column!r} (timestamp.column of {mapping.path})",

@@ -24,10 +24,8 @@ import logging
 import re
 from datetime import timedelta
 
-import polars as pl
-
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _nrg, _vendor, decode, register
+from stationlab.parse import Column, Options, ParsedFile, _nrg, _vendor, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -77,25 +75,14 @@ def describe(name: str) -> tuple[Column, str, str, float | None]:
           sniff=_sniff, extensions=(".csv", ".txt"),
           from_docs=("everything: no real Orbit 360 file at hand; tests/data/kintech_orbit.csv is "
                      "reconstructed from Kintech's description",))
-def parse_kintech(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
-                  interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
-    """Parse the bytes of a Kintech Orbit 360 data file.
+def parse_kintech(data: bytes, opts: Options) -> ParsedFile:
+    """Parse a Kintech Orbit 360 data file.
 
-    Options as :func:`stationlab.parse.parse_bytes`, except:
-
-    Parameters
-    ----------
-    utc_offset
-        Offset of the logger clock from UTC, used only if the file has no ``Time zone`` line.
-    interval
-        The averaging interval. Default: ``Interval`` [s], else the most common step.
-
-    Returns
-    -------
-    ParsedFile
-        ``ts`` is UTC and labels the start of the interval.
+    ``utc_offset`` is used only if the file has no ``Time zone`` line; the interval defaults to
+    its ``Interval`` [s], else the most common step.
     """
-    text = decode(data, source=source, encoding=encoding)
+    source, utc_offset, interval = opts.source, opts.utc_offset, opts.interval
+    text = decode(data, source=source, encoding=opts.encoding)
     if not _sniff(text):
         raise ParseError(f"the first line does not start {TITLE!r}", source=source, line=1)
     start, line = _vendor.find_line(text, r"^Timestamp;", source=source, what="'Timestamp;'")
@@ -116,9 +103,4 @@ def parse_kintech(data: bytes, *, source: str = "<buffer>", utc_offset: timedelt
                                utc_offset=utc_offset if offset is None else offset,
                                interval=interval)
     described = [describe(n) for n in names[1:]]
-    columns = _vendor.columns([d[0] for d in described], table.kinds)
-    return ParsedFile(format="kintech", source=source, header=header, columns=columns,
-                      data=pl.DataFrame([table.ts.alias("ts"), *table.series]),
-                      interval=table.interval, first_data_line=line + 1,
-                      channel_history=_vendor.points(
-                          [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
+    return _vendor.parsed("kintech", source, header, table, described, first_data_line=line + 1)

@@ -48,7 +48,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _nrg, _stamps, decode, register
+from stationlab.parse import Column, Options, ParsedFile, _nrg, _stamps, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -129,27 +129,16 @@ def _header(layout: _nrg.Layout, source: str) -> dict[str, str]:
           sniff=_sniffer("nrg_logr"), extensions=(".dat",),
           proven_on=("real/nrg_logr/*_statistical.dat and *_onesecond.dat (nrgpy's test files: "
                      "sectioned header, Sensor History, ISO UTC stamps, BOMs)",))
-def parse_logr(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
-               interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
-    """Parse the bytes of an NRG LOGR statistical or one-second ``.dat`` file.
+def parse_logr(data: bytes, opts: Options) -> ParsedFile:
+    """Parse an NRG LOGR statistical or one-second ``.dat`` file.
 
-    Options as :func:`stationlab.parse.parse_bytes`, except:
-
-    Parameters
-    ----------
-    utc_offset
-        Offset of stamps without ``Z``/offset from UTC (LOGR writes UTC; default zero).
-    interval
-        The averaging interval. Default: ``Statistical Interval (min)`` for statistics, one
-        second for one-second samples, else the most common step.
-
-    Returns
-    -------
-    ParsedFile
-        ``data`` has ``ts`` (UTC, start of interval) and one column per value column;
-        ``channel_history`` holds the sensor-history blocks (valid from the start).
+    LOGR writes UTC: ``utc_offset`` applies only to stamps without ``Z`` or an offset. The
+    interval defaults to ``Statistical Interval (min)`` for statistics, one second for
+    one-second samples, else the most common step. ``channel_history`` holds the sensor-history
+    blocks (valid from the start).
     """
-    text = _start(data, source, encoding, "nrg_logr")
+    source, utc_offset, interval = opts.source, opts.utc_offset, opts.interval
+    text = _start(data, source, opts.encoding, "nrg_logr")
     layout = _nrg.split(text, source=source, vendor="NRG LOGR")
     stamps, series, columns, first_line = _nrg.read_table(
         layout, source=source, utc_offset=utc_offset, describe=describe)
@@ -177,24 +166,14 @@ def _interval(header: dict[str, str], stamps: pl.Series) -> timedelta | None:
 @register("nrg_logr_log", description="NRG LOGR event log (.log)",
           sniff=_sniffer("nrg_logr_log"), extensions=(".log",),
           proven_on=("real/nrg_logr/*.log (nrgpy's test files)",))
-def parse_logr_log(data: bytes, *, source: str = "<buffer>", encoding: str | None = None,
-                   **_ignored) -> ParsedFile:
-    """Parse the bytes of an NRG LOGR event log into events (``records == "events"``).
-
-    Options as :func:`stationlab.parse.parse_bytes`.
-
-    Returns
-    -------
-    ParsedFile
-        ``data`` has ``ts`` (UTC, in file order, not necessarily distinct), ``kind``
-        (``ACTION``, ``FAULT``, ...), ``code`` and ``message``.
-
-    Raises
-    ------
-    ParseError
-        On a line that does not have the five fields, or an unreadable stamp.
+def parse_logr_log(data: bytes, opts: Options) -> ParsedFile:
+    """Parse an NRG LOGR event log into events (``records == "events"``): ``data`` has ``ts``
+    (UTC, in file order, not necessarily distinct), ``kind`` (``ACTION``, ``FAULT``, ...),
+    ``code`` and ``message``. A line without the five fields, or an unreadable stamp, is a
+    :class:`ParseError`.
     """
-    text = _start(data, source, encoding, "nrg_logr_log")
+    source = opts.source
+    text = _start(data, source, opts.encoding, "nrg_logr_log")
     layout = _nrg.split(text, source=source, vendor="NRG LOGR", has_columns=False)
     first_line = layout.header_line + 1
     lines = layout.body.split("\n")
@@ -229,20 +208,13 @@ def _raise_if_missing(values: pl.Series, name: str, source: str, first_line: int
 @register("nrg_logr_diag", description="NRG LOGR diagnostics (.diag)",
           sniff=_sniffer("nrg_logr_diag"), extensions=(".diag",),
           proven_on=("real/nrg_logr/*.diag (nrgpy's test files)",))
-def parse_logr_diag(data: bytes, *, source: str = "<buffer>", encoding: str | None = None,
-                    **_ignored) -> ParsedFile:
-    """Parse the bytes of an NRG LOGR diagnostics file (``records == "diagnostics"``).
-
-    Options as :func:`stationlab.parse.parse_bytes`.
-
-    Returns
-    -------
-    ParsedFile
-        ``data`` has ``ts`` (UTC, start of interval) and one column per diagnostic column; each
-        :class:`Column` has the statistic and unit, and ``processing`` holds the quantity's name
-        (``VIN_RP_V`` for ``VIN_RP_V_Avg``).
+def parse_logr_diag(data: bytes, opts: Options) -> ParsedFile:
+    """Parse an NRG LOGR diagnostics file (``records == "diagnostics"``): one column per
+    diagnostic, each :class:`Column` with its statistic and unit, and ``processing`` holding the
+    quantity's name (``VIN_RP_V`` for ``VIN_RP_V_Avg``).
     """
-    text = _start(data, source, encoding, "nrg_logr_diag")
+    source = opts.source
+    text = _start(data, source, opts.encoding, "nrg_logr_diag")
     layout = _nrg.split(text, source=source, vendor="NRG LOGR")
     stamps, series, columns, first_line = _nrg.read_table(
         layout, source=source, utc_offset=None, describe=describe_diagnostic)

@@ -41,10 +41,9 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _nrg, _stamps, decode, register
+from stationlab.parse import Column, Options, ParsedFile, _nrg, _stamps, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -87,25 +86,14 @@ def channel_of(name: str) -> str | None:
           extensions=(".txt",),
           proven_on=("real/nrg_symphoniepro/004310_*_meas.txt (NRG Export Service v3 text, "
                      "1-minute data, site time zone UTC-5)",))
-def parse_symphoniepro(data: bytes, *, source: str = "<buffer>",
-                       utc_offset: timedelta | None = None, interval: timedelta | None = None,
-                       encoding: str | None = None) -> ParsedFile:
-    """Parse the bytes of an NRG SymphoniePRO text export.
+def parse_symphoniepro(data: bytes, opts: Options) -> ParsedFile:
+    """Parse an NRG SymphoniePRO text export.
 
-    Options as :func:`stationlab.parse.parse_bytes`, except:
-
-    Parameters
-    ----------
-    utc_offset
-        Offset of the logger clock from UTC, used only if the file has no ``Time Zone`` line.
-
-    Returns
-    -------
-    ParsedFile
-        ``data`` has ``ts`` (UTC, start of interval) and one column per value column;
-        ``channel_history`` holds every sensor-history block with its columns.
+    ``utc_offset`` is used only if the file has no ``Time Zone`` line. ``channel_history`` holds
+    every sensor-history block with its columns.
     """
-    text = decode(data, source=source, encoding=encoding)
+    source, utc_offset, interval = opts.source, opts.utc_offset, opts.interval
+    text = decode(data, source=source, encoding=opts.encoding)
     if not _sniff(text):
         raise ParseError(f"the first line is not {FIRST_LINE!r}; not a SymphoniePRO export",
                          source=source, line=1)

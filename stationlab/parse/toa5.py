@@ -28,7 +28,7 @@ from datetime import timedelta
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _stamps, check_column_names, decode, register
+from stationlab.parse import Column, Options, ParsedFile, _stamps, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def _check_columns(names: list[str], units: list[str], processing: list[str], *,
         for row in (names, units, processing):
             row.pop()
         padding += 1
-    check_column_names(names, source=source, line=2, what="field-names")
+    _stamps.check_column_names(names, source=source, line=2, what="field-names")
     if names[0].strip().upper() != "TIMESTAMP" and units[0].strip() != "TS":
         raise ParseError(f"the first column is {names[0]!r}; a TOA5 table starts with "
                          "TIMESTAMP", source=source, line=2, column=names[0])
@@ -162,38 +162,18 @@ def _check_columns(names: list[str], units: list[str], processing: list[str], *,
           proven_on=("real/campbell_toa5/pytoa5/ (CR1000X tables and broken headers)",
                      "real/campbell_toa5/campbell_scientific_demo_data1.csv (re-saved by a "
                      "spreadsheet: BOM, no quotes, day-first stamps)"))
-def parse_toa5(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
-               interval: timedelta | None = None, timestamp_format: str | None = None,
-               encoding: str | None = None) -> ParsedFile:
-    """Parse the bytes of a Campbell Scientific TOA5 file.
+def parse_toa5(data: bytes, opts: Options) -> ParsedFile:
+    """Parse a Campbell Scientific TOA5 file.
 
-    Options as :func:`stationlab.parse.parse_bytes`, except:
-
-    Parameters
-    ----------
-    utc_offset
-        Offset of the logger clock from UTC for stamps without an explicit offset, e.g.
-        ``timedelta(hours=-5)``. Default zero (logger on UTC).
-    interval
-        The averaging interval. Default: the most common step between rows; for a one-row file,
-        from the table name (``Hourly``, ``Daily``, ``Min10``, ...).
-    timestamp_format
-        A strftime pattern for the stamps, overriding detection (e.g. ``"%d/%m/%Y %H:%M"``).
-
-    Returns
-    -------
-    ParsedFile
-        ``data`` has ``ts`` (UTC, start of interval) and one column per value column; the
-        ``TIMESTAMP`` and ``RECORD`` columns are not value columns (the first and last record
-        numbers are kept in ``header`` as ``first_record`` and ``last_record``).
-
-    Raises
-    ------
-    ParseError
-        Naming the line (and column) of the first problem: bad header, wrong field count,
-        text in a numeric column, unreadable or out-of-order time stamp.
+    For a one-row file the interval comes from the table name (``Hourly``, ``Daily``,
+    ``Min10``, ...); ``timestamp_format``, a strftime pattern such as ``"%d/%m/%Y %H:%M"``,
+    overrides the detection of the stamps. The ``TIMESTAMP`` and ``RECORD`` columns are not value
+    columns: the first and last record numbers are in ``header`` as ``first_record`` and
+    ``last_record``. A :class:`ParseError` names the line (and column) of a bad header, a wrong
+    field count, text in a numeric column, an unreadable or out-of-order stamp.
     """
-    text = decode(data, source=source, encoding=encoding)
+    source, utc_offset, interval = opts.source, opts.utc_offset, opts.interval
+    text = decode(data, source=source, encoding=opts.encoding)
     (env, names, units, processing), padding, body_start = _read_header(text, source)
     header = dict(zip(ENVIRONMENT_KEYS, (v.strip() for v in env[1:]), strict=True))
     first_line = len(HEADER_LINES) + 1
@@ -210,7 +190,7 @@ def parse_toa5(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta |
         header["last_record"] = (rows[record][-1] or "").strip()
     stamps, stamp_format = _stamps.row_stamps(
         rows[names[0]], source=source, first_line=first_line, column=names[0],
-        missing_text=MISSING_TEXT, utc_offset=utc_offset, fmt=timestamp_format)
+        missing_text=MISSING_TEXT, utc_offset=utc_offset, fmt=opts.timestamp_format)
     interval = _interval(stamps, interval, header["table_name"], source, first_line)
 
     described = {name: (unit.strip() or None, word.strip())
@@ -219,7 +199,7 @@ def parse_toa5(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta |
     series, kinds = _stamps.convert_columns(
         rows.select(list(described)), source=source, first_line=first_line,
         kinds={n: "timestamp" for n, (_, w) in described.items() if w in TIMESTAMP_PROCESSING},
-        missing_text=MISSING_TEXT, utc_offset=utc_offset, fmt=timestamp_format,
+        missing_text=MISSING_TEXT, utc_offset=utc_offset, fmt=opts.timestamp_format,
         prefer=stamp_format)
     columns = tuple(Column(name, statistic_of(word, name), unit, kind, word or None)
                     for (name, (unit, word)), kind in zip(described.items(), kinds, strict=True))

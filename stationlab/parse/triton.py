@@ -30,12 +30,9 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
-
-import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _vendor, register
+from stationlab.parse import Column, Options, ParsedFile, _vendor, register
 
 logger = logging.getLogger(__name__)
 
@@ -109,26 +106,14 @@ def describe(name: str, unit: str | None) -> tuple[Column, str, str, float | Non
           from_docs=("the time zone (none stated: UTC unless configured)",
                      "stamps labelling the start of the period (inferred from the real "
                      "export's 00:00 to 23:50 span)", "9999 as missing"))
-def parse_triton(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
-                 interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
-    """Parse the bytes of a Triton SkyServe CSV export.
+def parse_triton(data: bytes, opts: Options) -> ParsedFile:
+    """Parse a Triton SkyServe CSV export.
 
-    Options as :func:`stationlab.parse.parse_bytes`, except:
-
-    Parameters
-    ----------
-    utc_offset
-        Offset of the stamps from UTC. Default zero.
-    encoding
-        Default: detected (see :func:`~stationlab.parse._vendor.decode_detected`).
-
-    Returns
-    -------
-    ParsedFile
-        ``ts`` is UTC and labels the start of the interval; ``header`` has ``logger_serial``
-        from line 2.
+    The encoding is detected (:func:`~stationlab.parse._vendor.decode_detected`) unless given;
+    ``header`` has ``logger_serial`` from line 2.
     """
-    text, found_encoding = _vendor.decode_detected(data, source=source, encoding=encoding)
+    source, utc_offset, interval = opts.source, opts.utc_offset, opts.interval
+    text, found_encoding = _vendor.decode_detected(data, source=source, encoding=opts.encoding)
     if not _sniff(text):
         raise ParseError(f"not a Triton export: line 1 starts {TITLE!r} and line {HEADING_LINE} "
                          f"{STAMP_HEADING + ';'!r}", source=source, line=1)
@@ -150,12 +135,8 @@ def parse_triton(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta
                                fmt=STAMP_FORMAT, missing_numbers=MISSING_NUMBERS,
                                decimal_comma=True, interval=interval)
     described = [describe(n, u) for n, u in zip(names[1:], units[1:], strict=True)]
-    columns = _vendor.columns([d[0] for d in described], table.kinds)
-    return ParsedFile(format="triton", source=source, header=header, columns=columns,
-                      data=pl.DataFrame([table.ts.alias("ts"), *table.series]),
-                      interval=table.interval, first_data_line=UNITS_LINE + 1,
-                      channel_history=_vendor.points(
-                          [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
+    return _vendor.parsed("triton", source, header, table, described,
+                          first_data_line=UNITS_LINE + 1)
 
 
 def _header(lines: list[str], *, source: str) -> dict[str, str]:

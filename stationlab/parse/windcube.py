@@ -33,12 +33,9 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
-
-import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _stamps, _vendor, register
+from stationlab.parse import Column, Options, ParsedFile, _stamps, _vendor, register
 
 logger = logging.getLogger(__name__)
 
@@ -109,30 +106,18 @@ def describe(name: str) -> tuple[Column, str, str, float | None]:
           from_docs=("GPS Location with coordinates (the real file's is 'hidden')",
                      "stamps with seconds (hh:mm:ss.ff)",
                      "a 'Timestamp (start of interval)' column"))
-def parse_windcube(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
-                   interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
-    """Parse the bytes of a Windcube v2 ``.sta`` file.
+def parse_windcube(data: bytes, opts: Options) -> ParsedFile:
+    """Parse a Windcube v2 ``.sta`` file.
 
-    Options as :func:`stationlab.parse.parse_bytes`, except:
-
-    Parameters
-    ----------
-    utc_offset
-        Offset of the lidar clock from UTC, used only if the header has no ``timezone``.
-        Default zero.
-    encoding
-        Default: detected (UTF-8 if valid, else Latin-1; see
-        :func:`~stationlab.parse._vendor.decode_detected`).
-
-    Returns
-    -------
-    ParsedFile
-        ``ts`` is UTC and labels the start of the interval; ``header`` holds the ``key=value``
-        lines (``ID System`` as ``logger_serial``, ``Location`` as ``station_name``,
-        ``Version`` as ``logger_os``), ``site_latitude``/``site_longitude`` from ``GPS
-        Location``, ``utc_offset`` from ``timezone`` and the ``encoding`` read.
+    ``utc_offset`` is used only if the header has no ``timezone``; the encoding is detected
+    (UTF-8 if valid, else Latin-1: :func:`~stationlab.parse._vendor.decode_detected`) unless
+    given. ``header`` holds the ``key=value`` lines (``ID System`` as ``logger_serial``,
+    ``Location`` as ``station_name``, ``Version`` as ``logger_os``),
+    ``site_latitude``/``site_longitude`` from ``GPS Location``, ``utc_offset`` from ``timezone``
+    and the ``encoding`` read.
     """
-    text, found_encoding = _vendor.decode_detected(data, source=source, encoding=encoding)
+    source, utc_offset, interval = opts.source, opts.utc_offset, opts.interval
+    text, found_encoding = _vendor.decode_detected(data, source=source, encoding=opts.encoding)
     match = re.match(rf"^\ufeff?{HEADER_SIZE}\s*=\s*(\d+)", text)
     if match is None:
         raise ParseError(f"the first line is not {HEADER_SIZE}=N; not a Windcube .sta file",
@@ -149,14 +134,10 @@ def parse_windcube(data: bytes, *, source: str = "<buffer>", utc_offset: timedel
                                end_of_interval="start of interval" not in names[0].lower(),
                                interval=interval)
     described = [describe(n) for n in table.names]
-    columns = _vendor.columns([d[0] for d in described], table.kinds)
     logger.debug("%s: %s, %d rows, %d value columns", source, found_encoding, table.ts.len(),
-                 len(columns))
-    return ParsedFile(format="windcube", source=source, header=header, columns=columns,
-                      data=pl.DataFrame([table.ts.alias("ts"), *table.series]),
-                      interval=table.interval, first_data_line=line + 1, value_notes=notes,
-                      channel_history=_vendor.points(
-                          [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
+                 len(described))
+    return _vendor.parsed("windcube", source, header, table, described,
+                          first_data_line=line + 1, value_notes=notes)
 
 
 def _header(lines: list[str], *, source: str) -> tuple[dict[str, str], tuple[str, ...]]:

@@ -24,12 +24,11 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from datetime import timedelta
 
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _stamps, check_column_names, decode, register
+from stationlab.parse import Column, Options, ParsedFile, _stamps, decode, register
 
 logger = logging.getLogger(__name__)
 
@@ -138,30 +137,15 @@ def _preamble(lines: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
           extensions=(".txt", ".tsv"),
           proven_on=("real/windographer/windographer_demo_data{1,2}.txt (Windographer 4.1.14 "
                      "exports)",))
-def parse_windographer(data: bytes, *, source: str = "<buffer>",
-                       utc_offset: timedelta | None = None, interval: timedelta | None = None,
-                       encoding: str | None = None) -> ParsedFile:
-    """Parse the bytes of a Windographer time-series export.
+def parse_windographer(data: bytes, opts: Options) -> ParsedFile:
+    """Parse a Windographer time-series export.
 
-    Options as :func:`stationlab.parse.parse_bytes`, except:
-
-    Parameters
-    ----------
-    utc_offset
-        Offset from UTC of stamps without an explicit offset, e.g. ``timedelta(hours=1)``.
-        Default zero.
-    interval
-        The time step. Default: the most common step between rows.
-
-    Returns
-    -------
-    ParsedFile
-        ``data`` has ``ts`` (UTC, start of the time step) and one column per value column.
-        ``header`` holds ``created``, ``software``, ``latitude``/``longitude`` (signed decimal
-        degrees: S and W negative), ``elevation``, ``calm_threshold``, ``included_flags``,
-        ``excluded_flags`` and ``time_stamps`` (``"beginning"`` or ``"end"``).
+    ``header`` holds ``created``, ``software``, ``latitude``/``longitude`` (signed decimal
+    degrees: S and W negative), ``elevation``, ``calm_threshold``, ``included_flags``,
+    ``excluded_flags`` and ``time_stamps`` (``"beginning"`` or ``"end"``).
     """
-    text = decode(data, source=source, encoding=encoding)
+    source, utc_offset, interval = opts.source, opts.utc_offset, opts.interval
+    text = decode(data, source=source, encoding=opts.encoding)
     found = re.search(rf"^{re.escape(HEADER_START)}", text, re.M)
     if found is None:
         raise ParseError(f"no line starts with {HEADER_START!r}; not a Windographer export",
@@ -170,7 +154,7 @@ def parse_windographer(data: bytes, *, source: str = "<buffer>",
     end = text.find("\n", found.start())
     names = text[found.start():len(text) if end < 0 else end].rstrip("\r").split("\t")
     header, notes = _preamble(text[:found.start()].splitlines())
-    check_column_names(names, source=source, line=header_line, what="header")
+    _stamps.check_column_names(names, source=source, line=header_line, what="header")
     first_line = header_line + 1
     rows = _stamps.read_rows("" if end < 0 else text[end + 1:], names, separator="\t",
                              quote_char=None, source=source, first_line=first_line)

@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 
 import polars as pl
 
 from stationlab.errors import ParseError
-from stationlab.parse import Column, ParsedFile, _stamps, _vendor, register
+from stationlab.parse import Column, Options, ParsedFile, _stamps, _vendor, register
 
 logger = logging.getLogger(__name__)
 
@@ -146,28 +145,16 @@ def _gps(series: pl.Series) -> dict[str, str]:
                      "checksum, 9999",),
           from_docs=("9998 as missing", "stamps labelling the end of the period",
                      "a 'Site' item naming the station"))
-def parse_zx(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | None = None,
-             interval: timedelta | None = None, encoding: str | None = None) -> ParsedFile:
-    """Parse the bytes of a ZX Lidars 10-minute CSV file.
+def parse_zx(data: bytes, opts: Options) -> ParsedFile:
+    """Parse a ZX Lidars 10-minute CSV file.
 
-    Options as :func:`stationlab.parse.parse_bytes`, except:
-
-    Parameters
-    ----------
-    utc_offset
-        Offset of the lidar clock from UTC, used only if the file has no ``Time sync``.
-        Default zero.
-    encoding
-        Default: detected (see :func:`~stationlab.parse._vendor.decode_detected`).
-
-    Returns
-    -------
-    ParsedFile
-        ``ts`` is UTC and labels the start of the interval; ``header`` has ``unit_number``,
-        ``utc_offset`` (from ``Time sync``) and ``site_latitude``/``site_longitude`` (from the
-        GPS column), and ``logger_serial`` empty: the file states none.
+    ``utc_offset`` is used only if the file has no ``Time sync``; the encoding is detected
+    (:func:`~stationlab.parse._vendor.decode_detected`) unless given. ``header`` has
+    ``unit_number``, ``utc_offset`` (from ``Time sync``), ``site_latitude``/``site_longitude``
+    (from the GPS column), and ``logger_serial`` empty: the file states none.
     """
-    text, found_encoding = _vendor.decode_detected(data, source=source, encoding=encoding)
+    source, utc_offset, interval = opts.source, opts.utc_offset, opts.interval
+    text, found_encoding = _vendor.decode_detected(data, source=source, encoding=opts.encoding)
     if not _sniff(text):
         raise ParseError(f"line 2 does not start with {STAMP_HEADING!r} or 'Reference;"
                          f"{STAMP_HEADING}'; not a ZX 10-minute file", source=source, line=2)
@@ -190,11 +177,6 @@ def parse_zx(data: bytes, *, source: str = "<buffer>", utc_offset: timedelta | N
     kept = [i for i, n in enumerate(table.names) if not NOT_MEASUREMENTS.match(n)]
     left_out = [table.names[i].split(":")[0] for i in range(len(table.names)) if i not in kept]
     described = [describe(table.names[i]) for i in kept]
-    columns = _vendor.columns([d[0] for d in described], [table.kinds[i] for i in kept])
     notes = (f"not stored (not measurements): {', '.join(left_out)}",) if left_out else ()
-    return ParsedFile(format="zx_lidar", source=source, header=header, columns=columns,
-                      data=pl.DataFrame([table.ts.alias("ts"), *(table.series[i] for i in kept)]),
-                      interval=table.interval, first_data_line=3, notes=tuple(sentences),
-                      value_notes=notes,
-                      channel_history=_vendor.points(
-                          [(c, *d[1:]) for c, d in zip(columns, described, strict=True)]))
+    return _vendor.parsed("zx_lidar", source, header, table, described, kept=kept,
+                          first_data_line=3, notes=tuple(sentences), value_notes=notes)
