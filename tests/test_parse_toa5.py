@@ -555,3 +555,8 @@ def test_read_from_bytes_and_file_objects():
     assert_frame_equal(from_bytes.data, from_file.data)
     with pytest.raises(ParseError, match=r"^upload\.dat, line 1: the file is empty$"):
         parse.read(io.BytesIO(b""), format="toa5", source="upload.dat")
+
+
+def test_an_option_no_parser_takes_is_named():
+    with pytest.raises(TypeError, match="unknown options: utc_ofset"):
+        parse_bytes(HEAD + ROW1, utc_ofset=timedelta(hours=1))
