@@ -9,46 +9,47 @@ CREATE TABLE readings (
     PRIMARY KEY (channel_id, ts)
 ) PARTITION BY RANGE (ts);
 
+-- The partition a month's readings go to: its name and range.
+CREATE FUNCTION readings_month_partition(p_month timestamptz, OUT name text,
+                                         OUT lower timestamptz, OUT upper timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT 'readings_' || to_char(m AT TIME ZONE 'UTC', '"y"YYYY"m"MM'), m, m + interval '1 month'
+    FROM (SELECT date_trunc('month', p_month, 'UTC') AS m) month
+$$;
+
+-- The UTC months touching [ts_from, ts_to] whose partition is missing (counted in UTC, whatever
+-- the session's time zone).
+CREATE FUNCTION readings_months_missing(ts_from timestamptz, ts_to timestamptz)
+RETURNS SETOF timestamptz LANGUAGE sql STABLE AS $$
+    SELECT m AT TIME ZONE 'UTC'
+    FROM generate_series(date_trunc('month', ts_from AT TIME ZONE 'UTC'),
+                         ts_to AT TIME ZONE 'UTC', interval '1 month') AS m
+    WHERE to_regclass((readings_month_partition(m AT TIME ZONE 'UTC')).name) IS NULL
+$$;
+
+-- How many monthly partitions covering [ts_from, ts_to] are missing.
+CREATE FUNCTION readings_partitions_missing(ts_from timestamptz, ts_to timestamptz)
+RETURNS integer LANGUAGE sql STABLE AS $$
+    SELECT count(*)::integer FROM readings_months_missing(ts_from, ts_to)
+$$;
+
 -- Create the monthly partitions of readings that cover [ts_from, ts_to]; returns how many were
 -- created. Safe to call concurrently (an advisory lock serialises creators). It needs DDL, so it
 -- runs as its owner; only pipelines may call it (schema.sql's role block).
 CREATE FUNCTION ensure_readings_partitions(ts_from timestamptz, ts_to timestamptz)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
-    month timestamptz;
-    part text;
+    part record;
     created integer := 0;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('stationlab.readings_partitions'));
-    month := date_trunc('month', ts_from AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-    WHILE month <= ts_to LOOP
-        part := 'readings_' || to_char(month AT TIME ZONE 'UTC', '"y"YYYY"m"MM');
-        IF to_regclass(part) IS NULL THEN
-            EXECUTE format('CREATE TABLE %I PARTITION OF readings FOR VALUES FROM (%L) TO (%L)',
-                           part, month, month + interval '1 month');
-            created := created + 1;
-        END IF;
-        month := month + interval '1 month';
+    FOR part IN SELECT p.* FROM readings_months_missing(ts_from, ts_to) AS m,
+                                readings_month_partition(m) AS p LOOP
+        EXECUTE format('CREATE TABLE %I PARTITION OF readings FOR VALUES FROM (%L) TO (%L)',
+                       part.name, part.lower, part.upper);
+        created := created + 1;
     END LOOP;
     RETURN created;
-END $$;
-
--- How many monthly partitions covering [ts_from, ts_to] are missing.
-CREATE FUNCTION readings_partitions_missing(ts_from timestamptz, ts_to timestamptz)
-RETURNS integer LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    month timestamptz;
-    missing integer := 0;
-BEGIN
-    month := date_trunc('month', ts_from AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-    WHILE month <= ts_to LOOP
-        IF to_regclass('readings_' || to_char(month AT TIME ZONE 'UTC', '"y"YYYY"m"MM')) IS NULL
-        THEN
-            missing := missing + 1;
-        END IF;
-        month := month + interval '1 month';
-    END LOOP;
-    RETURN missing;
 END $$;
 
 -- A month without a partition loads faster into a table of its own, keyed after loading and
@@ -57,13 +58,6 @@ END $$;
 -- `readings` if its partition exists, else a new table with the partition's name, whose range
 -- check lets `attach_readings_partition` attach it without scanning it. Both run inside the
 -- import's transaction, as their owner (DDL), and only pipelines may call them.
-
-CREATE FUNCTION readings_month_partition(p_month timestamptz, OUT name text,
-                                         OUT lower timestamptz, OUT upper timestamptz)
-LANGUAGE sql STABLE AS $$
-    SELECT 'readings_' || to_char(m AT TIME ZONE 'UTC', '"y"YYYY"m"MM'), m, m + interval '1 month'
-    FROM (SELECT date_trunc('month', p_month, 'UTC') AS m) month
-$$;
 
 CREATE FUNCTION readings_load_table(p_month timestamptz)
 RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -139,45 +133,12 @@ RETURNS void LANGUAGE sql AS $$
         maximum = greatest(m.maximum, EXCLUDED.maximum)
 $$;
 
--- Calibrated readings of some channels in [p_from, p_to) (calibration_segments), with the codes
--- of the flags covering each (flag_coverage) and whether one of them excludes it. p_excluded: the
--- codes that exclude (NULL: each code's excluded_by_default). With p_include_flagged false,
--- excluded readings are left out. (On TimescaleDB the readings joins also carry the bounds as
--- plain quals; here they make the planner pick a far worse plan where statistics are missing:
--- tried again on 2026-12-07, one station of 5,640 readings and 200 flags, not yet analysed, took
--- minutes instead of milliseconds, though on an analysed 2-year mast that form was as fast.)
-CREATE FUNCTION clean_readings(p_channels integer[], p_from timestamptz, p_to timestamptz,
-                               p_excluded text[] DEFAULT NULL,
-                               p_include_flagged boolean DEFAULT false)
-RETURNS TABLE (channel_id integer, ts timestamptz, raw double precision,
-               value double precision, flags text[], excluded boolean)
-LANGUAGE sql STABLE AS $$
-    WITH segs AS MATERIALIZED (
-        SELECT * FROM calibration_segments s
-        WHERE s.channel_id = ANY(p_channels) AND s.seg_to > p_from AND s.seg_from < p_to
-    ),
-    cover AS MATERIALIZED (
-        SELECT f.channel_id, f.ts_from, f.ts_to, f.code,
-               coalesce(f.code = ANY(p_excluded), f.excluded_by_default) AS excludes
-        FROM flag_coverage f
-        WHERE f.channel_id = ANY(p_channels) AND f.ts_to > p_from AND f.ts_from < p_to
-    ),
-    flagged AS (
-        SELECT r.channel_id, r.ts, array_agg(DISTINCT f.code ORDER BY f.code) AS codes,
-               bool_or(f.excludes) AS excluded
-        FROM cover f
-        JOIN readings r ON r.channel_id = f.channel_id
-            AND r.ts >= greatest(f.ts_from, p_from) AND r.ts < least(f.ts_to, p_to)
-        GROUP BY r.channel_id, r.ts
-    )
-    SELECT r.channel_id, r.ts, r.value,
-           CASE WHEN s.wrap
-                THEN (r.value * s.a + s.b) - 360 * floor((r.value * s.a + s.b) / 360)
-                ELSE r.value * s.a + s.b END,
-           coalesce(fl.codes, '{}'), coalesce(fl.excluded, false)
-    FROM segs s
-    JOIN readings r ON r.channel_id = s.channel_id
-        AND r.ts >= greatest(s.seg_from, p_from) AND r.ts < least(s.seg_to, p_to)
-    LEFT JOIN flagged fl ON fl.channel_id = r.channel_id AND fl.ts = r.ts
-    WHERE p_include_flagged OR fl.excluded IS NOT TRUE
+-- The readings clean_readings joins (see schema.sql): here all of them, bounded by its join
+-- conditions alone. Stating the bounds again as plain quals, as TimescaleDB needs, makes the
+-- planner pick a far worse plan where statistics are missing: tried on 2026-12-07, one station of
+-- 5,640 readings and 200 flags, not yet analysed, took minutes instead of milliseconds (on an
+-- analysed 2-year mast that form was as fast).
+CREATE FUNCTION readings_between(p_channels integer[], p_from timestamptz, p_to timestamptz)
+RETURNS SETOF readings LANGUAGE sql STABLE AS $$
+    SELECT * FROM readings
 $$;

@@ -603,8 +603,8 @@ CREATE TRIGGER flags_analyst_guard BEFORE INSERT OR UPDATE ON flags
     FOR EACH ROW EXECUTE FUNCTION flags_analyst_guard();
 
 -- Active (not removed) flags, spread over the channels they cover: a flag on a measurement point
--- covers its channels, a flag on a station every channel of the station. clean_readings (in the
--- backend part) joins readings with calibration_segments and this.
+-- covers its channels, a flag on a station every channel of the station. clean_readings joins
+-- readings with calibration_segments and this.
 CREATE VIEW flag_coverage AS
 SELECT f.flag_id, c.channel_id, f.ts_from, f.ts_to, f.code, fc.excluded_by_default, f.source,
        f.reason
@@ -614,6 +614,47 @@ JOIN channels c ON c.station_id = f.station_id
     AND (f.channel_id IS NULL OR c.channel_id = f.channel_id)
     AND (f.measurement_point_id IS NULL OR c.measurement_point_id = f.measurement_point_id)
 WHERE f.deleted_at IS NULL;
+
+-- Calibrated readings of some channels in [p_from, p_to) (calibration_segments), with the codes
+-- of the flags covering each (flag_coverage) and whether one of them excludes it. p_excluded: the
+-- codes that exclude (NULL: each code's excluded_by_default). With p_include_flagged false,
+-- excluded readings are left out. The readings come through readings_between (an inlined
+-- function of the backend part: each backend bounds them in the way its planner needs).
+CREATE FUNCTION clean_readings(p_channels integer[], p_from timestamptz, p_to timestamptz,
+                               p_excluded text[] DEFAULT NULL,
+                               p_include_flagged boolean DEFAULT false)
+RETURNS TABLE (channel_id integer, ts timestamptz, raw double precision,
+               value double precision, flags text[], excluded boolean)
+LANGUAGE sql STABLE AS $$
+    WITH segs AS MATERIALIZED (
+        SELECT * FROM calibration_segments s
+        WHERE s.channel_id = ANY(p_channels) AND s.seg_to > p_from AND s.seg_from < p_to
+    ),
+    cover AS MATERIALIZED (
+        SELECT f.channel_id, f.ts_from, f.ts_to, f.code,
+               coalesce(f.code = ANY(p_excluded), f.excluded_by_default) AS excludes
+        FROM flag_coverage f
+        WHERE f.channel_id = ANY(p_channels) AND f.ts_to > p_from AND f.ts_from < p_to
+    ),
+    flagged AS (
+        SELECT r.channel_id, r.ts, array_agg(DISTINCT f.code ORDER BY f.code) AS codes,
+               bool_or(f.excludes) AS excluded
+        FROM cover f
+        JOIN readings_between(p_channels, p_from, p_to) r ON r.channel_id = f.channel_id
+            AND r.ts >= greatest(f.ts_from, p_from) AND r.ts < least(f.ts_to, p_to)
+        GROUP BY r.channel_id, r.ts
+    )
+    SELECT r.channel_id, r.ts, r.value,
+           CASE WHEN s.wrap
+                THEN (r.value * s.a + s.b) - 360 * floor((r.value * s.a + s.b) / 360)
+                ELSE r.value * s.a + s.b END,
+           coalesce(fl.codes, '{}'), coalesce(fl.excluded, false)
+    FROM segs s
+    JOIN readings_between(p_channels, p_from, p_to) r ON r.channel_id = s.channel_id
+        AND r.ts >= greatest(s.seg_from, p_from) AND r.ts < least(s.seg_to, p_to)
+    LEFT JOIN flagged fl ON fl.channel_id = r.channel_id AND fl.ts = r.ts
+    WHERE p_include_flagged OR fl.excluded IS NOT TRUE
+$$;
 
 -- QC rule settings per station (and measurement type); defaults live in the code.
 CREATE TABLE qc_settings (

@@ -59,47 +59,11 @@ CREATE FUNCTION add_readings_monthly(p_channels integer[], p_months timestamptz[
                                      p_minimum double precision[], p_maximum double precision[])
 RETURNS void LANGUAGE sql AS $$ SELECT $$;
 
--- Calibrated readings of some channels in [p_from, p_to) (calibration_segments), with the codes
--- of the flags covering each (flag_coverage) and whether one of them excludes it: as on plain
--- PostgreSQL, but the readings joins also state the channel and time bounds as plain quals, so
--- that only the chunks and compressed batches asked for are read (500 ms -> a few ms for one
--- channel-month of a compressed 2-year mast).
-CREATE FUNCTION clean_readings(p_channels integer[], p_from timestamptz, p_to timestamptz,
-                               p_excluded text[] DEFAULT NULL,
-                               p_include_flagged boolean DEFAULT false)
-RETURNS TABLE (channel_id integer, ts timestamptz, raw double precision,
-               value double precision, flags text[], excluded boolean)
-LANGUAGE sql STABLE AS $$
-    WITH segs AS MATERIALIZED (
-        SELECT * FROM calibration_segments s
-        WHERE s.channel_id = ANY(p_channels) AND s.seg_to > p_from AND s.seg_from < p_to
-    ),
-    cover AS MATERIALIZED (
-        SELECT f.channel_id, f.ts_from, f.ts_to, f.code,
-               coalesce(f.code = ANY(p_excluded), f.excluded_by_default) AS excludes
-        FROM flag_coverage f
-        WHERE f.channel_id = ANY(p_channels) AND f.ts_to > p_from AND f.ts_from < p_to
-    ),
-    flagged AS (
-        SELECT r.channel_id, r.ts, array_agg(DISTINCT f.code ORDER BY f.code) AS codes,
-               bool_or(f.excludes) AS excluded
-        FROM cover f
-        JOIN readings r ON r.channel_id = f.channel_id
-            AND r.ts >= greatest(f.ts_from, p_from) AND r.ts < least(f.ts_to, p_to)
-            AND r.channel_id = ANY(p_channels) AND r.ts >= p_from AND r.ts < p_to
-        GROUP BY r.channel_id, r.ts
-    )
-    SELECT r.channel_id, r.ts, r.value,
-           CASE WHEN s.wrap
-                THEN (r.value * s.a + s.b) - 360 * floor((r.value * s.a + s.b) / 360)
-                ELSE r.value * s.a + s.b END,
-           coalesce(fl.codes, '{}'), coalesce(fl.excluded, false)
-    FROM segs s
-    JOIN readings r ON r.channel_id = s.channel_id
-        AND r.ts >= greatest(s.seg_from, p_from) AND r.ts < least(s.seg_to, p_to)
-        -- the same bounds as plain quals: TimescaleDB excludes chunks and compressed batches
-        -- by them (a join condition alone makes it decompress every chunk)
-        AND r.channel_id = ANY(p_channels) AND r.ts >= p_from AND r.ts < p_to
-    LEFT JOIN flagged fl ON fl.channel_id = r.channel_id AND fl.ts = r.ts
-    WHERE p_include_flagged OR fl.excluded IS NOT TRUE
+-- The readings clean_readings joins (see schema.sql), with its channel and time bounds as plain
+-- quals: TimescaleDB excludes chunks and compressed batches by them (by a join condition alone
+-- it decompresses every chunk: 500 ms -> a few ms for one channel-month of a compressed 2-year
+-- mast).
+CREATE FUNCTION readings_between(p_channels integer[], p_from timestamptz, p_to timestamptz)
+RETURNS SETOF readings LANGUAGE sql STABLE AS $$
+    SELECT * FROM readings WHERE channel_id = ANY(p_channels) AND ts >= p_from AND ts < p_to
 $$;
