@@ -140,6 +140,26 @@ def test_partitions_are_created_on_demand(plain_conn):
         conn.execute("INSERT INTO readings VALUES (1, '2017-01-01', 1.0)")
 
 
+def test_partitions_are_the_utc_months_whatever_the_session_time_zone(plain_conn):
+    """Stepping a month at a time in New York's time zone from 1 January 00:00 UTC (31 December
+    19:00 there) lands on 29 March 23:00 UTC after two steps, and would never reach May."""
+    conn = plain_conn
+    conn.execute("SET TIME ZONE 'America/New_York'")
+    first, last = datetime(2024, 1, 15, tzinfo=UTC), datetime(2024, 5, 15, tzinfo=UTC)
+    assert storage.readings.partitions_missing(conn, first, last) == 5
+    assert storage.readings.ensure_partitions(conn, first, last) == 5
+    assert storage.readings.partitions_missing(conn, first, last) == 0
+    bounds = conn.execute(
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass "
+        "ORDER BY 1").fetchall()
+    assert [b["relname"] for b in bounds] == [f"readings_y2024m0{m}" for m in range(1, 6)]
+    conn.execute("SET TIME ZONE 'UTC'")
+    assert "FROM ('2024-05-01 00:00:00+00') TO ('2024-06-01 00:00:00+00')" in conn.execute(
+        "SELECT pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_class c "
+        "WHERE c.relname = 'readings_y2024m05'").fetchone()["bound"]
+
+
 def test_logger_configs_may_not_overlap(conn):
     conn.execute("INSERT INTO stations (name) VALUES ('s')")
     conn.execute("INSERT INTO loggers (station_id, name) VALUES (1, 'l')")

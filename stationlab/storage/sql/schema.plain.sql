@@ -9,12 +9,14 @@ CREATE TABLE readings (
     PRIMARY KEY (channel_id, ts)
 ) PARTITION BY RANGE (ts);
 
--- The partition a month's readings go to: its name and range.
+-- The partition a month's readings go to: its name and range, the UTC month (counted in UTC
+-- whatever the session's time zone).
 CREATE FUNCTION readings_month_partition(p_month timestamptz, OUT name text,
                                          OUT lower timestamptz, OUT upper timestamptz)
 LANGUAGE sql STABLE AS $$
-    SELECT 'readings_' || to_char(m AT TIME ZONE 'UTC', '"y"YYYY"m"MM'), m, m + interval '1 month'
-    FROM (SELECT date_trunc('month', p_month, 'UTC') AS m) month
+    SELECT 'readings_' || to_char(m, '"y"YYYY"m"MM'), m AT TIME ZONE 'UTC',
+           (m + interval '1 month') AT TIME ZONE 'UTC'
+    FROM (SELECT date_trunc('month', p_month AT TIME ZONE 'UTC') AS m) month
 $$;
 
 -- The UTC months touching [ts_from, ts_to] whose partition is missing (counted in UTC, whatever

@@ -1,6 +1,15 @@
 -- 0021, plain PostgreSQL: the months without a partition found once (readings_months_missing,
 -- in UTC whatever the session's time zone) for both the function that counts them and the one
--- that makes them; and readings_between for clean_readings.
+-- that makes them, and a month's partition range counted in UTC too (in another time zone its
+-- end was a day off); and readings_between for clean_readings.
+
+CREATE OR REPLACE FUNCTION readings_month_partition(p_month timestamptz, OUT name text,
+                                         OUT lower timestamptz, OUT upper timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT 'readings_' || to_char(m, '"y"YYYY"m"MM'), m AT TIME ZONE 'UTC',
+           (m + interval '1 month') AT TIME ZONE 'UTC'
+    FROM (SELECT date_trunc('month', p_month AT TIME ZONE 'UTC') AS m) month
+$$;
 
 CREATE FUNCTION readings_months_missing(ts_from timestamptz, ts_to timestamptz)
 RETURNS SETOF timestamptz LANGUAGE sql STABLE AS $$
