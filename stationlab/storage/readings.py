@@ -246,37 +246,72 @@ def _array(data: bytes | bytearray, pos: int, dtype: str) -> tuple[np.ndarray, i
     return elements["v"], pos + length
 
 
-def decode_copy_arrays(data: bytes | bytearray) -> pl.DataFrame:
-    """Decode binary COPY output of ``channel_id, array_agg(ts), array_agg(value)`` rows (no
-    nulls) to a long frame; a Python step per channel, numpy per reading."""
+def _text_array(data: bytes | bytearray, pos: int) -> tuple[list[str], int]:
+    """A one-dimensional text array field of binary COPY at ``pos`` (no nulls): the texts and
+    the position after the field; a Python step per element."""
+    (length,) = struct.unpack_from(">i", data, pos)
+    end = pos + 4 + length
+    (ndim,) = struct.unpack_from(">i", data, pos + 4)
+    if ndim == 0:
+        return [], end
+    (count,) = struct.unpack_from(">i", data, pos + 16)
+    texts, at = [], pos + 24
+    for _ in range(count):
+        (size,) = struct.unpack_from(">i", data, at)
+        texts.append(bytes(data[at + 4:at + 4 + size]).decode())
+        at += 4 + size
+    return texts, end
+
+
+def copy_rows(data: bytes | bytearray, fields: tuple[str, ...]) -> Iterator[list]:
+    """The rows of binary COPY output whose first field is an ``integer`` and the others
+    one-dimensional arrays without nulls: ``fields`` names each array's element type, a numpy
+    type (``">i8"`` for timestamptz as microseconds since 2000, ``">f8"``, ``"?"``) or
+    ``"text"``."""
     pos = len(COPY_HEADER)
-    channels, stamps, values = [], [], []
     while True:
         (nfields,) = struct.unpack_from(">h", data, pos)
         if nfields == -1:
-            break
-        (channel_id,) = struct.unpack_from(">i", data, pos + 6)
-        ts, pos = _array(data, pos + 10, ">i8")
-        value, pos = _array(data, pos, ">f8")
-        channels.append(np.full(len(ts), channel_id, dtype=np.int32))
-        stamps.append(ts)
-        values.append(value)
-    if not channels:
+            return
+        (first,) = struct.unpack_from(">i", data, pos + 6)
+        row, pos = [first], pos + 10
+        for kind in fields:
+            value, pos = _text_array(data, pos) if kind == "text" else _array(data, pos, kind)
+            row.append(value)
+        yield row
+
+
+def stamps(microseconds: np.ndarray) -> np.ndarray:
+    """PostgreSQL's binary timestamptz (microseconds since 2000-01-01 UTC) as datetime64[us]."""
+    return (microseconds.astype(np.int64) + PG_EPOCH_US).astype("datetime64[us]")
+
+
+def copy_bytes(conn: psycopg.Connection, statement: str | sql.Composable, params: dict
+               ) -> bytearray:
+    """The whole output of a ``COPY ... TO STDOUT`` statement."""
+    buffer = bytearray()
+    with conn.cursor().copy(statement, params) as copy:
+        for block in copy:
+            buffer += block
+    return buffer
+
+
+def decode_copy_arrays(data: bytes | bytearray) -> pl.DataFrame:
+    """Decode binary COPY output of ``channel_id, array_agg(ts), array_agg(value)`` rows (no
+    nulls) to a long frame; a Python step per channel, numpy per reading."""
+    rows = list(copy_rows(data, (">i8", ">f8")))
+    if not rows:
         return pl.DataFrame(schema=LONG_SCHEMA)
     return pl.DataFrame({
-        "channel_id": np.concatenate(channels),
-        "ts": (np.concatenate(stamps).astype(np.int64) + PG_EPOCH_US).astype("datetime64[us]"),
-        "value": np.concatenate(values).astype(np.float64),
+        "channel_id": np.concatenate([np.full(len(ts), c, dtype=np.int32) for c, ts, _ in rows]),
+        "ts": stamps(np.concatenate([ts for _, ts, _ in rows])),
+        "value": np.concatenate([value for _, _, value in rows]).astype(np.float64),
     }).with_columns(pl.col("ts").dt.replace_time_zone("UTC"))
 
 
 def _fetch_window(conn: psycopg.Connection, statement: sql.Composed, params: dict
                   ) -> pl.DataFrame:
-    buffer = bytearray()
-    with conn.cursor().copy(statement, params) as copy:
-        for block in copy:
-            buffer += block
-    return decode_copy_arrays(buffer)
+    return decode_copy_arrays(copy_bytes(conn, statement, params))
 
 
 def iter_values(conn: psycopg.Connection, channel_ids: list[int],

@@ -1,10 +1,20 @@
 -- The statements of stationlab/storage/clean.py: a block starts with "-- name: <name>"
 -- and runs to the next one. Parameters are always bound (%(name)s).
 
--- name: clean_readings
-SELECT channel_id, ts, raw, value, flags, excluded
-FROM clean_readings(%(channel_ids)s, %(start)s, %(end)s, %(excluded_codes)s, %(include_flagged)s)
-ORDER BY ts, channel_id
+-- name: copy_clean_readings
+-- clean_readings as one binary COPY row per channel, its columns as arrays in time order: a few
+-- large rows instead of one message per reading. The flag codes (joined by U+001F) come only for
+-- the readings that have any, with their stamps.
+COPY (
+    SELECT channel_id, array_agg(ts ORDER BY ts), array_agg(raw ORDER BY ts),
+           array_agg(value ORDER BY ts), array_agg(excluded ORDER BY ts),
+           coalesce(array_agg(ts ORDER BY ts) FILTER (WHERE flags <> '{}'), '{}'),
+           coalesce(array_agg(array_to_string(flags, E'\x1f') ORDER BY ts)
+                    FILTER (WHERE flags <> '{}'), '{}')
+    FROM clean_readings(%(channel_ids)s, %(start)s, %(end)s, %(excluded_codes)s::text[],
+                        %(include_flagged)s)
+    GROUP BY channel_id
+) TO STDOUT (FORMAT binary)
 
 -- name: channel_interval
 UPDATE channels SET interval_s = %(interval_s)s
