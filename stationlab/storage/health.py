@@ -168,9 +168,11 @@ def import_failures(conn: psycopg.Connection) -> pl.DataFrame:
 
 
 def record_fetch_attempt(conn: psycopg.Connection, source: str, ok: bool,
-                         error: str | None = None) -> None:
-    """Record one fetch of a source and whether it could be listed."""
-    conn.execute(queries()["fetch_attempt_record"], {"source": source, "ok": ok, "error": error})
+                         error: str | None = None, station: str | None = None) -> None:
+    """Record one fetch of a source, whether it could be listed and the station the source is
+    configured for (``None``: its files say)."""
+    conn.execute(queries()["fetch_attempt_record"], {"source": source, "ok": ok, "error": error,
+                                                     "station": station})
 
 
 def fetch_failures(conn: psycopg.Connection) -> pl.DataFrame:

@@ -263,7 +263,8 @@ WHERE f.station IS NOT NULL
 GROUP BY f.station
 
 -- name: fetch_attempt_record
-INSERT INTO fetch_attempts (source, ok, error) VALUES (%(source)s, %(ok)s, %(error)s)
+INSERT INTO fetch_attempts (source, ok, error, station_name)
+VALUES (%(source)s, %(ok)s, %(error)s, %(station)s)
 
 -- name: health_fetch_failures
 -- Per fetch source, how many of its newest attempts failed in a row (0: the newest worked),
