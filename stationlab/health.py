@@ -48,6 +48,25 @@ def supply_voltages(conn, now: datetime, *, window: timedelta = timedelta(days=3
     return logger_records.supply_voltages(conn, now - window)
 
 
+def supply_series(conn, station: str, start: datetime, end: datetime, *,
+                  names: list[str] | None = None) -> pl.DataFrame:
+    """A station's supply voltages over ``[start, end]``: the ones the ``low_voltage`` alert of
+    :func:`check_loggers` judges (Campbell battery channels, NRG ``.diag`` values whose name
+    matches ``names``, default ``LOGGER_DEFAULTS["supply_names"]``), one row per value:
+    ``logger``, ``series`` (the channel's or diagnostic's name and statistic), ``ts`` and
+    ``value``. [V]
+
+    Raises
+    ------
+    StationlabError
+        No such station (the message lists the known ones).
+    """
+    meta = catalog.require_station(conn, station)
+    return logger_records.supply_series(
+        conn, station_id=meta["station_id"], since=start, until=end,
+        names=list(names if names is not None else LOGGER_DEFAULTS["supply_names"]))
+
+
 def quiet_thresholds(conn, now: datetime, *, quiet_after: timedelta = QUIET_AFTER,
                      stations: dict[str, timedelta] | None = None) -> pl.DataFrame:
     """:func:`logger_health` with each station's own threshold (``stations``: station name ->

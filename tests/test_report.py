@@ -146,3 +146,29 @@ def test_the_report_shows_the_open_alerts_of_the_fetch_sources_feeding_the_stati
     assert "stationlab: fetch source mast_modem is failing" in text
     assert "stationlab: fetch source folder_feed is failing" in text
     assert "other_modem" not in text
+
+
+def test_the_report_s_supply_voltage_is_the_one_the_low_voltage_alert_judges(db, tmp_path,
+                                                                               real_data):
+    """An NRG LOGR station's supply is its .diag VIN values, not a reading: the report shows
+    them, from the same statement the low_voltage alert reads."""
+    from datetime import timedelta
+
+    import polars as pl
+
+    files = [p for p in sorted((real_data / "nrg_logr").glob("20240111_*"))
+             if p.suffix == ".diag" or p.name.endswith("_statistical.dat")]
+    ingest.import_paths(files, dsn=db)
+    station = "Crows Nest Counters"
+    with storage.connect(db, autocommit=True) as conn:
+        [day] = health.check_loggers(conn)["supply"].filter(pl.col("day_back") == 0).rows(
+            named=True)
+        volts = health.supply_series(conn, station, day["until"] - timedelta(days=1),
+                                     day["until"])
+    assert volts["value"].min() == day["v_min"]
+    vin = volts.filter(pl.col("series") == "VIN_RP_V avg")
+    assert vin.height == 41 and vin["value"].min() > 16
+    text = report.make_report(station, tmp_path / "run").html.read_text()
+    section = text[text.index(">Supply voltage<"):]
+    assert 'class="dataframe supply"' in section
+    assert "<td>VIN_RP_V avg</td>" in section and "<td>VIN_RP_V min</td>" in section

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import polars as pl
 import psycopg
+from psycopg import sql
 
 from stationlab.storage.db import statements
 
@@ -130,16 +131,34 @@ def vane_pairs(conn: psycopg.Connection, pairs: pl.DataFrame, *, week_from: date
     return pl.DataFrame(rows, schema=VANE_SCHEMA, orient="row")
 
 
+def _with_supply_values(query: str) -> sql.Composed:
+    """A statement reading the supply voltages of ``health_supply_values`` as ``{values}``: the
+    one place that says which readings and diagnostics are a logger's supply."""
+    return sql.SQL(queries()[query]).format(values=sql.SQL(queries()["health_supply_values"]))
+
+
 def supply_daily(conn: psycopg.Connection, *, at: datetime | None, days: int,
                  names: list[str]) -> pl.DataFrame:
     """Daily minimum supply voltage per logger, by day back from its newest value (or ``at``)
     [V]; ``names``: ILIKE patterns of the diagnostics that are supply voltages."""
-    rows = conn.execute(queries()["health_supply_daily"],
-                        {"at": at, "days": days, "names": names}).fetchall()
+    rows = conn.execute(_with_supply_values("health_supply_daily"), {
+        "until": at, "since": None, "station_id": None, "days": days,
+        "names": names}).fetchall()
     return pl.DataFrame(rows, schema={
         "station": pl.String, "logger_id": pl.Int32, "logger": pl.String,
         "until": pl.Datetime("us", "UTC"), "day_back": pl.Int32, "v_min": pl.Float64,
         "n": pl.Int64}, orient="row")
+
+
+def supply_series(conn: psycopg.Connection, *, station_id: int, since: datetime,
+                  until: datetime, names: list[str]) -> pl.DataFrame:
+    """A station's supply voltages over ``[since, until]``, the ones :func:`supply_daily` judges,
+    by logger, series and time [V]; ``names`` as there."""
+    rows = conn.execute(_with_supply_values("health_supply_series"), {
+        "station_id": station_id, "since": since, "until": until, "names": names}).fetchall()
+    return pl.DataFrame(rows, schema={
+        "logger": pl.String, "series": pl.String, "ts": pl.Datetime("us", "UTC"),
+        "value": pl.Float64}, orient="row")
 
 
 def logger_faults(conn: psycopg.Connection, *, at: datetime | None) -> pl.DataFrame:

@@ -175,27 +175,39 @@ JOIN v ra ON ra.channel_id = p.a
 JOIN v rb ON rb.channel_id = p.b AND rb.ts = ra.ts
 GROUP BY p.a, p.b
 
+-- name: health_supply_values
+-- The supply voltages [V] the low_voltage alert judges and the weekly report shows, per logger: its
+-- Campbell battery channels (measurement type voltage) and its NRG diagnostics whose name matches
+-- one of the patterns (VIN%%); the statistics min, avg and sample. series names each one (the
+-- measurement point's or diagnostic's name and the statistic). Within [since, until] (NULL: open)
+-- and of one station (station_id; NULL: every station). Not run alone: the statements below
+-- read it as their values.
+SELECT coalesce(c.logger_id, (SELECT min(x.logger_id) FROM loggers x
+                              WHERE x.station_id = c.station_id)) AS logger_id,
+       p.name || ' ' || c.statistic AS series, r.ts, r.value
+FROM channels c
+JOIN measurement_points p USING (measurement_point_id)
+JOIN readings r ON r.channel_id = c.channel_id
+WHERE p.measurement_type = 'voltage' AND c.statistic IN ('min', 'avg', 'sample')
+  AND (%(station_id)s::integer IS NULL OR c.station_id = %(station_id)s::integer)
+  AND r.ts >= coalesce(%(since)s::timestamptz, '-infinity')
+  AND r.ts <= coalesce(%(until)s::timestamptz, 'infinity')
+UNION ALL
+SELECT d.logger_id, d.name || ' ' || d.statistic, d.ts, d.value
+FROM logger_diagnostics d
+JOIN loggers l USING (logger_id)
+WHERE d.unit = 'V' AND d.name ILIKE ANY(%(names)s) AND d.statistic IN ('min', 'avg', 'sample')
+  AND (%(station_id)s::integer IS NULL OR l.station_id = %(station_id)s::integer)
+  AND d.ts >= coalesce(%(since)s::timestamptz, '-infinity')
+  AND d.ts <= coalesce(%(until)s::timestamptz, 'infinity')
+
 -- name: health_supply_daily
--- Supply voltages per logger by day back from the end (0 = the 24 h up to the logger's newest
--- value, or up to at): Campbell battery channels (measurement type voltage) and NRG diagnostics
--- whose name matches one of the patterns (VIN%%), their minimum [V] and how many values.
-WITH v AS (
-    SELECT coalesce(c.logger_id, (SELECT min(x.logger_id) FROM loggers x
-                                  WHERE x.station_id = c.station_id)) AS logger_id,
-           r.ts, r.value
-    FROM channels c
-    JOIN measurement_points p USING (measurement_point_id)
-    JOIN readings r ON r.channel_id = c.channel_id
-    WHERE p.measurement_type = 'voltage' AND c.statistic IN ('min', 'avg', 'sample')
-      AND r.ts <= coalesce(%(at)s::timestamptz, 'infinity')
-    UNION ALL
-    SELECT d.logger_id, d.ts, d.value
-    FROM logger_diagnostics d
-    WHERE d.unit = 'V' AND d.name ILIKE ANY(%(names)s) AND d.statistic IN ('min', 'avg', 'sample')
-      AND d.ts <= coalesce(%(at)s::timestamptz, 'infinity')
-),
+-- Supply voltages (those of health_supply_values, up to until) per logger by day back from the
+-- end (0 = the 24 h up to the logger's newest value, or up to until), their minimum [V] and how
+-- many values.
+WITH v AS ({values}),
 ends AS (
-    SELECT logger_id, coalesce(%(at)s::timestamptz, max(ts)) AS until FROM v GROUP BY logger_id
+    SELECT logger_id, coalesce(%(until)s::timestamptz, max(ts)) AS until FROM v GROUP BY logger_id
 )
 SELECT s.name AS station, l.logger_id, l.name AS logger, e.until,
        floor(extract(epoch FROM (e.until - v.ts)) / 86400)::integer AS day_back,
@@ -207,6 +219,14 @@ JOIN stations s ON s.station_id = l.station_id
 WHERE v.ts > e.until - make_interval(days => %(days)s)
 GROUP BY s.name, l.logger_id, l.name, e.until, day_back
 ORDER BY l.logger_id, day_back
+
+-- name: health_supply_series
+-- Supply voltages (those of health_supply_values) of one station over [since, until], by logger,
+-- series and time.
+SELECT l.name AS logger, v.series, v.ts, v.value
+FROM ({values}) v
+JOIN loggers l USING (logger_id)
+ORDER BY l.name, v.series, v.ts
 
 -- name: health_logger_faults
 -- FAULT events each logger reported in the day up to its newest event (or up to at).
