@@ -446,7 +446,8 @@ LOGGER_DEFAULTS = {
     "falling_nights": 3,              # minima falling this many nights in a row
     "falling_drop": 0.3,              # ... by at least this in all [V]
     "supply_names": ["VIN%"],         # NRG diagnostics that are the supply (ILIKE)
-    "clock_tolerance_s": 3600.0,      # newest stamp ahead of the file's arrival by more [s]
+    "clock_tolerance_s": 3600.0,      # newest stamp ahead of the file's arrival, or behind the
+                                      # earlier files' newest stamp, by more [s]
     "import_failures": 1,             # a station's newest files failed in a row
     "fetch_failures": 3,              # a fetch source failed this many times in a row
     "sensor_suspect_alerts": False,   # also alert sensor_suspect:CHANNEL
@@ -525,7 +526,10 @@ def check_loggers(conn, *, settings=None, at: datetime | None = None, config: di
     """Logger health from its own words, alerting once per incident: ``low_voltage:LOGGER_ID``
     (the supply's daily minimum below ``low_voltage``, or falling ``falling_nights`` nights in a
     row), ``logger_fault:LOGGER_ID`` (NRG ``.log`` FAULT events in its last day),
-    ``clock_jump:LOGGER_ID`` (its newest file stamped ahead of its arrival),
+    ``clock_jump:LOGGER_ID`` (the newest file of one of its tables stamped ahead of its
+    arrival, or back before the files of that table received before it: a clock set back or
+    reset; within one file, the readers refuse stamps out of time order, so
+    ``import_failing`` names the line),
     ``import_failing:STATION`` (its newest files failed to import) and
     ``fetch_failing:SOURCE`` (a source failed ``fetch_failures`` times in a row). Each closes,
     with one resolved message, when its condition clears.
@@ -581,16 +585,20 @@ def check_loggers(conn, *, settings=None, at: datetime | None = None, config: di
           {f"logger_fault:{i}" for i in faults["logger_id"]}, link=link, run_id=run_id,
           note="the logger reported no FAULT event in its last day")
 
-    clock = logger_records.clock_ahead(conn, tolerance_s=float(cfg["clock_tolerance_s"]))
+    clock = logger_records.clock_jumps(conn, tolerance_s=float(cfg["clock_tolerance_s"]))
     raising = {f"clock_jump:{r['logger_id']}": {
         "kind": "clock_jump",
         "subject": f"stationlab: the clock of logger {r['logger']} at {r['station']} jumped",
         "message": (f"Logger {r['logger']} at station {r['station']}: its file {r['file']} "
-                    f"ends at {r['ts_last']:%Y-%m-%d %H:%M} UTC, after it arrived "
-                    f"({r['received_at']:%Y-%m-%d %H:%M} UTC); set the logger's clock.")}
-        for r in _rows(clock.filter(pl.col("ahead")))}
+                    f"ends at {r['ts_last']:%Y-%m-%d %H:%M} UTC, " + (
+                        f"after it arrived ({r['received_at']:%Y-%m-%d %H:%M} UTC)" if r["ahead"]
+                        else f"before the files received before it, which reached "
+                             f"{r['earlier_last']:%Y-%m-%d %H:%M} UTC: its clock went back "
+                             "(was it reset?)") + "; set the logger's clock.")}
+        for r in _rows(clock.filter(pl.col("ahead") | pl.col("behind")))}
     _sync(conn, settings, "clock_jump:", raising, {f"clock_jump:{i}" for i in clock["logger_id"]},
-          link=link, run_id=run_id, note="the logger's newest file is stamped in the past again")
+          link=link, run_id=run_id, note="the logger's newest files are stamped between the "
+          "files before them and their arrival again")
 
     imports = logger_records.import_failures(conn)
     raising = {f"import_failing:{r['station']}": {

@@ -169,13 +169,17 @@ def logger_faults(conn: psycopg.Connection, *, at: datetime | None) -> pl.DataFr
         "since": pl.Datetime("us", "UTC"), "faults": pl.String}, orient="row")
 
 
-def clock_ahead(conn: psycopg.Connection, *, tolerance_s: float) -> pl.DataFrame:
-    """Each logger's newest file and whether its stamps run ahead of its arrival. [s]"""
-    rows = conn.execute(queries()["health_clock_ahead"], {"tolerance_s": tolerance_s}).fetchall()
+def clock_jumps(conn: psycopg.Connection, *, tolerance_s: float) -> pl.DataFrame:
+    """Per logger, the newest file of a table whose clock jumped (else its newest file):
+    ``ahead`` (stamped after its arrival) or ``behind`` (stamped before ``earlier_last``, the
+    newest stamp of the files of that table received before it), by more than the tolerance. [s]
+    """
+    rows = conn.execute(queries()["health_clock"], {"tolerance_s": tolerance_s}).fetchall()
     return pl.DataFrame(rows, schema={
         "station": pl.String, "logger_id": pl.Int32, "logger": pl.String, "file": pl.String,
         "ts_last": pl.Datetime("us", "UTC"), "received_at": pl.Datetime("us", "UTC"),
-        "ahead": pl.Boolean}, orient="row")
+        "earlier_last": pl.Datetime("us", "UTC"), "ahead": pl.Boolean, "behind": pl.Boolean},
+        orient="row")
 
 
 def import_failures(conn: psycopg.Connection) -> pl.DataFrame:

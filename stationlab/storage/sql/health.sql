@@ -246,17 +246,37 @@ JOIN stations s ON s.station_id = l.station_id
 WHERE e.ts > n.until - interval '1 day' AND e.ts <= n.until
 GROUP BY s.name, l.logger_id, l.name
 
--- name: health_clock_ahead
--- Each logger's newest imported file: whether its newest stamp lies ahead of the time the file
--- was received by more than the tolerance (the logger's clock has jumped ahead).
-SELECT DISTINCT ON (f.logger_id) s.name AS station, f.logger_id, l.name AS logger,
-       f.name AS file, f.ts_last, f.received_at,
-       f.ts_last > f.received_at + make_interval(secs => %(tolerance_s)s) AS ahead
-FROM files f
-JOIN loggers l ON l.logger_id = f.logger_id
+-- name: health_clock
+-- Whether each logger's clock has jumped, judged on the newest imported file of each of its tables
+-- (table and format): ahead, its newest stamp lies after the time the file was received by more
+-- than the tolerance; back, its newest stamp lies before the newest stamp of the files of that
+-- table received before it (those not ahead themselves) by more than the tolerance: the clock was
+-- set back or reset (e.g. to 2000-01-01). One row per logger: a table whose clock jumped, else its
+-- newest file.
+WITH f AS (
+    SELECT f.logger_id, f.file_id, f.name, f.ts_last, f.received_at,
+           max(f.ts_last) FILTER (WHERE f.ts_last <= f.received_at
+                                                    + make_interval(secs => %(tolerance_s)s))
+               OVER (PARTITION BY f.logger_id, f.table_name, f.format
+                     ORDER BY f.received_at, f.file_id
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_last,
+           row_number() OVER (PARTITION BY f.logger_id, f.table_name, f.format
+                              ORDER BY f.received_at DESC, f.file_id DESC) AS back
+    FROM files f
+    WHERE f.status = 'imported' AND f.ts_last IS NOT NULL AND f.logger_id IS NOT NULL
+),
+judged AS (
+    SELECT f.*, f.ts_last > f.received_at + make_interval(secs => %(tolerance_s)s) AS ahead,
+           coalesce(f.ts_last < f.earlier_last - make_interval(secs => %(tolerance_s)s), false)
+               AS behind
+    FROM f WHERE f.back = 1
+)
+SELECT DISTINCT ON (j.logger_id) s.name AS station, j.logger_id, l.name AS logger,
+       j.name AS file, j.ts_last, j.received_at, j.earlier_last, j.ahead, j.behind
+FROM judged j
+JOIN loggers l ON l.logger_id = j.logger_id
 JOIN stations s ON s.station_id = l.station_id
-WHERE f.status = 'imported' AND f.ts_last IS NOT NULL
-ORDER BY f.logger_id, f.received_at DESC, f.file_id DESC
+ORDER BY j.logger_id, (j.ahead OR j.behind) DESC, j.received_at DESC, j.file_id DESC
 
 -- name: health_import_failures
 -- Per station (the file's, else the one it arrived for), how many of its newest files failed to
