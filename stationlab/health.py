@@ -264,30 +264,18 @@ def _single_checks(stats: pl.DataFrame, cfg: dict, day_h: float) -> list[pl.Data
     return found
 
 
-def _pair_checks(conn, stats: pl.DataFrame, cfg: dict, week_from, until) -> list[pl.DataFrame]:
+def _pair_checks(conn, stats: pl.DataFrame, cfg: dict, week_from, until,
+                 failed: set[int]) -> list[pl.DataFrame]:
+    """Paired anemometers and vanes at other heights; ``failed``: the channels the single
+    checks found failed. Tower shadow is judged with the nearest vane that has not failed (by
+    the single checks or by disagreeing with the other vanes); with none, a pair is judged over
+    all directions and is suspect at most."""
     speeds = stats.filter((pl.col("measurement_type") == "wind_speed")
                           & (pl.col("statistic") == "avg") & pl.col("height_m").is_not_null()
                           & pl.col("orientation_deg").is_not_null())
     vanes = stats.filter((pl.col("measurement_type") == "wind_direction")
                          & (pl.col("statistic") == "avg") & pl.col("height_m").is_not_null())
     found = []
-    if vanes.height and speeds.height >= 2:
-        pairs = (speeds.join(speeds, on="height_m", suffix="_b")
-                 .filter(pl.col("channel_id") < pl.col("channel_id_b")))
-        if pairs.height:
-            nearest = pairs
-            vane_of = [vanes.with_columns((pl.col("height_m") - h).abs().alias("d"))
-                       .sort("d")["channel_id"][0] for h in pairs["height_m"]]
-            spec = nearest.select(
-                pl.col("channel_id").alias("a"), pl.col("channel_id_b").alias("b"),
-                pl.Series("vane", vane_of, dtype=pl.Int32),
-                ((pl.col("orientation_deg") + 180) % 360).alias("shadow_a"),
-                ((pl.col("orientation_deg_b") + 180) % 360).alias("shadow_b"))
-            sums = logger_records.anemometer_pairs(
-                conn, spec, week_from=week_from, until=until,
-                min_speed=float(cfg["pair_min_speed"]),
-                halfwidth=float(cfg["shadow_halfwidth"]))
-            found += _judge_pairs(sums, pairs, cfg, until)
     if vanes.height >= 2:
         vpairs = (vanes.join(vanes, how="cross", suffix="_b")
                   .filter((pl.col("channel_id") < pl.col("channel_id_b"))
@@ -297,10 +285,31 @@ def _pair_checks(conn, stats: pl.DataFrame, cfg: dict, week_from, until) -> list
                                 pl.col("channel_id_b").alias("b")),
             week_from=week_from, until=until).filter(pl.col("n") >= cfg["pair_min_count"])
         found += _judge_vanes(diffs, vanes, cfg)
+    failed = failed | {c for f in found for c in f.filter(pl.col("state") == "failed")
+                       ["channel_id"]}
+    healthy = vanes.filter(~pl.col("channel_id").is_in(sorted(failed)))
+    if vanes.height and speeds.height >= 2:
+        pairs = (speeds.join(speeds, on="height_m", suffix="_b")
+                 .filter(pl.col("channel_id") < pl.col("channel_id_b")))
+        if pairs.height:
+            vane_of = [healthy.with_columns((pl.col("height_m") - h).abs().alias("d"))
+                       .sort("d", "channel_id")["channel_id"][0] if healthy.height else None
+                       for h in pairs["height_m"]]
+            spec = pairs.select(
+                pl.col("channel_id").alias("a"), pl.col("channel_id_b").alias("b"),
+                pl.Series("vane", vane_of, dtype=pl.Int32),
+                ((pl.col("orientation_deg") + 180) % 360).alias("shadow_a"),
+                ((pl.col("orientation_deg_b") + 180) % 360).alias("shadow_b"))
+            sums = logger_records.anemometer_pairs(
+                conn, spec, week_from=week_from, until=until,
+                min_speed=float(cfg["pair_min_speed"]),
+                halfwidth=float(cfg["shadow_halfwidth"]))
+            found += _judge_pairs(sums, pairs, cfg, until)
     return found
 
 
 def _judge_pairs(sums: pl.DataFrame, pairs: pl.DataFrame, cfg: dict, until) -> list:
+    """Sector ``-1`` in ``sums``: a pair without a working vane, summed over all directions."""
     if sums.height == 0:
         return []
     names = dict(zip(pairs["channel_id"].to_list() + pairs["channel_id_b"].to_list(),
@@ -309,7 +318,8 @@ def _judge_pairs(sums: pl.DataFrame, pairs: pl.DataFrame, cfg: dict, until) -> l
                                                      pl.col("sum_b").sum())
                .filter(pl.col("n") >= cfg["pair_min_count"])
                .with_columns((pl.col("sum_a") / pl.col("sum_b")).alias("ratio"))
-               .group_by("a", "b").agg(pl.col("ratio").median(), pl.len().alias("sectors")))
+               .group_by("a", "b").agg(pl.col("ratio").median(), pl.len().alias("sectors"),
+                                       (pl.col("sector") < 0).any().alias("no_vane")))
     days = (sums.group_by("a", "b", "day_back").agg(pl.col("sum_a").sum(), pl.col("sum_b").sum())
             .with_columns(((pl.col("sum_a") / pl.col("sum_b")) - 1).abs().alias("dev")))
     found = []
@@ -318,7 +328,7 @@ def _judge_pairs(sums: pl.DataFrame, pairs: pl.DataFrame, cfg: dict, until) -> l
         size = abs(deviation)
         if size < cfg["pair_suspect"]:
             continue
-        state = "failed" if size >= cfg["pair_failed"] else "suspect"
+        state = "failed" if size >= cfg["pair_failed"] and not row["no_vane"] else "suspect"
         low, high = (row["a"], row["b"]) if deviation < 0 else (row["b"], row["a"])
         ratio = row["ratio"] if deviation < 0 else 1 / row["ratio"]
         daily = days.filter((pl.col("a") == row["a"]) & (pl.col("b") == row["b"])).sort(
@@ -329,8 +339,11 @@ def _judge_pairs(sums: pl.DataFrame, pairs: pl.DataFrame, cfg: dict, until) -> l
                 break
             run += 1
         since = until - timedelta(days=max(run, 1))
+        where = ("over all directions: every vane has failed, so tower shadow is not "
+                 "excluded and it is suspect at most" if row["no_vane"] else
+                 f"in {row['sectors']} direction sectors outside tower shadow")
         reason = (f"reads {1 - ratio:.0%} below its pair {names[high]} (ratio of means "
-                  f"{ratio:.3f} in {row['sectors']} direction sectors outside tower shadow)")
+                  f"{ratio:.3f} {where})")
         found.append(pl.DataFrame({"channel_id": [low], "state": [state], "reason": [reason],
                                    "since": [since]},
                                   schema={"channel_id": pl.Int32, "state": pl.String,
@@ -376,8 +389,9 @@ def sensor_health(conn, station: str, at: datetime | None = None,
     :data:`SENSOR_DEFAULTS`) end at ``at`` or at the station's newest reading. Judged over the
     day: missing readings, a flat line, values outside the range of the ``range`` QC rule, the
     share flagged bad or iced by stored flags; over the week: paired anemometers at one height
-    (the ratio of their means by 30-degree direction sector outside tower shadow) and vanes at
-    different heights. A channel's state is the worst finding; its reasons are joined.
+    (the ratio of their means by 30-degree direction sector outside tower shadow, judged with the
+    nearest vane that has not failed; with none, over all directions and suspect at most) and
+    vanes at different heights. A channel's state is the worst finding; its reasons are joined.
 
     Returns
     -------
@@ -418,8 +432,9 @@ def sensor_health(conn, station: str, at: datetime | None = None,
         (pl.col("n_week") / expected(start_week)).clip(0, 1).alias("recovery_week"),
         (pl.col("valid_week") / expected(start_week)).clip(0, 1).alias("coverage_week"))
     day_h = float(cfg["day_hours"])
-    findings = _single_checks(stats, cfg, day_h) + _pair_checks(conn, stats, cfg, week_from,
-                                                                until)
+    single = _single_checks(stats, cfg, day_h)
+    failed = {c for f in single for c in f.filter(pl.col("state") == "failed")["channel_id"]}
+    findings = single + _pair_checks(conn, stats, cfg, week_from, until, failed)
     found = pl.concat([f for f in findings if f.height], how="vertical") if any(
         f.height for f in findings) else pl.DataFrame(
         schema={"channel_id": pl.Int32, "state": pl.String, "reason": pl.String,

@@ -107,10 +107,11 @@ def anemometer_pairs(conn: psycopg.Connection, pairs: pl.DataFrame, *, week_from
                      until: datetime, min_speed: float, halfwidth: float) -> pl.DataFrame:
     """Sums of paired speeds per pair, day back and direction sector outside tower shadow
     (``pairs``: a, b, vane, shadow_a, shadow_b [deg]; ``min_speed`` [m/s], ``halfwidth``
-    [deg])."""
+    [deg]); a pair whose vane is null is summed over all directions (sector -1)."""
     if pairs.height == 0:
         return pl.DataFrame(schema=PAIR_SCHEMA)
-    ids = sorted(set(pairs["a"].to_list() + pairs["b"].to_list() + pairs["vane"].to_list()))
+    ids = sorted(set(pairs["a"].to_list() + pairs["b"].to_list()
+                     + pairs["vane"].drop_nulls().to_list()))
     rows = conn.execute(queries()["health_anemometer_pairs"], {
         "a": pairs["a"].to_list(), "b": pairs["b"].to_list(), "vane": pairs["vane"].to_list(),
         "shadow_a": pairs["shadow_a"].to_list(), "shadow_b": pairs["shadow_b"].to_list(),

@@ -132,7 +132,8 @@ LEFT JOIN rules ru USING (channel_id)
 -- name: health_anemometer_pairs
 -- Paired anemometers: per pair, day back from the end (0 = the last 24 h) and 30-degree direction
 -- sector, the sums of both speeds where both are valid and above min_speed and the wind is
--- outside both booms' tower shadow (within halfwidth of orientation + 180).
+-- outside both booms' tower shadow (within halfwidth of orientation + 180). A pair without a vane
+-- (NULL: every vane has failed) is summed over all directions, as sector -1.
 WITH p AS (
     SELECT * FROM unnest(%(a)s::integer[], %(b)s::integer[], %(vane)s::integer[],
                          %(shadow_a)s::float8[], %(shadow_b)s::float8[])
@@ -144,17 +145,19 @@ v AS MATERIALIZED (
 )
 SELECT p.a, p.b,
        floor(extract(epoch FROM (%(until)s::timestamptz - ra.ts)) / 86400)::integer AS day_back,
-       floor(d.value / 30)::integer %% 12 AS sector,
+       CASE WHEN p.vane IS NULL THEN -1 ELSE floor(d.value / 30)::integer %% 12 END AS sector,
        count(*) AS n, sum(ra.value) AS sum_a, sum(rb.value) AS sum_b
 FROM p
 JOIN v ra ON ra.channel_id = p.a
 JOIN v rb ON rb.channel_id = p.b AND rb.ts = ra.ts
-JOIN v d ON d.channel_id = p.vane AND d.ts = ra.ts
+LEFT JOIN v d ON d.channel_id = p.vane AND d.ts = ra.ts
 WHERE ra.value > %(min_speed)s AND rb.value > %(min_speed)s
-  AND abs((d.value - p.shadow_a + 540) - 360 * floor((d.value - p.shadow_a + 540) / 360) - 180)
-      >= %(halfwidth)s
-  AND abs((d.value - p.shadow_b + 540) - 360 * floor((d.value - p.shadow_b + 540) / 360) - 180)
-      >= %(halfwidth)s
+  AND (p.vane IS NULL OR (
+      d.value IS NOT NULL
+      AND abs((d.value - p.shadow_a + 540) - 360 * floor((d.value - p.shadow_a + 540) / 360) - 180)
+          >= %(halfwidth)s
+      AND abs((d.value - p.shadow_b + 540) - 360 * floor((d.value - p.shadow_b + 540) / 360) - 180)
+          >= %(halfwidth)s))
 GROUP BY p.a, p.b, day_back, sector
 
 -- name: health_vane_pairs
