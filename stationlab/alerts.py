@@ -149,6 +149,22 @@ def history(*, open_only: bool = False, dsn: str | None = None):
         return storage.alerts.alerts(conn, open_only=open_only)
 
 
+def station_alerts(conn, station: str):
+    """The open alerts about one station, oldest first (as :func:`history`): its loggers'
+    (``logger_quiet``, ``low_voltage``, ``logger_fault``, ``clock_jump``), its sensors'
+    (``sensor_failed``, ``sensor_suspect``), its imports' (``import_failing``) and those of the
+    fetch sources that feed it (``fetch_failing:SOURCE``: a source configured for the station
+    in the sources configuration, or one that brought its files).
+
+    Raises
+    ------
+    StationlabError
+        No such station (the message lists the known ones).
+    """
+    storage.catalog.require_station(conn, station)
+    return storage.alerts.station_open_alerts(conn, station)
+
+
 def raise_alert(conn, settings: AlertSettings, *, incident: str, kind: str, subject: str,
                 message: str, link: str | None = None, run_id: int | None = None) -> int | None:
     """Record and send an alert unless its incident is already open.

@@ -164,11 +164,11 @@ def _fetch_source(conn, source: Source) -> list[Received]:
     except Exception as exc:  # network, authentication, missing folder: report, do not stop
         logger.warning("source %s: cannot list %s: %s", source.name, source.url, exc)
         health_records.record_fetch_attempt(conn, source.name, False,
-                                            f"{type(exc).__name__}: {exc}")
+                                            f"{type(exc).__name__}: {exc}", source.station)
         return [Received(source.url, "failed", error=f"cannot list {source.url} "
                          f"({type(exc).__name__}: {exc}); check the url, the server and the "
                          "credentials, then fetch again")]
-    health_records.record_fetch_attempt(conn, source.name, True)
+    health_records.record_fetch_attempt(conn, source.name, True, station=source.station)
     known = queue.fetched_keys(conn, source.name)
     results = []
     for path, info in sorted(listing.items()):

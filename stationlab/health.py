@@ -48,6 +48,25 @@ def supply_voltages(conn, now: datetime, *, window: timedelta = timedelta(days=3
     return logger_records.supply_voltages(conn, now - window)
 
 
+def supply_series(conn, station: str, start: datetime, end: datetime, *,
+                  names: list[str] | None = None) -> pl.DataFrame:
+    """A station's supply voltages over ``[start, end]``: the ones the ``low_voltage`` alert of
+    :func:`check_loggers` judges (Campbell battery channels, NRG ``.diag`` values whose name
+    matches ``names``, default ``LOGGER_DEFAULTS["supply_names"]``), one row per value:
+    ``logger``, ``series`` (the channel's or diagnostic's name and statistic), ``ts`` and
+    ``value``. [V]
+
+    Raises
+    ------
+    StationlabError
+        No such station (the message lists the known ones).
+    """
+    meta = catalog.require_station(conn, station)
+    return logger_records.supply_series(
+        conn, station_id=meta["station_id"], since=start, until=end,
+        names=list(names if names is not None else LOGGER_DEFAULTS["supply_names"]))
+
+
 def quiet_thresholds(conn, now: datetime, *, quiet_after: timedelta = QUIET_AFTER,
                      stations: dict[str, timedelta] | None = None) -> pl.DataFrame:
     """:func:`logger_health` with each station's own threshold (``stations``: station name ->
@@ -245,30 +264,18 @@ def _single_checks(stats: pl.DataFrame, cfg: dict, day_h: float) -> list[pl.Data
     return found
 
 
-def _pair_checks(conn, stats: pl.DataFrame, cfg: dict, week_from, until) -> list[pl.DataFrame]:
+def _pair_checks(conn, stats: pl.DataFrame, cfg: dict, week_from, until,
+                 failed: set[int]) -> list[pl.DataFrame]:
+    """Paired anemometers and vanes at other heights; ``failed``: the channels the single
+    checks found failed. Tower shadow is judged with the nearest vane that has not failed (by
+    the single checks or by disagreeing with the other vanes); with none, a pair is judged over
+    all directions and is suspect at most."""
     speeds = stats.filter((pl.col("measurement_type") == "wind_speed")
                           & (pl.col("statistic") == "avg") & pl.col("height_m").is_not_null()
                           & pl.col("orientation_deg").is_not_null())
     vanes = stats.filter((pl.col("measurement_type") == "wind_direction")
                          & (pl.col("statistic") == "avg") & pl.col("height_m").is_not_null())
     found = []
-    if vanes.height and speeds.height >= 2:
-        pairs = (speeds.join(speeds, on="height_m", suffix="_b")
-                 .filter(pl.col("channel_id") < pl.col("channel_id_b")))
-        if pairs.height:
-            nearest = pairs
-            vane_of = [vanes.with_columns((pl.col("height_m") - h).abs().alias("d"))
-                       .sort("d")["channel_id"][0] for h in pairs["height_m"]]
-            spec = nearest.select(
-                pl.col("channel_id").alias("a"), pl.col("channel_id_b").alias("b"),
-                pl.Series("vane", vane_of, dtype=pl.Int32),
-                ((pl.col("orientation_deg") + 180) % 360).alias("shadow_a"),
-                ((pl.col("orientation_deg_b") + 180) % 360).alias("shadow_b"))
-            sums = logger_records.anemometer_pairs(
-                conn, spec, week_from=week_from, until=until,
-                min_speed=float(cfg["pair_min_speed"]),
-                halfwidth=float(cfg["shadow_halfwidth"]))
-            found += _judge_pairs(sums, pairs, cfg, until)
     if vanes.height >= 2:
         vpairs = (vanes.join(vanes, how="cross", suffix="_b")
                   .filter((pl.col("channel_id") < pl.col("channel_id_b"))
@@ -278,10 +285,31 @@ def _pair_checks(conn, stats: pl.DataFrame, cfg: dict, week_from, until) -> list
                                 pl.col("channel_id_b").alias("b")),
             week_from=week_from, until=until).filter(pl.col("n") >= cfg["pair_min_count"])
         found += _judge_vanes(diffs, vanes, cfg)
+    failed = failed | {c for f in found for c in f.filter(pl.col("state") == "failed")
+                       ["channel_id"]}
+    healthy = vanes.filter(~pl.col("channel_id").is_in(sorted(failed)))
+    if vanes.height and speeds.height >= 2:
+        pairs = (speeds.join(speeds, on="height_m", suffix="_b")
+                 .filter(pl.col("channel_id") < pl.col("channel_id_b")))
+        if pairs.height:
+            vane_of = [healthy.with_columns((pl.col("height_m") - h).abs().alias("d"))
+                       .sort("d", "channel_id")["channel_id"][0] if healthy.height else None
+                       for h in pairs["height_m"]]
+            spec = pairs.select(
+                pl.col("channel_id").alias("a"), pl.col("channel_id_b").alias("b"),
+                pl.Series("vane", vane_of, dtype=pl.Int32),
+                ((pl.col("orientation_deg") + 180) % 360).alias("shadow_a"),
+                ((pl.col("orientation_deg_b") + 180) % 360).alias("shadow_b"))
+            sums = logger_records.anemometer_pairs(
+                conn, spec, week_from=week_from, until=until,
+                min_speed=float(cfg["pair_min_speed"]),
+                halfwidth=float(cfg["shadow_halfwidth"]))
+            found += _judge_pairs(sums, pairs, cfg, until)
     return found
 
 
 def _judge_pairs(sums: pl.DataFrame, pairs: pl.DataFrame, cfg: dict, until) -> list:
+    """Sector ``-1`` in ``sums``: a pair without a working vane, summed over all directions."""
     if sums.height == 0:
         return []
     names = dict(zip(pairs["channel_id"].to_list() + pairs["channel_id_b"].to_list(),
@@ -290,7 +318,8 @@ def _judge_pairs(sums: pl.DataFrame, pairs: pl.DataFrame, cfg: dict, until) -> l
                                                      pl.col("sum_b").sum())
                .filter(pl.col("n") >= cfg["pair_min_count"])
                .with_columns((pl.col("sum_a") / pl.col("sum_b")).alias("ratio"))
-               .group_by("a", "b").agg(pl.col("ratio").median(), pl.len().alias("sectors")))
+               .group_by("a", "b").agg(pl.col("ratio").median(), pl.len().alias("sectors"),
+                                       (pl.col("sector") < 0).any().alias("no_vane")))
     days = (sums.group_by("a", "b", "day_back").agg(pl.col("sum_a").sum(), pl.col("sum_b").sum())
             .with_columns(((pl.col("sum_a") / pl.col("sum_b")) - 1).abs().alias("dev")))
     found = []
@@ -299,7 +328,7 @@ def _judge_pairs(sums: pl.DataFrame, pairs: pl.DataFrame, cfg: dict, until) -> l
         size = abs(deviation)
         if size < cfg["pair_suspect"]:
             continue
-        state = "failed" if size >= cfg["pair_failed"] else "suspect"
+        state = "failed" if size >= cfg["pair_failed"] and not row["no_vane"] else "suspect"
         low, high = (row["a"], row["b"]) if deviation < 0 else (row["b"], row["a"])
         ratio = row["ratio"] if deviation < 0 else 1 / row["ratio"]
         daily = days.filter((pl.col("a") == row["a"]) & (pl.col("b") == row["b"])).sort(
@@ -310,8 +339,11 @@ def _judge_pairs(sums: pl.DataFrame, pairs: pl.DataFrame, cfg: dict, until) -> l
                 break
             run += 1
         since = until - timedelta(days=max(run, 1))
+        where = ("over all directions: every vane has failed, so tower shadow is not "
+                 "excluded and it is suspect at most" if row["no_vane"] else
+                 f"in {row['sectors']} direction sectors outside tower shadow")
         reason = (f"reads {1 - ratio:.0%} below its pair {names[high]} (ratio of means "
-                  f"{ratio:.3f} in {row['sectors']} direction sectors outside tower shadow)")
+                  f"{ratio:.3f} {where})")
         found.append(pl.DataFrame({"channel_id": [low], "state": [state], "reason": [reason],
                                    "since": [since]},
                                   schema={"channel_id": pl.Int32, "state": pl.String,
@@ -357,8 +389,9 @@ def sensor_health(conn, station: str, at: datetime | None = None,
     :data:`SENSOR_DEFAULTS`) end at ``at`` or at the station's newest reading. Judged over the
     day: missing readings, a flat line, values outside the range of the ``range`` QC rule, the
     share flagged bad or iced by stored flags; over the week: paired anemometers at one height
-    (the ratio of their means by 30-degree direction sector outside tower shadow) and vanes at
-    different heights. A channel's state is the worst finding; its reasons are joined.
+    (the ratio of their means by 30-degree direction sector outside tower shadow, judged with the
+    nearest vane that has not failed; with none, over all directions and suspect at most) and
+    vanes at different heights. A channel's state is the worst finding; its reasons are joined.
 
     Returns
     -------
@@ -399,8 +432,9 @@ def sensor_health(conn, station: str, at: datetime | None = None,
         (pl.col("n_week") / expected(start_week)).clip(0, 1).alias("recovery_week"),
         (pl.col("valid_week") / expected(start_week)).clip(0, 1).alias("coverage_week"))
     day_h = float(cfg["day_hours"])
-    findings = _single_checks(stats, cfg, day_h) + _pair_checks(conn, stats, cfg, week_from,
-                                                                until)
+    single = _single_checks(stats, cfg, day_h)
+    failed = {c for f in single for c in f.filter(pl.col("state") == "failed")["channel_id"]}
+    findings = single + _pair_checks(conn, stats, cfg, week_from, until, failed)
     found = pl.concat([f for f in findings if f.height], how="vertical") if any(
         f.height for f in findings) else pl.DataFrame(
         schema={"channel_id": pl.Int32, "state": pl.String, "reason": pl.String,
@@ -427,7 +461,8 @@ LOGGER_DEFAULTS = {
     "falling_nights": 3,              # minima falling this many nights in a row
     "falling_drop": 0.3,              # ... by at least this in all [V]
     "supply_names": ["VIN%"],         # NRG diagnostics that are the supply (ILIKE)
-    "clock_tolerance_s": 3600.0,      # newest stamp ahead of the file's arrival by more [s]
+    "clock_tolerance_s": 3600.0,      # newest stamp ahead of the file's arrival, or behind the
+                                      # earlier files' newest stamp, by more [s]
     "import_failures": 1,             # a station's newest files failed in a row
     "fetch_failures": 3,              # a fetch source failed this many times in a row
     "sensor_suspect_alerts": False,   # also alert sensor_suspect:CHANNEL
@@ -506,7 +541,10 @@ def check_loggers(conn, *, settings=None, at: datetime | None = None, config: di
     """Logger health from its own words, alerting once per incident: ``low_voltage:LOGGER_ID``
     (the supply's daily minimum below ``low_voltage``, or falling ``falling_nights`` nights in a
     row), ``logger_fault:LOGGER_ID`` (NRG ``.log`` FAULT events in its last day),
-    ``clock_jump:LOGGER_ID`` (its newest file stamped ahead of its arrival),
+    ``clock_jump:LOGGER_ID`` (the newest file of one of its tables stamped ahead of its
+    arrival, or back before the files of that table received before it: a clock set back or
+    reset; within one file, the readers refuse stamps out of time order, so
+    ``import_failing`` names the line),
     ``import_failing:STATION`` (its newest files failed to import) and
     ``fetch_failing:SOURCE`` (a source failed ``fetch_failures`` times in a row). Each closes,
     with one resolved message, when its condition clears.
@@ -562,16 +600,20 @@ def check_loggers(conn, *, settings=None, at: datetime | None = None, config: di
           {f"logger_fault:{i}" for i in faults["logger_id"]}, link=link, run_id=run_id,
           note="the logger reported no FAULT event in its last day")
 
-    clock = logger_records.clock_ahead(conn, tolerance_s=float(cfg["clock_tolerance_s"]))
+    clock = logger_records.clock_jumps(conn, tolerance_s=float(cfg["clock_tolerance_s"]))
     raising = {f"clock_jump:{r['logger_id']}": {
         "kind": "clock_jump",
         "subject": f"stationlab: the clock of logger {r['logger']} at {r['station']} jumped",
         "message": (f"Logger {r['logger']} at station {r['station']}: its file {r['file']} "
-                    f"ends at {r['ts_last']:%Y-%m-%d %H:%M} UTC, after it arrived "
-                    f"({r['received_at']:%Y-%m-%d %H:%M} UTC); set the logger's clock.")}
-        for r in _rows(clock.filter(pl.col("ahead")))}
+                    f"ends at {r['ts_last']:%Y-%m-%d %H:%M} UTC, " + (
+                        f"after it arrived ({r['received_at']:%Y-%m-%d %H:%M} UTC)" if r["ahead"]
+                        else f"before the files received before it, which reached "
+                             f"{r['earlier_last']:%Y-%m-%d %H:%M} UTC: its clock went back "
+                             "(was it reset?)") + "; set the logger's clock.")}
+        for r in _rows(clock.filter(pl.col("ahead") | pl.col("behind")))}
     _sync(conn, settings, "clock_jump:", raising, {f"clock_jump:{i}" for i in clock["logger_id"]},
-          link=link, run_id=run_id, note="the logger's newest file is stamped in the past again")
+          link=link, run_id=run_id, note="the logger's newest files are stamped between the "
+          "files before them and their arrival again")
 
     imports = logger_records.import_failures(conn)
     raising = {f"import_failing:{r['station']}": {

@@ -36,7 +36,8 @@ class Report:
 
 
 def make_report(station: str, out_dir: str | Path, *, at: str = "", settings=None,
-                notebook: Path = NOTEBOOK, run_id: int | None = None) -> Report:
+                notebook: Path = NOTEBOOK, run_id: int | None = None,
+                supply_names: list[str] | None = None) -> Report:
     """Run the report notebook for a station into ``out_dir`` (kept with the run), convert it to
     HTML (without code) and PDF (where a converter is installed), e-mail it to the station's
     subscribers through ``settings.email`` (:class:`stationlab.alerts.AlertSettings`) and record
@@ -47,6 +48,10 @@ def make_report(station: str, out_dir: str | Path, *, at: str = "", settings=Non
     at
         ISO 8601 end of the week (UTC unless it carries an offset); empty: the station's newest
         reading.
+    supply_names
+        The NRG diagnostics that are the supply (ILIKE patterns, the ``supply_names`` of the
+        schedule's ``[health]``), so the report's supply voltage is the one the
+        ``low_voltage`` alert judges; default ``stationlab.health.LOGGER_DEFAULTS``'s.
 
     Raises
     ------
@@ -73,7 +78,8 @@ def make_report(station: str, out_dir: str | Path, *, at: str = "", settings=Non
     out.mkdir(parents=True, exist_ok=True)
     executed = out / f"{station}.report.ipynb"
     papermill.execute_notebook(str(notebook), str(executed), parameters={
-        "station": station, "at": at}, progress_bar=False, cwd=str(notebook.parent))
+        "station": station, "at": at, "supply_names": list(supply_names or [])},
+        progress_bar=False, cwd=str(notebook.parent))
     body, _ = HTMLExporter(exclude_input=True).from_notebook_node(
         nbformat.read(executed, as_version=4))
     html = out / f"{station}.report.html"
@@ -101,7 +107,8 @@ def make_report(station: str, out_dir: str | Path, *, at: str = "", settings=Non
 
 
 def make_reports(out_dir: str | Path, *, stations: list[str] | None = None, at: str = "",
-                 settings=None, run_id: int | None = None) -> list[Report]:
+                 settings=None, run_id: int | None = None,
+                 supply_names: list[str] | None = None) -> list[Report]:
     """:func:`make_report` for each of ``stations`` (default: every station with readings) into
     ``out_dir``; what the scheduled ``report`` job runs.
 
@@ -119,7 +126,8 @@ def make_reports(out_dir: str | Path, *, stations: list[str] | None = None, at: 
     made, problems = [], []
     for name in names:
         try:
-            report = make_report(name, out_dir, at=at, settings=settings, run_id=run_id)
+            report = make_report(name, out_dir, at=at, settings=settings, run_id=run_id,
+                                 supply_names=supply_names)
         except StationlabError as exc:
             problems.append(f"{name}: {exc}")
             continue

@@ -7,12 +7,14 @@ Chromium comes from Debian (``apt-get install chromium``; ``.ci/run`` installs i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -72,31 +74,43 @@ def site(pg_server, template_db, real_data_dir):
                      "FROM channels c WHERE c.channel_id = lc.channel_id "
                      "AND c.measurement_point_id = %s", (point,))
         CalibrationRepository(conn, author="setup").add(sensor, Calibration(0.04577, 0.2528))
+    with _dashboard(dsn, "dashboard-server.log") as url:
+        yield url, dsn
+    _drop_database(pg_server, name)
+
+
+@contextlib.contextmanager
+def _dashboard(dsn: str, log_name: str):
+    """``stationlab dashboard`` on a free port of 127.0.0.1 serving ``dsn``; yields its URL."""
     port = _free_port()
     env = {**os.environ, "STATIONLAB_DSN": dsn, "STATIONLAB_AUTHOR": AUTHOR,
            "PYTHONPATH": str(REPO)}
     ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / "dashboard-server.log").open("w")
+    log = (ARTIFACTS / log_name).open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "stationlab", "-v", "dashboard", "--port", str(port), "--address",
          "127.0.0.1"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
-    while True:
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=5).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("stationlab dashboard did not start:\n"
+                                + (ARTIFACTS / log_name).read_text())
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
         try:
-            urllib.request.urlopen(url, timeout=5).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail("stationlab dashboard did not start:\n"
-                            + (ARTIFACTS / "dashboard-server.log").read_text())
-            time.sleep(0.5)
-    yield url, dsn
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
-    _drop_database(pg_server, name)
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -225,4 +239,63 @@ def test_upload_a_file(page, site, real_data_dir):
     _shot(page, "upload")
     assert _query(dsn, "SELECT name, status, source FROM files WHERE source = 'upload'") == [
         {"name": "TestLogger_Hourly_1.dat", "status": "imported", "source": "upload"}]
+    assert page.errors == []
+
+
+@pytest.fixture(scope="module")
+def faulty_site(pg_server, template_db, tmp_path_factory):
+    """``stationlab dashboard`` serving the demo mast with two failed sensors: a cup frozen for
+    12 hours (plotted at first) and a temperature probe reading -999, flagged by hand; yields
+    the base URL."""
+    from tests import faults
+
+    name = f"stationlab_browser_health_{os.getpid()}"
+    dsn = _create_database(pg_server, name, template=template_db)
+    folder = tmp_path_factory.mktemp("faulty")
+    ingest.import_paths([faults.write(folder / "faulty.csv", changes=[
+        ("Spd80mN", 72, 0, lambda v: "4.2"), ("T2m", 90, 0, lambda v: "-999")])],
+        dsn=dsn, progress=False)
+    import stationlab
+
+    with stationlab.connect(dsn) as client:
+        client.station("some_site").add_flag("2016-01-10 12:00", "2016-01-10 18:00", "bad",
+                                             point="T2m", reason="probe broken")
+    with _dashboard(dsn, "dashboard-health-server.log") as url:
+        yield url
+    _drop_database(pg_server, name)
+
+
+#: The flag bands drawn in the plot titled ``title`` (HoloViews' VSpans are Bokeh VStrip
+#: glyphs): each band's [x0, x1] [ms since 1970, the plot's naive UTC], or null without the plot.
+SPANS_OF = """title => {
+    const models = Bokeh.documents.flatMap(doc => [...doc._all_models.values()]);
+    const plot = models.find(m => m.title && m.title.text === title && m.renderers);
+    if (!plot) return null;
+    return plot.renderers.filter(r => r.glyph && r.glyph.type === "VStrip")
+        .flatMap(r => Array.from(r.data_source.data.x0, (x0, i) =>
+            [x0, r.data_source.data.x1[i]]));
+}"""
+
+
+def test_click_a_failed_sensor_and_see_its_plot_with_its_flags(page, faulty_site):
+    _open(page, f"{faulty_site}/health", "Station health")
+    table = page.locator(".sensor-table")
+    cup, probe = "Speed 80m 0deg Mean [m/s]", "Temperature 2m Sample [C]"
+    for sensor in (cup, probe):  # both failed, in red
+        row = table.locator(".tabulator-row", has=page.locator(
+            ".tabulator-cell[tabulator-field='name']", has_text=sensor))
+        expect(row.locator(".tabulator-cell[tabulator-field='state']")).to_have_text(
+            "failed", timeout=WAIT)
+    plot = page.locator(".sensor-plot")
+    expect(plot).to_contain_text(f"{cup} at some_site: failed, flat line at 4.2", timeout=WAIT)
+    table.locator(".tabulator-cell[tabulator-field='name']", has_text=probe).click()
+    expect(plot).to_contain_text(f"{probe} at some_site: failed, flat line at -999.0",
+                                 timeout=WAIT)
+    title = f"some_site: {probe} with its flags"
+    page.wait_for_function(f"({SPANS_OF})({title!r}) !== null", timeout=WAIT)
+    largest_canvas(plot)
+    _shot(page, "health-sensor-clicked")
+    flagged = [datetime(2016, 1, 10, 12, tzinfo=UTC), datetime(2016, 1, 10, 18, tzinfo=UTC)]
+    assert page.evaluate(f"({SPANS_OF})({title!r})") == [  # the hand flag, one band
+        [stamp.timestamp() * 1000 for stamp in flagged]]
     assert page.errors == []

@@ -221,6 +221,33 @@ def test_a_logger_clock_jumping_ahead_alerts_once(conn, db, tmp_path, notify,  #
     assert "ends at 2099-01-10 23:40 UTC, after it arrived" in mail.get_content()
 
 
+def test_a_logger_clock_jumping_back_alerts_once(conn, db, tmp_path, notify,  # noqa: F811
+                                                  smtp, webhook):  # noqa: F811
+    """The logger's clock reset to 2000-01-01: its next file is stamped long before the files
+    received before it (and before it arrived, so the forward check alone sees nothing)."""
+    _import(db, faults.DEMO)
+    _import(db, faults.write(tmp_path / "reset.csv", days=1, start=datetime(2000, 1, 1)))
+    [row] = storage.health.clock_jumps(conn, tolerance_s=3600).rows(named=True)
+    assert (row["file"], row["ahead"], row["behind"]) == ("reset.csv", False, True)
+    # the clock set right again: the next file ends after the demo file, before it arrived
+    mail = _assert_once_then_resolved(conn, db, notify, smtp, webhook, "clock_jump",
+                                      lambda: _import(db, _healthy_after(tmp_path)))
+    assert mail["Subject"].startswith("stationlab: the clock of logger ")
+    assert ("its file reset.csv ends at 2000-01-01 23:40 UTC, before the files received before "
+            "it, which reached 2016-01-10 23:40 UTC: its clock went back") in mail.get_content()
+
+
+def test_files_of_one_table_in_time_order_are_no_clock_jump(conn, db, tmp_path):
+    """Consecutive days, then a file repeating the last hours of the one before it: no jump."""
+    _import(db, faults.DEMO)
+    after = _healthy_after(tmp_path, days=1)
+    _import(db, after)
+    overlap = faults.write(tmp_path / "overlap.csv", days=1.2, start=END + timedelta(hours=6))
+    _import(db, overlap)
+    table = storage.health.clock_jumps(conn, tolerance_s=3600)
+    assert table.select("file", "ahead", "behind").rows() == [("overlap.csv", False, False)]
+
+
 def test_pipelines_alerts_open_lists_the_open_incidents(conn, db, tmp_path, notify, smtp,  # noqa: F811
                                                          webhook):  # noqa: F811
     from click.testing import CliRunner

@@ -105,3 +105,70 @@ def test_a_report_that_cannot_be_made_says_why(db, tmp_path):
                                               "on in the week to 2015-01-01"):
         report.make_report("some_site", tmp_path, at="2015-01-01")
     assert list(tmp_path.iterdir()) == []  # nothing half made
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_report_shows_the_open_alerts_of_the_fetch_sources_feeding_the_station(
+        db, tmp_path, home):
+    """fetch_failing:SOURCE is keyed by the source: the report of the station the source feeds
+    shows it, whether the source is configured for the station or brought its files."""
+    import dataclasses
+
+    from stationlab import fetch, worker
+    from stationlab.sources import Source
+
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    shutil.copy(faults.DEMO, remote / "demo.csv")
+    down = f"http://127.0.0.1:{_closed_port()}/"
+    feed = Source(name="folder_feed", station=None, url=str(remote), pattern="*.csv")
+    assert [r.status for r in fetch.fetch_sources([feed], dsn=db)] == ["queued"]
+    worker.run_workers(dsn=db)  # the file says its station: some_site
+    failing = [dataclasses.replace(feed, url=down),
+               Source(name="mast_modem", station="some_site", url=down),
+               Source(name="other_modem", station="other_mast", url=down)]
+    for _ in range(3):
+        assert all(r.failed for r in fetch.fetch_sources(failing, dsn=db))
+    with storage.connect(db, autocommit=True) as conn:
+        health.check_loggers(conn)
+        assert sorted(storage.alerts.alerts(conn, open_only=True)["incident"]) == [
+            "fetch_failing:folder_feed", "fetch_failing:mast_modem", "fetch_failing:other_modem"]
+        assert sorted(alerts.station_alerts(conn, "some_site")["incident"]) == [
+            "fetch_failing:folder_feed", "fetch_failing:mast_modem"]
+    text = report.make_report("some_site", tmp_path / "run").html.read_text()
+    assert "stationlab: fetch source mast_modem is failing" in text
+    assert "stationlab: fetch source folder_feed is failing" in text
+    assert "other_modem" not in text
+
+
+def test_the_report_s_supply_voltage_is_the_one_the_low_voltage_alert_judges(db, tmp_path,
+                                                                               real_data):
+    """An NRG LOGR station's supply is its .diag VIN values, not a reading: the report shows
+    them, from the same statement the low_voltage alert reads."""
+    from datetime import timedelta
+
+    import polars as pl
+
+    files = [p for p in sorted((real_data / "nrg_logr").glob("20240111_*"))
+             if p.suffix == ".diag" or p.name.endswith("_statistical.dat")]
+    ingest.import_paths(files, dsn=db)
+    station = "Crows Nest Counters"
+    with storage.connect(db, autocommit=True) as conn:
+        [day] = health.check_loggers(conn)["supply"].filter(pl.col("day_back") == 0).rows(
+            named=True)
+        volts = health.supply_series(conn, station, day["until"] - timedelta(days=1),
+                                     day["until"])
+    assert volts["value"].min() == day["v_min"]
+    vin = volts.filter(pl.col("series") == "VIN_RP_V avg")
+    assert vin.height == 41 and vin["value"].min() > 16
+    text = report.make_report(station, tmp_path / "run").html.read_text()
+    section = text[text.index(">Supply voltage<"):]
+    assert 'class="dataframe supply"' in section
+    assert "<td>VIN_RP_V avg</td>" in section and "<td>VIN_RP_V min</td>" in section

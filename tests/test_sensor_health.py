@@ -220,10 +220,67 @@ def test_a_vane_turned_on_its_boom_disagrees_with_the_others_and_has_failed(conn
     rows = len(faults.demo_lines()[1])
     _import(db, faults.write(tmp_path / "turned.csv", changes=[("Dir38mS", rows, 0, turned)]))
     bad = _not_ok(health.sensor_health(conn, "some_site"))
-    # (the 40 m cups' tower shadow is judged by the turned vane, so one of them reads suspect)
-    failed = bad.filter(pl.col("state") == "failed")
-    assert failed["name"].to_list() == ["Direction 38m 180deg Mean [deg]"]
-    row = failed.row(0, named=True)
+    # the 40 m cups' tower shadow is judged by the nearest vane that has not failed (58 m), not
+    # by the turned one: both cups stay ok
+    assert bad["name"].to_list() == ["Direction 38m 180deg Mean [deg]"]
+    row = bad.row(0, named=True)
     assert row["state"] == "failed"
     assert row["reason"].startswith("disagrees with the vanes at other heights (")
     assert "flat line" not in row["reason"]
+
+
+def test_a_pair_is_judged_by_the_nearest_vane_that_has_not_failed(conn, db, tmp_path):
+    """The 60 m cups' nearest vane (58 m) is stuck: tower shadow is judged by the 78 m one, and
+    the low cup fails as it does with all vanes working."""
+    low = lambda value: f"{float(value) * 0.85:.3f}"  # noqa: E731
+    stuck = lambda value: "20"  # noqa: E731
+    _import(db, faults.write(tmp_path / "low.csv", days=9, changes=[
+        ("Spd60mS", 9 * 144, 0, low), ("Dir58mS", 100, 0, stuck)]))
+    bad = _not_ok(health.sensor_health(conn, "some_site"))
+    assert bad["name"].to_list() == ["Speed 60m 180deg Mean [m/s]",
+                                     "Direction 58m 180deg Mean [deg]"]
+    row = bad.row(0, named=True)
+    assert row["state"] == "failed"
+    assert row["reason"].startswith("reads 16% below its pair Speed 60m 0deg Mean [m/s] "
+                                    "(ratio of means 0.8")
+    # the ratio computed by hand, sector by sector of the 78 m vane outside tower shadow
+    import stationlab
+
+    with stationlab.connect() as client:
+        wide = client.station("some_site").readings(
+            types=["wind_speed", "wind_direction"], statistics=["avg"], wide=True,
+            start=row["window_to"] - timedelta(days=7) + timedelta(microseconds=1))
+    a, b, d = ("Speed 60m 180deg Mean [m/s]", "Speed 60m 0deg Mean [m/s]",
+               "Direction 78m 180deg Mean [deg]")
+
+    def off_shadow(center):
+        return ((pl.col(d) - center + 540) % 360 - 180).abs() >= 30
+
+    ratios = (wide.filter((pl.col(a) > 3) & (pl.col(b) > 3) & off_shadow(0) & off_shadow(180))
+              .group_by((pl.col(d) // 30).alias("sector"))
+              .agg(pl.len(), pl.col(a).mean(), pl.col(b).mean())
+              .filter(pl.col("len") >= 6).select(pl.col(a) / pl.col(b)).to_series())
+    ratio = float(row["reason"].split("ratio of means ")[1].split()[0])
+    assert abs(ratio - ratios.median()) < 0.002  # (clean readings: a vane's dead band aside)
+    assert row["reason"].endswith(f" in {ratios.len()} direction sectors outside tower shadow)")
+
+
+def test_a_pair_without_a_working_vane_is_judged_over_all_directions_and_suspect_at_most(
+        conn, db, tmp_path):
+    low = lambda value: f"{float(value) * 0.85:.3f}"  # noqa: E731
+    stuck = lambda value: "20"  # noqa: E731
+    _import(db, faults.write(tmp_path / "low.csv", days=9, changes=[
+        ("Spd60mS", 9 * 144, 0, low), *((vane, 100, 0, stuck)
+                                        for vane in ("Dir78mS", "Dir58mS", "Dir38mS"))]))
+    table = health.sensor_health(conn, "some_site")
+    vanes = table.filter((pl.col("measurement_type") == "wind_direction")
+                         & (pl.col("statistic") == "avg"))
+    assert vanes["state"].to_list() == ["failed"] * 3
+    bad = _not_ok(table.filter(pl.col("measurement_type") == "wind_speed"))
+    assert bad["name"].to_list() == ["Speed 60m 180deg Mean [m/s]"]
+    row = bad.row(0, named=True)
+    # 12 % below, which would be failed; tower shadow not excluded, it is suspect only
+    assert (row["state"], row["reason"]) == ("suspect", (
+        "reads 12% below its pair Speed 60m 0deg Mean [m/s] (ratio of means 0.878 over all "
+        "directions: every vane has failed, so tower shadow is not excluded and it is suspect "
+        "at most)"))

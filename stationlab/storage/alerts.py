@@ -52,6 +52,13 @@ def alerts(conn: psycopg.Connection, *, open_only: bool = False) -> pl.DataFrame
     return pl.DataFrame(rows, schema=ALERT_SCHEMA, orient="row")
 
 
+def station_open_alerts(conn: psycopg.Connection, station: str) -> pl.DataFrame:
+    """The open alerts about one station (its loggers, channels, imports and the fetch sources
+    feeding it, see ``alerts_open_for_station``), oldest first."""
+    rows = conn.execute(queries()["alerts_open_for_station"], {"station": station}).fetchall()
+    return pl.DataFrame(rows, schema=ALERT_SCHEMA, orient="row")
+
+
 def open_alert_details(conn: psycopg.Connection, incidents: list[str]) -> list[dict]:
     """The open alerts of these incidents: alert_id, incident, kind, subject, link, raised_at."""
     return conn.execute(queries()["alerts_open_detail"], {"incidents": incidents}).fetchall()

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import polars as pl
 import psycopg
+from psycopg import sql
 
 from stationlab.storage.db import statements
 
@@ -106,10 +107,11 @@ def anemometer_pairs(conn: psycopg.Connection, pairs: pl.DataFrame, *, week_from
                      until: datetime, min_speed: float, halfwidth: float) -> pl.DataFrame:
     """Sums of paired speeds per pair, day back and direction sector outside tower shadow
     (``pairs``: a, b, vane, shadow_a, shadow_b [deg]; ``min_speed`` [m/s], ``halfwidth``
-    [deg])."""
+    [deg]); a pair whose vane is null is summed over all directions (sector -1)."""
     if pairs.height == 0:
         return pl.DataFrame(schema=PAIR_SCHEMA)
-    ids = sorted(set(pairs["a"].to_list() + pairs["b"].to_list() + pairs["vane"].to_list()))
+    ids = sorted(set(pairs["a"].to_list() + pairs["b"].to_list()
+                     + pairs["vane"].drop_nulls().to_list()))
     rows = conn.execute(queries()["health_anemometer_pairs"], {
         "a": pairs["a"].to_list(), "b": pairs["b"].to_list(), "vane": pairs["vane"].to_list(),
         "shadow_a": pairs["shadow_a"].to_list(), "shadow_b": pairs["shadow_b"].to_list(),
@@ -130,16 +132,34 @@ def vane_pairs(conn: psycopg.Connection, pairs: pl.DataFrame, *, week_from: date
     return pl.DataFrame(rows, schema=VANE_SCHEMA, orient="row")
 
 
+def _with_supply_values(query: str) -> sql.Composed:
+    """A statement reading the supply voltages of ``health_supply_values`` as ``{values}``: the
+    one place that says which readings and diagnostics are a logger's supply."""
+    return sql.SQL(queries()[query]).format(values=sql.SQL(queries()["health_supply_values"]))
+
+
 def supply_daily(conn: psycopg.Connection, *, at: datetime | None, days: int,
                  names: list[str]) -> pl.DataFrame:
     """Daily minimum supply voltage per logger, by day back from its newest value (or ``at``)
     [V]; ``names``: ILIKE patterns of the diagnostics that are supply voltages."""
-    rows = conn.execute(queries()["health_supply_daily"],
-                        {"at": at, "days": days, "names": names}).fetchall()
+    rows = conn.execute(_with_supply_values("health_supply_daily"), {
+        "until": at, "since": None, "station_id": None, "days": days,
+        "names": names}).fetchall()
     return pl.DataFrame(rows, schema={
         "station": pl.String, "logger_id": pl.Int32, "logger": pl.String,
         "until": pl.Datetime("us", "UTC"), "day_back": pl.Int32, "v_min": pl.Float64,
         "n": pl.Int64}, orient="row")
+
+
+def supply_series(conn: psycopg.Connection, *, station_id: int, since: datetime,
+                  until: datetime, names: list[str]) -> pl.DataFrame:
+    """A station's supply voltages over ``[since, until]``, the ones :func:`supply_daily` judges,
+    by logger, series and time [V]; ``names`` as there."""
+    rows = conn.execute(_with_supply_values("health_supply_series"), {
+        "station_id": station_id, "since": since, "until": until, "names": names}).fetchall()
+    return pl.DataFrame(rows, schema={
+        "logger": pl.String, "series": pl.String, "ts": pl.Datetime("us", "UTC"),
+        "value": pl.Float64}, orient="row")
 
 
 def logger_faults(conn: psycopg.Connection, *, at: datetime | None) -> pl.DataFrame:
@@ -150,13 +170,17 @@ def logger_faults(conn: psycopg.Connection, *, at: datetime | None) -> pl.DataFr
         "since": pl.Datetime("us", "UTC"), "faults": pl.String}, orient="row")
 
 
-def clock_ahead(conn: psycopg.Connection, *, tolerance_s: float) -> pl.DataFrame:
-    """Each logger's newest file and whether its stamps run ahead of its arrival. [s]"""
-    rows = conn.execute(queries()["health_clock_ahead"], {"tolerance_s": tolerance_s}).fetchall()
+def clock_jumps(conn: psycopg.Connection, *, tolerance_s: float) -> pl.DataFrame:
+    """Per logger, the newest file of a table whose clock jumped (else its newest file):
+    ``ahead`` (stamped after its arrival) or ``behind`` (stamped before ``earlier_last``, the
+    newest stamp of the files of that table received before it), by more than the tolerance. [s]
+    """
+    rows = conn.execute(queries()["health_clock"], {"tolerance_s": tolerance_s}).fetchall()
     return pl.DataFrame(rows, schema={
         "station": pl.String, "logger_id": pl.Int32, "logger": pl.String, "file": pl.String,
         "ts_last": pl.Datetime("us", "UTC"), "received_at": pl.Datetime("us", "UTC"),
-        "ahead": pl.Boolean}, orient="row")
+        "earlier_last": pl.Datetime("us", "UTC"), "ahead": pl.Boolean, "behind": pl.Boolean},
+        orient="row")
 
 
 def import_failures(conn: psycopg.Connection) -> pl.DataFrame:
@@ -168,9 +192,11 @@ def import_failures(conn: psycopg.Connection) -> pl.DataFrame:
 
 
 def record_fetch_attempt(conn: psycopg.Connection, source: str, ok: bool,
-                         error: str | None = None) -> None:
-    """Record one fetch of a source and whether it could be listed."""
-    conn.execute(queries()["fetch_attempt_record"], {"source": source, "ok": ok, "error": error})
+                         error: str | None = None, station: str | None = None) -> None:
+    """Record one fetch of a source, whether it could be listed and the station the source is
+    configured for (``None``: its files say)."""
+    conn.execute(queries()["fetch_attempt_record"], {"source": source, "ok": ok, "error": error,
+                                                     "station": station})
 
 
 def fetch_failures(conn: psycopg.Connection) -> pl.DataFrame:

@@ -132,7 +132,8 @@ LEFT JOIN rules ru USING (channel_id)
 -- name: health_anemometer_pairs
 -- Paired anemometers: per pair, day back from the end (0 = the last 24 h) and 30-degree direction
 -- sector, the sums of both speeds where both are valid and above min_speed and the wind is
--- outside both booms' tower shadow (within halfwidth of orientation + 180).
+-- outside both booms' tower shadow (within halfwidth of orientation + 180). A pair without a vane
+-- (NULL: every vane has failed) is summed over all directions, as sector -1.
 WITH p AS (
     SELECT * FROM unnest(%(a)s::integer[], %(b)s::integer[], %(vane)s::integer[],
                          %(shadow_a)s::float8[], %(shadow_b)s::float8[])
@@ -144,17 +145,19 @@ v AS MATERIALIZED (
 )
 SELECT p.a, p.b,
        floor(extract(epoch FROM (%(until)s::timestamptz - ra.ts)) / 86400)::integer AS day_back,
-       floor(d.value / 30)::integer %% 12 AS sector,
+       CASE WHEN p.vane IS NULL THEN -1 ELSE floor(d.value / 30)::integer %% 12 END AS sector,
        count(*) AS n, sum(ra.value) AS sum_a, sum(rb.value) AS sum_b
 FROM p
 JOIN v ra ON ra.channel_id = p.a
 JOIN v rb ON rb.channel_id = p.b AND rb.ts = ra.ts
-JOIN v d ON d.channel_id = p.vane AND d.ts = ra.ts
+LEFT JOIN v d ON d.channel_id = p.vane AND d.ts = ra.ts
 WHERE ra.value > %(min_speed)s AND rb.value > %(min_speed)s
-  AND abs((d.value - p.shadow_a + 540) - 360 * floor((d.value - p.shadow_a + 540) / 360) - 180)
-      >= %(halfwidth)s
-  AND abs((d.value - p.shadow_b + 540) - 360 * floor((d.value - p.shadow_b + 540) / 360) - 180)
-      >= %(halfwidth)s
+  AND (p.vane IS NULL OR (
+      d.value IS NOT NULL
+      AND abs((d.value - p.shadow_a + 540) - 360 * floor((d.value - p.shadow_a + 540) / 360) - 180)
+          >= %(halfwidth)s
+      AND abs((d.value - p.shadow_b + 540) - 360 * floor((d.value - p.shadow_b + 540) / 360) - 180)
+          >= %(halfwidth)s))
 GROUP BY p.a, p.b, day_back, sector
 
 -- name: health_vane_pairs
@@ -175,27 +178,39 @@ JOIN v ra ON ra.channel_id = p.a
 JOIN v rb ON rb.channel_id = p.b AND rb.ts = ra.ts
 GROUP BY p.a, p.b
 
+-- name: health_supply_values
+-- The supply voltages [V] the low_voltage alert judges and the weekly report shows, per logger: its
+-- Campbell battery channels (measurement type voltage) and its NRG diagnostics whose name matches
+-- one of the patterns (VIN%%); the statistics min, avg and sample. series names each one (the
+-- measurement point's or diagnostic's name and the statistic). Within [since, until] (NULL: open)
+-- and of one station (station_id; NULL: every station). Not run alone: the statements below
+-- read it as their values.
+SELECT coalesce(c.logger_id, (SELECT min(x.logger_id) FROM loggers x
+                              WHERE x.station_id = c.station_id)) AS logger_id,
+       p.name || ' ' || c.statistic AS series, r.ts, r.value
+FROM channels c
+JOIN measurement_points p USING (measurement_point_id)
+JOIN readings r ON r.channel_id = c.channel_id
+WHERE p.measurement_type = 'voltage' AND c.statistic IN ('min', 'avg', 'sample')
+  AND (%(station_id)s::integer IS NULL OR c.station_id = %(station_id)s::integer)
+  AND r.ts >= coalesce(%(since)s::timestamptz, '-infinity')
+  AND r.ts <= coalesce(%(until)s::timestamptz, 'infinity')
+UNION ALL
+SELECT d.logger_id, d.name || ' ' || d.statistic, d.ts, d.value
+FROM logger_diagnostics d
+JOIN loggers l USING (logger_id)
+WHERE d.unit = 'V' AND d.name ILIKE ANY(%(names)s) AND d.statistic IN ('min', 'avg', 'sample')
+  AND (%(station_id)s::integer IS NULL OR l.station_id = %(station_id)s::integer)
+  AND d.ts >= coalesce(%(since)s::timestamptz, '-infinity')
+  AND d.ts <= coalesce(%(until)s::timestamptz, 'infinity')
+
 -- name: health_supply_daily
--- Supply voltages per logger by day back from the end (0 = the 24 h up to the logger's newest
--- value, or up to at): Campbell battery channels (measurement type voltage) and NRG diagnostics
--- whose name matches one of the patterns (VIN%%), their minimum [V] and how many values.
-WITH v AS (
-    SELECT coalesce(c.logger_id, (SELECT min(x.logger_id) FROM loggers x
-                                  WHERE x.station_id = c.station_id)) AS logger_id,
-           r.ts, r.value
-    FROM channels c
-    JOIN measurement_points p USING (measurement_point_id)
-    JOIN readings r ON r.channel_id = c.channel_id
-    WHERE p.measurement_type = 'voltage' AND c.statistic IN ('min', 'avg', 'sample')
-      AND r.ts <= coalesce(%(at)s::timestamptz, 'infinity')
-    UNION ALL
-    SELECT d.logger_id, d.ts, d.value
-    FROM logger_diagnostics d
-    WHERE d.unit = 'V' AND d.name ILIKE ANY(%(names)s) AND d.statistic IN ('min', 'avg', 'sample')
-      AND d.ts <= coalesce(%(at)s::timestamptz, 'infinity')
-),
+-- Supply voltages (those of health_supply_values, up to until) per logger by day back from the
+-- end (0 = the 24 h up to the logger's newest value, or up to until), their minimum [V] and how
+-- many values.
+WITH v AS ({values}),
 ends AS (
-    SELECT logger_id, coalesce(%(at)s::timestamptz, max(ts)) AS until FROM v GROUP BY logger_id
+    SELECT logger_id, coalesce(%(until)s::timestamptz, max(ts)) AS until FROM v GROUP BY logger_id
 )
 SELECT s.name AS station, l.logger_id, l.name AS logger, e.until,
        floor(extract(epoch FROM (e.until - v.ts)) / 86400)::integer AS day_back,
@@ -207,6 +222,14 @@ JOIN stations s ON s.station_id = l.station_id
 WHERE v.ts > e.until - make_interval(days => %(days)s)
 GROUP BY s.name, l.logger_id, l.name, e.until, day_back
 ORDER BY l.logger_id, day_back
+
+-- name: health_supply_series
+-- Supply voltages (those of health_supply_values) of one station over [since, until], by logger,
+-- series and time.
+SELECT l.name AS logger, v.series, v.ts, v.value
+FROM ({values}) v
+JOIN loggers l USING (logger_id)
+ORDER BY l.name, v.series, v.ts
 
 -- name: health_logger_faults
 -- FAULT events each logger reported in the day up to its newest event (or up to at).
@@ -226,17 +249,37 @@ JOIN stations s ON s.station_id = l.station_id
 WHERE e.ts > n.until - interval '1 day' AND e.ts <= n.until
 GROUP BY s.name, l.logger_id, l.name
 
--- name: health_clock_ahead
--- Each logger's newest imported file: whether its newest stamp lies ahead of the time the file
--- was received by more than the tolerance (the logger's clock has jumped ahead).
-SELECT DISTINCT ON (f.logger_id) s.name AS station, f.logger_id, l.name AS logger,
-       f.name AS file, f.ts_last, f.received_at,
-       f.ts_last > f.received_at + make_interval(secs => %(tolerance_s)s) AS ahead
-FROM files f
-JOIN loggers l ON l.logger_id = f.logger_id
+-- name: health_clock
+-- Whether each logger's clock has jumped, judged on the newest imported file of each of its tables
+-- (table and format): ahead, its newest stamp lies after the time the file was received by more
+-- than the tolerance; back, its newest stamp lies before the newest stamp of the files of that
+-- table received before it (those not ahead themselves) by more than the tolerance: the clock was
+-- set back or reset (e.g. to 2000-01-01). One row per logger: a table whose clock jumped, else its
+-- newest file.
+WITH f AS (
+    SELECT f.logger_id, f.file_id, f.name, f.ts_last, f.received_at,
+           max(f.ts_last) FILTER (WHERE f.ts_last <= f.received_at
+                                                    + make_interval(secs => %(tolerance_s)s))
+               OVER (PARTITION BY f.logger_id, f.table_name, f.format
+                     ORDER BY f.received_at, f.file_id
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_last,
+           row_number() OVER (PARTITION BY f.logger_id, f.table_name, f.format
+                              ORDER BY f.received_at DESC, f.file_id DESC) AS back
+    FROM files f
+    WHERE f.status = 'imported' AND f.ts_last IS NOT NULL AND f.logger_id IS NOT NULL
+),
+judged AS (
+    SELECT f.*, f.ts_last > f.received_at + make_interval(secs => %(tolerance_s)s) AS ahead,
+           coalesce(f.ts_last < f.earlier_last - make_interval(secs => %(tolerance_s)s), false)
+               AS behind
+    FROM f WHERE f.back = 1
+)
+SELECT DISTINCT ON (j.logger_id) s.name AS station, j.logger_id, l.name AS logger,
+       j.name AS file, j.ts_last, j.received_at, j.earlier_last, j.ahead, j.behind
+FROM judged j
+JOIN loggers l ON l.logger_id = j.logger_id
 JOIN stations s ON s.station_id = l.station_id
-WHERE f.status = 'imported' AND f.ts_last IS NOT NULL
-ORDER BY f.logger_id, f.received_at DESC, f.file_id DESC
+ORDER BY j.logger_id, (j.ahead OR j.behind) DESC, j.received_at DESC, j.file_id DESC
 
 -- name: health_import_failures
 -- Per station (the file's, else the one it arrived for), how many of its newest files failed to
@@ -263,7 +306,8 @@ WHERE f.station IS NOT NULL
 GROUP BY f.station
 
 -- name: fetch_attempt_record
-INSERT INTO fetch_attempts (source, ok, error) VALUES (%(source)s, %(ok)s, %(error)s)
+INSERT INTO fetch_attempts (source, ok, error, station_name)
+VALUES (%(source)s, %(ok)s, %(error)s, %(station)s)
 
 -- name: health_fetch_failures
 -- Per fetch source, how many of its newest attempts failed in a row (0: the newest worked),

@@ -755,13 +755,15 @@ CREATE TABLE alerts (
 CREATE UNIQUE INDEX alerts_open_incident ON alerts (incident) WHERE resolved_at IS NULL;
 
 -- Every fetch of a source with its outcome (a source failing N times in a row raises
--- fetch_failing).
+-- fetch_failing) and the station the source is configured for (its weekly report shows the
+-- source's alerts, even before the source has delivered a file).
 CREATE TABLE fetch_attempts (
     attempt_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     source text NOT NULL,
     attempted_at timestamptz NOT NULL DEFAULT now(),
     ok boolean NOT NULL,
-    error text
+    error text,
+    station_name text
 );
 CREATE INDEX fetch_attempts_source ON fetch_attempts (source, attempted_at);
 
