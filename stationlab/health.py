@@ -51,8 +51,9 @@ def supply_voltages(conn, now: datetime, *, window: timedelta = timedelta(days=3
 def supply_series(conn, station: str, start: datetime, end: datetime, *,
                   names: list[str] | None = None) -> pl.DataFrame:
     """A station's supply voltages over ``[start, end]``: the ones the ``low_voltage`` alert of
-    :func:`check_loggers` judges (Campbell battery channels, NRG ``.diag`` values whose name
-    matches ``names``, default ``LOGGER_DEFAULTS["supply_names"]``), one row per value:
+    :func:`check_loggers` judges (voltage channels and NRG ``.diag`` values whose name matches
+    ``names``, default ``LOGGER_DEFAULTS["supply_names"]``: ``BattV``, ``VIN_RP_V``; not a
+    loop-back or a PV module's voltage), one row per value:
     ``logger``, ``series`` (the channel's or diagnostic's name and statistic), ``ts`` and
     ``value``. [V]
 
@@ -460,7 +461,8 @@ LOGGER_DEFAULTS = {
     "low_voltage": 11.5,              # the supply's daily (night) minimum below this [V]
     "falling_nights": 3,              # minima falling this many nights in a row
     "falling_drop": 0.3,              # ... by at least this in all [V]
-    "supply_names": ["VIN%"],         # NRG diagnostics that are the supply (ILIKE)
+    # voltage channels and NRG diagnostics that are the supply, by name (ILIKE)
+    "supply_names": ["VIN%", "%batt%", "%vbat%", "%supply%"],
     "clock_tolerance_s": 3600.0,      # newest stamp ahead of the file's arrival, or behind the
                                       # earlier files' newest stamp, by more [s]
     "import_failures": 1,             # a station's newest files failed in a row

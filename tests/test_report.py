@@ -166,6 +166,10 @@ def test_the_report_s_supply_voltage_is_the_one_the_low_voltage_alert_judges(db,
         volts = health.supply_series(conn, station, day["until"] - timedelta(days=1),
                                      day["until"])
     assert volts["value"].min() == day["v_min"]
+    # its voltage channels are loop-backs and a PV module's open-circuit voltage, 0 V at night:
+    # not the supply, and no low_voltage alert
+    assert set(volts["series"]) == {"VIN_RP_V avg", "VIN_RP_V min"}
+    assert day["v_min"] > 16
     vin = volts.filter(pl.col("series") == "VIN_RP_V avg")
     assert vin.height == 41 and vin["value"].min() > 16
     text = report.make_report(station, tmp_path / "run").html.read_text()

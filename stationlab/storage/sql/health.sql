@@ -180,8 +180,9 @@ GROUP BY p.a, p.b
 
 -- name: health_supply_values
 -- The supply voltages [V] the low_voltage alert judges and the weekly report shows, per logger: its
--- Campbell battery channels (measurement type voltage) and its NRG diagnostics whose name matches
--- one of the patterns (VIN%%); the statistics min, avg and sample. series names each one (the
+-- voltage channels and its NRG diagnostics whose name (the measurement point's or the column's)
+-- matches one of the patterns (VIN%%, %%batt%%, ...: not an analogue input, a loop-back or a PV
+-- module's open-circuit voltage); the statistics min, avg and sample. series names each one (the
 -- measurement point's or diagnostic's name and the statistic). Within [since, until] (NULL: open)
 -- and of one station (station_id; NULL: every station). Not run alone: the statements below
 -- read it as their values.
@@ -192,6 +193,7 @@ FROM channels c
 JOIN measurement_points p USING (measurement_point_id)
 JOIN readings r ON r.channel_id = c.channel_id
 WHERE p.measurement_type = 'voltage' AND c.statistic IN ('min', 'avg', 'sample')
+  AND (p.name ILIKE ANY(%(names)s) OR c.column_name ILIKE ANY(%(names)s))
   AND (%(station_id)s::integer IS NULL OR c.station_id = %(station_id)s::integer)
   AND r.ts >= coalesce(%(since)s::timestamptz, '-infinity')
   AND r.ts <= coalesce(%(until)s::timestamptz, 'infinity')
