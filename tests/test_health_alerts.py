@@ -223,10 +223,12 @@ def test_a_logger_clock_jumping_ahead_alerts_once(conn, db, tmp_path, notify,  #
 
 def test_a_logger_clock_jumping_back_alerts_once(conn, db, tmp_path, notify,  # noqa: F811
                                                   smtp, webhook):  # noqa: F811
-    """The logger's clock reset to 2000-01-01: its next file is stamped long before the files
-    received before it (and before it arrived, so the forward check alone sees nothing)."""
+    """The logger's clock reset to 2000-01-01: its next file, fetched from the logger, is stamped
+    long before the files received before it (and before it arrived, so the forward check alone
+    sees nothing)."""
     _import(db, faults.DEMO)
-    _import(db, faults.write(tmp_path / "reset.csv", days=1, start=datetime(2000, 1, 1)))
+    _import(db, faults.write(tmp_path / "reset.csv", days=1, start=datetime(2000, 1, 1)),
+            source="mast_sftp")
     [row] = storage.health.clock_jumps(conn, tolerance_s=3600).rows(named=True)
     assert (row["file"], row["ahead"], row["behind"]) == ("reset.csv", False, True)
     # the clock set right again: the next file ends after the demo file, before it arrived
@@ -235,6 +237,14 @@ def test_a_logger_clock_jumping_back_alerts_once(conn, db, tmp_path, notify,  # 
     assert mail["Subject"].startswith("stationlab: the clock of logger ")
     assert ("its file reset.csv ends at 2000-01-01 23:40 UTC, before the files received before "
             "it, which reached 2016-01-10 23:40 UTC: its clock went back") in mail.get_content()
+
+
+def test_an_old_file_imported_by_hand_is_a_backfill_not_a_clock_jump(conn, db, tmp_path):
+    """The same early stamps in a file a person imports or uploads: data from before, late."""
+    _import(db, faults.DEMO)
+    _import(db, faults.write(tmp_path / "old.csv", days=1, start=datetime(2015, 6, 1)))
+    [row] = storage.health.clock_jumps(conn, tolerance_s=3600).rows(named=True)
+    assert (row["file"], row["ahead"], row["behind"]) == ("old.csv", False, False)
 
 
 def test_files_of_one_table_in_time_order_are_no_clock_jump(conn, db, tmp_path):

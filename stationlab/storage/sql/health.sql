@@ -256,10 +256,12 @@ GROUP BY s.name, l.logger_id, l.name
 -- (table and format): ahead, its newest stamp lies after the time the file was received by more
 -- than the tolerance; back, its newest stamp lies before the newest stamp of the files of that
 -- table received before it (those not ahead themselves) by more than the tolerance: the clock was
--- set back or reset (e.g. to 2000-01-01). One row per logger: a table whose clock jumped, else its
--- newest file.
+-- set back or reset (e.g. to 2000-01-01). Back is judged only on files that came by themselves (a
+-- fetch source, the scheduled import's folder): a file imported by hand (cli) or uploaded is as
+-- often a backfill of old data. One row per logger: a table whose clock jumped, else its newest
+-- file.
 WITH f AS (
-    SELECT f.logger_id, f.file_id, f.name, f.ts_last, f.received_at,
+    SELECT f.logger_id, f.file_id, f.name, f.ts_last, f.received_at, f.source,
            max(f.ts_last) FILTER (WHERE f.ts_last <= f.received_at
                                                     + make_interval(secs => %(tolerance_s)s))
                OVER (PARTITION BY f.logger_id, f.table_name, f.format
@@ -272,8 +274,8 @@ WITH f AS (
 ),
 judged AS (
     SELECT f.*, f.ts_last > f.received_at + make_interval(secs => %(tolerance_s)s) AS ahead,
-           coalesce(f.ts_last < f.earlier_last - make_interval(secs => %(tolerance_s)s), false)
-               AS behind
+           coalesce(f.ts_last < f.earlier_last - make_interval(secs => %(tolerance_s)s)
+                    AND f.source NOT IN ('cli', 'upload'), false) AS behind
     FROM f WHERE f.back = 1
 )
 SELECT DISTINCT ON (j.logger_id) s.name AS station, j.logger_id, l.name AS logger,
