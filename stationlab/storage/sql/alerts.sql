@@ -34,8 +34,6 @@ UPDATE alerts SET resolved_sent_to = %(sent_to)s WHERE alert_id = %(alert_id)s
 SELECT alert_id, incident, kind, subject, link, raised_at FROM alerts
 WHERE resolved_at IS NULL AND incident = ANY(%(incidents)s)
 
--- Site and clock from file headers (issue 13): fill what is empty, never overwrite.
-
 -- name: alerts_open_for_station
 -- The open alerts about one station, found by their incident's key: its loggers (logger_quiet,
 -- low_voltage, logger_fault, clock_jump), its channels (sensor_failed, sensor_suspect), the
