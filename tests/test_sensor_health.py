@@ -284,3 +284,21 @@ def test_a_pair_without_a_working_vane_is_judged_over_all_directions_and_suspect
         "reads 12% below its pair Speed 60m 0deg Mean [m/s] (ratio of means 0.878 over all "
         "directions: every vane has failed, so tower shadow is not excluded and it is suspect "
         "at most)"))
+
+
+def test_the_real_nrg_mast_s_loop_backs_and_pv_voltages_are_not_judged_as_a_battery(
+        conn, db, real_data):
+    """The real NRG LOGR mast's voltage channels are loop-back outputs (Ch7, Ch8) and a PV
+    module's open-circuit voltages (Ch203, Ch205), near 0 V: a battery's 8-18 V range made them
+    failed sensors (twelve sensor_failed alerts for nothing). Its supply is the .diag VIN."""
+    files = [p for p in sorted((real_data / "nrg_logr").glob("20240111_*"))
+             if p.name.endswith("_statistical.dat")]
+    ingest.import_paths(files, dsn=db)
+    result = CliRunner().invoke(main, ["health", "--station", "Crows Nest Counters"])
+    assert result.exit_code == 0, result.output
+    assert result.output == ("Crows Nest Counters: 135 sensors, 0 failed, 0 suspect, 135 ok "
+                             "(windows end 2024-01-11T13:40Z)\n")
+    health.check_sensors(conn)
+    from stationlab import storage
+
+    assert storage.alerts.alerts(conn).is_empty()

@@ -38,14 +38,16 @@ class Rule:
     defaults: dict[str, dict] = field(default_factory=dict)
 
 
+#: No default range for ``voltage``: a voltage channel may be a supply, a sensor's output, a
+#: loop-back or a PV module's open-circuit voltage (0 V at night); the supply has its own alert
+#: (``low_voltage``, :mod:`stationlab.health`).
 RULES = {rule.name: rule for rule in (
     Rule("range", 1, "bad", "value outside its physical range", {
         "wind_speed": {"low": 0.0, "high": 75.0},
         "wind_direction": {"low": 0.0, "high": 360.0},
         "air_temperature": {"low": -60.0, "high": 60.0},
         "relative_humidity": {"low": 0.0, "high": 105.0},
-        "air_pressure": {"low": 500.0, "high": 1100.0},
-        "voltage": {"low": 8.0, "high": 18.0}}),
+        "air_pressure": {"low": 500.0, "high": 1100.0}}),
     Rule("flat_line", 1, "bad", "sensor stuck: the same value for N intervals", {
         "wind_speed": {"intervals": 6}, "wind_direction": {"intervals": 6},
         "air_temperature": {"intervals": 18}, "relative_humidity": {"intervals": 36},
