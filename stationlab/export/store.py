@@ -9,7 +9,7 @@ the station's data version in its own transaction. A user asking for a file gets
 
 Files are raw, or clean (calibrated, readings under an excluding flag blank; ``source="clean"``).
 A clean file also depends on the station's calibrations and flags: it records their digest
-(``clean_inputs_digest``, migration 0010) and is made again when a calibration or flag changed.
+(``clean_inputs_digest`` in schema.sql) and is made again when a calibration or flag changed.
 
 ``STATIONLAB_EXPORTS_STORE`` moves the store: another folder, or an object store
 ``s3://bucket/prefix`` (:mod:`stationlab.objectstore`). There each file is made in a temporary

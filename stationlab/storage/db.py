@@ -130,7 +130,7 @@ def storage_error(exc: psycopg.Error, conn: psycopg.Connection | None = None) ->
 
 def check_schema(conn: psycopg.Connection) -> None:
     """Raise :class:`ConfigError` unless the database's schema is this stationlab's."""
-    latest = migrations()[-1].version
+    latest = latest_version()
     row = conn.execute(queries("db.sql")["schema_migrations_exist"]).fetchone()
     current = None
     if row["ok"]:
@@ -167,6 +167,13 @@ def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
         raise storage_error(exc, conn) from exc
 
 
+#: The schema version the first 22 migrations (0001_initial ... 0022_fetch_attempts_station) were
+#: folded into: the declared schema files create it. A database older than it was made by a
+#: stationlab whose migrations it still needs (the last with them is commit ``BASELINE_COMMIT``).
+BASELINE = 22
+BASELINE_COMMIT = "7ffb3ee"
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -176,10 +183,10 @@ class Migration:
 
 
 def migrations() -> list[Migration]:
-    """The numbered migrations, in order."""
+    """The numbered migrations after :data:`BASELINE`, in order (``sql/migrations/``)."""
     found: dict[int, dict] = {}
     folder = importlib.resources.files("stationlab.storage").joinpath("sql/migrations")
-    for entry in folder.iterdir():
+    for entry in folder.iterdir() if folder.is_dir() else ():
         match = _MIGRATION.match(entry.name)
         if not match:
             continue
@@ -190,6 +197,11 @@ def migrations() -> list[Migration]:
         else:
             item["common"] = entry.read_text()
     return [Migration(v, d["name"], d["common"], d["backend"]) for v, d in sorted(found.items())]
+
+
+def latest_version() -> int:
+    """The schema version this stationlab makes and needs."""
+    return max([BASELINE, *(m.version for m in migrations())])
 
 
 def detect_backend(conn: psycopg.Connection) -> str:
@@ -231,6 +243,9 @@ class MigrateResult:
 def migrate(conn: psycopg.Connection, *, backend: str | None = None) -> MigrateResult:
     """Create or upgrade the schema; detect the backend once and record it.
 
+    A fresh database gets the declared schema (``schema.<backend>.sql``, then ``schema.sql``) at
+    the latest version; an older one the migrations after its version.
+
     Parameters
     ----------
     backend
@@ -244,43 +259,53 @@ def migrate(conn: psycopg.Connection, *, backend: str | None = None) -> MigrateR
         if recorded and backend and recorded != backend:
             raise ConfigError(f"this database was set up for {recorded}, not {backend}")
         chosen = recorded or backend or detect_backend(conn)
-        if chosen == "timescaledb":
-            conn.execute(queries("timescale.sql")["create_extension"])
         conn.execute(queries("db.sql")["create_schema_migrations"])
-        done = {r["version"] for r in conn.execute(queries("db.sql")["schema_versions"])}
-        applied = []
-        for migration in migrations():
-            if migration.version in done:
-                continue
-            for text in (migration.common, migration.backend.get(chosen)):
-                if text:
-                    conn.execute(text)
+        current = conn.execute(queries("db.sql")["schema_version"]).fetchone()["v"]
+        if current is None:
+            _create_declared_schema(conn, chosen)
+            applied = [f"{latest_version():04d}_schema"]
             conn.execute(queries("db.sql")["record_migration"],
-                         {"version": migration.version, "name": migration.name})
-            applied.append(f"{migration.version:04d}_{migration.name}")
+                         {"version": latest_version(), "name": "schema"})
+        elif current < BASELINE:
+            raise ConfigError(
+                f"database {conn.info.dbname!r} has schema version {current}, from a stationlab "
+                f"older than this one's first (version {BASELINE}); upgrade it with the "
+                f"stationlab of commit {BASELINE_COMMIT} (`stationlab db migrate`) first, then "
+                "with this one")
+        else:
+            applied = _upgrade(conn, chosen, current)
         conn.execute(queries("db.sql")["info_set"], {"key": "backend", "value": chosen})
         conn.execute(queries("replica.sql")["database_id_set"])
         version = conn.execute(queries("db.sql")["schema_version"]).fetchone()["v"]
     for name in applied:
-        logger.info("applied migration %s (%s)", name, chosen)
+        logger.info("applied %s (%s)", name, chosen)
     return MigrateResult(chosen, applied, version)
 
 
-def apply_declared_schema(conn: psycopg.Connection, backend: str = "plain") -> None:
-    """Create the declared schema (``schema.<backend>.sql``, then ``schema.sql``) in an empty
-    database.
+def _upgrade(conn: psycopg.Connection, backend: str, current: int) -> list[str]:
+    """Apply each migration after version ``current``: its common file, then its backend's."""
+    applied = []
+    for migration in migrations():
+        if migration.version <= current:
+            continue
+        for text in (migration.common, migration.backend.get(backend)):
+            if text:
+                conn.execute(text)
+        conn.execute(queries("db.sql")["record_migration"],
+                     {"version": migration.version, "name": migration.name})
+        applied.append(f"{migration.version:04d}_{migration.name}")
+    return applied
 
-    Used by the test that proves migrations and the declared schema agree.
-    """
-    with conn.transaction():
-        # The backend part comes first, so that schema.sql's role block grants on its readings
-        # and functions; those functions name tables schema.sql creates (as pg_dump allows).
-        conn.execute(queries("db.sql")["no_function_body_checks"])
-        if backend == "timescaledb":
-            conn.execute(queries("timescale.sql")["create_extension"])
-        conn.execute(queries("db.sql")["create_schema_migrations"])
-        conn.execute(sql_file(f"schema.{backend}.sql"))
-        conn.execute(sql_file("schema.sql"))
+
+def _create_declared_schema(conn: psycopg.Connection, backend: str) -> None:
+    """The declared schema in an empty database, in the open transaction: the backend part first
+    (so that schema.sql's role block grants on its readings and functions); those functions name
+    tables schema.sql creates after them, as pg_dump allows."""
+    conn.execute(queries("db.sql")["no_function_body_checks"])
+    if backend == "timescaledb":
+        conn.execute(queries("timescale.sql")["create_extension"])
+    conn.execute(sql_file(f"schema.{backend}.sql"))
+    conn.execute(sql_file("schema.sql"))
 
 
 def describe_schema(conn: psycopg.Connection) -> dict[str, list]:

@@ -18,7 +18,7 @@ def data_versions(conn: psycopg.Connection, stations: list[str] | None = None) -
 
 def clean_inputs_digest(conn: psycopg.Connection, station_id: int) -> str:
     """A digest of what turns a station's raw readings into clean ones (its calibration
-    segments, active flags and the flag codes; see migration 0010)."""
+    segments, active flags and the flag codes; see schema.sql)."""
     return conn.execute(queries()["clean_inputs_digest"], {"station_id": station_id}
                         ).fetchone()["digest"]
 

@@ -114,7 +114,7 @@ def store_readings(conn: psycopg.Connection, months: Iterable[pl.DataFrame], *, 
 
     If the file overlaps no stored reading, each month is copied straight in: into
     ``readings`` if its partition exists, else into a new table keyed after loading and attached
-    as the partition (faster than a keyed COPY; see migration 0008). Otherwise the file goes
+    as the partition (faster than a keyed COPY; see schema.plain.sql). Otherwise the file goes
     through a staging table: equal values are counted as duplicates, differing values are
     recorded in ``reading_conflicts`` and the stored value is kept.
     """

@@ -27,7 +27,7 @@ def grant_analyst(conn: psycopg.Connection, name: str, password: str | None = No
 
 def grant_pipeline(conn: psycopg.Connection, name: str, password: str | None = None) -> bool:
     """Create (or update) a LOGIN role for the scheduled jobs, a member of
-    ``stationlab_pipeline`` (reads and writes data, never the schema; migration 0012), allowed
+    ``stationlab_pipeline`` (reads and writes data, never the schema; schema.sql), allowed
     to connect to this database. Returns True if the role was created."""
     return _grant_login(conn, name, "stationlab_pipeline", password, {})
 

@@ -135,9 +135,6 @@ SELECT to_regclass('schema_migrations') IS NOT NULL AS ok
 -- name: schema_version
 SELECT max(version) AS v FROM schema_migrations
 
--- name: schema_versions
-SELECT version FROM schema_migrations
-
 -- name: info_exists
 SELECT to_regclass('stationlab_info') IS NOT NULL AS ok
 

@@ -123,7 +123,7 @@ SET LOCAL timescaledb.max_tuples_decompressed_per_dml_transaction = 0
 
 -- name: load_table
 -- The table a month's readings are copied into: readings itself if the month's partition
--- exists, else a new unkeyed table made in this transaction (see migration 0008).
+-- exists, else a new unkeyed table made in this transaction (see schema.plain.sql).
 SELECT readings_load_table(%(month)s) AS name
 
 -- name: copy_in

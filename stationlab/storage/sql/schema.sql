@@ -817,9 +817,9 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO stationlab_a
 GRANT INSERT, UPDATE, DELETE ON calibrations TO stationlab_calibrator;
 GRANT INSERT ON calibration_history TO stationlab_calibrator;
 
--- Pipelines read and write data, never the schema. Their sequence grants date from when the
--- roles came (migration 0007): the identity sequences of tables made since have none (an identity
--- column needs none to insert).
+-- Pipelines read and write data, never the schema. The identity sequences of the two tables
+-- below need no grant (an identity column needs none to insert), and databases made before this
+-- schema was declared have none on them.
 GRANT USAGE ON SCHEMA public TO stationlab_pipeline;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO stationlab_pipeline;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO stationlab_pipeline;
