@@ -82,3 +82,27 @@ def test_windcube_without_a_timestamp_line():
     data = (DATA / "windcube_sample.sta").read_bytes().split(b"Timestamp")[0]
     with pytest.raises(ParseError, match="no 'Timestamp ...' line"):
         parse.parse_bytes(data, source="w.sta")
+
+
+def test_formats_toml_describes_each_built_in_format_once_and_nothing_else():
+    registered = {f.name: f for f in parse.formats()}
+    catalogue = parse.catalogue()
+    assert set(catalogue) == set(registered)
+    for name, entry in catalogue.items():
+        assert set(entry) <= {"description", "extensions", "proven_on", "from_docs",
+                              "statistics", "types", "points"}, name
+        assert registered[name].description == entry["description"]
+        assert registered[name].proven_on or registered[name].from_docs, name
+    # every vocabulary compiles, and is asked in its order: "TI" is ZX's turbulence, not "avg"
+    from stationlab.parse import zx_lidar
+
+    assert zx_lidar.STATISTICS[0][1] == "ti"
+    assert zx_lidar.describe("TI at 38m")[0].statistic == "ti"
+
+
+def test_a_format_not_in_formats_toml_brings_its_own_description(monkeypatch):
+    monkeypatch.setattr(parse, "FORMATS", dict(parse.FORMATS))
+    with pytest.raises(ValueError, match="format 'mine' has no description"):
+        parse.register("mine", sniff=lambda head: False)
+    parse.register("mine", sniff=lambda head: False, description="my logger")(lambda d, o: None)
+    assert parse.FORMATS["mine"].description == "my logger"

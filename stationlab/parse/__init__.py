@@ -13,9 +13,12 @@ skipped silently.
 from __future__ import annotations
 
 import codecs
+import functools
+import importlib.resources
 import logging
 import os
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -217,7 +220,7 @@ class ParsedFile:
 
 @dataclass(frozen=True)
 class Format:
-    """A registered parser.
+    """A registered parser (the built-in ones described in ``formats.toml``).
 
     Parameters
     ----------
@@ -241,23 +244,35 @@ class Format:
 FORMATS: dict[str, Format] = {}
 
 
-def register(name: str, *, description: str, sniff: Callable[[str], bool],
-             extensions: tuple[str, ...] = (), fallback: bool = False,
-             proven_on: tuple[str, ...] = (), from_docs: tuple[str, ...] = ()) -> Callable:
+@functools.cache
+def catalogue() -> dict[str, dict]:
+    """``formats.toml``: each built-in format's description, extensions, what it was proven on and
+    what it knows from documentation only, and the vendor parsers' heading words."""
+    text = importlib.resources.files("stationlab.parse").joinpath("formats.toml").read_text()
+    return tomllib.loads(text)
+
+
+def register(name: str, *, sniff: Callable[[str], bool], fallback: bool = False,
+             **about: str | tuple[str, ...]) -> Callable:
     """Register ``parse_*(data: bytes, opts: Options) -> ParsedFile`` under ``name``.
 
     ``sniff`` receives the first :data:`SNIFF_BYTES` of the file decoded as text (BOM removed)
     and answers whether the file is of this format. A ``fallback`` format (the generic CSV) is
-    asked only after every other format said no. ``proven_on`` and ``from_docs`` say what the
-    parser was tested on and what it knows only from documentation (see :class:`Format`);
-    ``stationlab formats`` prints them.
+    asked only after every other format said no. What ``stationlab formats`` says of it
+    (``description``, ``extensions``, ``proven_on``, ``from_docs``: see :class:`Format`) comes
+    from its table in :func:`catalogue`, or from ``about`` for a format not there.
     """
+    entry = {**catalogue().get(name, {}), **about}
+    if "description" not in entry:
+        raise ValueError(f"format {name!r} has no description: give one, or a table in "
+                         "formats.toml")
 
     def decorator(func: Callable[..., ParsedFile]) -> Callable[..., ParsedFile]:
         if name in FORMATS:
             raise ValueError(f"format {name!r} is registered twice")
-        FORMATS[name] = Format(name, description, func, sniff, extensions, fallback,
-                               proven_on, from_docs)
+        FORMATS[name] = Format(name, entry["description"], func, sniff,
+                               tuple(entry.get("extensions", ())), fallback,
+                               tuple(entry.get("proven_on", ())), tuple(entry.get("from_docs", ())))
         return func
 
     return decorator

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from stationlab import parse
 from stationlab.errors import ParseError
 from stationlab.parse import ChannelHistory, Column, ParsedFile, _stamps, decode
 
@@ -228,6 +229,13 @@ def points(described: list[tuple[Column, str, str, float | None]]) -> tuple[Chan
                                 unit=next(iter(units)) if len(units) == 1 else None,
                                 height_m=at, point_name=point, source="file_header")
                  for point, (kind, at, units, cols) in grouped.items())
+
+
+def vocabulary(name: str, key: str) -> tuple[tuple[re.Pattern, str], ...]:
+    """Format ``name``'s heading words ``key`` (``statistics``, ``types``, ``points``) from
+    ``formats.toml``: (pattern, value) pairs, compiled case-insensitive, asked in order."""
+    return tuple((re.compile(pattern, re.I), value)
+                 for pattern, value in parse.catalogue()[name][key])
 
 
 def measurement_type(text: str, types: tuple[tuple[re.Pattern, str], ...]) -> str:

@@ -89,10 +89,7 @@ def _information(lines: list[str]) -> dict[str, str]:
     return info
 
 
-@register("ammonit", description="Ammonit Meteo-40/42 CSV (built from the published layout)",
-          sniff=_sniff, extensions=(".csv",),
-          from_docs=("everything: no real Meteo-40/42 file at hand; "
-                     "tests/data/ammonit_meteo40_sample.csv follows Ammonit's published layout",))
+@register("ammonit", sniff=_sniff)
 def parse_ammonit(data: bytes, opts: Options) -> ParsedFile:
     """Parse an Ammonit Meteo-40/42 statistics CSV file.
 

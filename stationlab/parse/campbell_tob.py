@@ -69,13 +69,6 @@ from stationlab.parse.toa5 import statistic_of
 
 logger = logging.getLogger(__name__)
 
-#: What ``stationlab formats`` says of this parser's proof.
-PROVEN_ON = ("real/campbell_tob3/20151005_12_bbbbb_25m0285.dat (TOB3, CR6, 20 Hz, "
-             "FP2 fields, one record per frame)",)
-FROM_DOCS = ("TOB1", "IEEE4/IEEE8, integer, BOOL, SecNano and ASCII fields",
-             "several records per frame and minor frames",
-             "plain IEEE4/IEEE8 little-endian (other readers), BOOL true stored as 1")
-
 #: File type -> number of ASCII header lines.
 HEADER_LINES = {"TOB1": 5, "TOB3": 6}
 
@@ -326,8 +319,7 @@ def _decode_tob1(body: bytes, names: list[str], record: np.dtype, source: str
     return records, secs * 10**9 + nanos, numbers, notes
 
 
-@register("campbell_tob", description="Campbell Scientific TOB1/TOB3 binary", sniff=_sniff,
-          extensions=(".dat",), proven_on=PROVEN_ON, from_docs=FROM_DOCS)
+@register("campbell_tob", sniff=_sniff)
 def parse_campbell_tob(data: bytes, opts: Options) -> ParsedFile:
     """Parse a Campbell Scientific TOB1 or TOB3 file.
 

@@ -222,11 +222,7 @@ def _sniff(head: str) -> bool:
             and not DATE_START.match(lines[0]) and bool(DATE_START.match(lines[1])))
 
 
-@register("generic_csv", description="wide CSV with a mapping file (--mapping)", sniff=_sniff,
-          extensions=(".csv", ".txt"), fallback=True,
-          proven_on=("real/generic_csv/demo_data{2,3,4}.csv (brightwind's demo mast as wide CSV, "
-                     "BOM, day-first stamps) and real/floating_lidar/ (ISO stamps), with the "
-                     "mapping files in tests/data/",))
+@register("generic_csv", sniff=_sniff, fallback=True)
 def parse_generic_csv(data: bytes, opts: Options) -> ParsedFile:
     """Parse a wide CSV file with its ``mapping``.
 

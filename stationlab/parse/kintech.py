@@ -40,13 +40,8 @@ COLUMN = re.compile(r"^CH(?P<channel>\d+)\s+(?:(?P<height>\d+(?:\.\d+)?)m\s+)?(?
 STATISTIC_WORDS = {"Avg": "avg", "SD": "sd", "Min": "min", "Max": "max", "Gust": "gust",
                    "Sum": "sum"}
 
-#: Sensor words -> IEA Task 43 measurement type.
-TYPES = ((re.compile(r"anemometer|sonic", re.I), "wind_speed"),
-         (re.compile(r"vane", re.I), "wind_direction"),
-         (re.compile(r"thermo|temp", re.I), "air_temperature"),
-         (re.compile(r"hygro|humid", re.I), "relative_humidity"),
-         (re.compile(r"baro|press", re.I), "air_pressure"),
-         (re.compile(r"batt|volt", re.I), "voltage"))
+#: Sensor words -> IEA Task 43 measurement type (formats.toml).
+TYPES = _vendor.vocabulary("kintech", "types")
 
 #: Header keys -> normalised keys.
 HEADER_KEYS = {"serial number": "logger_serial", "site": "station_name",
@@ -71,10 +66,7 @@ def describe(name: str) -> tuple[Column, str, str, float | None]:
     return column, point, _vendor.measurement_type(match["sensor"], TYPES), height
 
 
-@register("kintech", description="Kintech Orbit 360 (reconstructed layout, unverified)",
-          sniff=_sniff, extensions=(".csv", ".txt"),
-          from_docs=("everything: no real Orbit 360 file at hand; tests/data/kintech_orbit.csv is "
-                     "reconstructed from Kintech's description",))
+@register("kintech", sniff=_sniff)
 def parse_kintech(data: bytes, opts: Options) -> ParsedFile:
     """Parse a Kintech Orbit 360 data file.
 

@@ -125,10 +125,7 @@ def _header(layout: _nrg.Layout, source: str) -> dict[str, str]:
     return header
 
 
-@register("nrg_logr", description="NRG LOGR statistical or one-second .dat",
-          sniff=_sniffer("nrg_logr"), extensions=(".dat",),
-          proven_on=("real/nrg_logr/*_statistical.dat and *_onesecond.dat (nrgpy's test files: "
-                     "sectioned header, Sensor History, ISO UTC stamps, BOMs)",))
+@register("nrg_logr", sniff=_sniffer("nrg_logr"))
 def parse_logr(data: bytes, opts: Options) -> ParsedFile:
     """Parse an NRG LOGR statistical or one-second ``.dat`` file.
 
@@ -163,9 +160,7 @@ def _interval(header: dict[str, str], stamps: pl.Series) -> timedelta | None:
     return _stamps.infer_interval(stamps)
 
 
-@register("nrg_logr_log", description="NRG LOGR event log (.log)",
-          sniff=_sniffer("nrg_logr_log"), extensions=(".log",),
-          proven_on=("real/nrg_logr/*.log (nrgpy's test files)",))
+@register("nrg_logr_log", sniff=_sniffer("nrg_logr_log"))
 def parse_logr_log(data: bytes, opts: Options) -> ParsedFile:
     """Parse an NRG LOGR event log into events (``records == "events"``): ``data`` has ``ts``
     (UTC, in file order, not necessarily distinct), ``kind`` (``ACTION``, ``FAULT``, ...),
@@ -205,9 +200,7 @@ def _raise_if_missing(values: pl.Series, name: str, source: str, first_line: int
                          line=first_line + int(empty[0]), column=name)
 
 
-@register("nrg_logr_diag", description="NRG LOGR diagnostics (.diag)",
-          sniff=_sniffer("nrg_logr_diag"), extensions=(".diag",),
-          proven_on=("real/nrg_logr/*.diag (nrgpy's test files)",))
+@register("nrg_logr_diag", sniff=_sniffer("nrg_logr_diag"))
 def parse_logr_diag(data: bytes, opts: Options) -> ParsedFile:
     """Parse an NRG LOGR diagnostics file (``records == "diagnostics"``): one column per
     diagnostic, each :class:`Column` with its statistic and unit, and ``processing`` holding the

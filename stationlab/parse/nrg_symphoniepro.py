@@ -82,10 +82,7 @@ def channel_of(name: str) -> str | None:
     return match["channel"] if match else None
 
 
-@register("nrg_symphoniepro", description="NRG SymphoniePRO text export", sniff=_sniff,
-          extensions=(".txt",),
-          proven_on=("real/nrg_symphoniepro/004310_*_meas.txt (NRG Export Service v3 text, "
-                     "1-minute data, site time zone UTC-5)",))
+@register("nrg_symphoniepro", sniff=_sniff)
 def parse_symphoniepro(data: bytes, opts: Options) -> ParsedFile:
     """Parse an NRG SymphoniePRO text export.
 

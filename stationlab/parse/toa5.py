@@ -157,11 +157,7 @@ def _check_columns(names: list[str], units: list[str], processing: list[str], *,
     return padding
 
 
-@register("toa5", description="Campbell Scientific TOA5", sniff=_sniff,
-          extensions=(".dat", ".csv"),
-          proven_on=("real/campbell_toa5/pytoa5/ (CR1000X tables and broken headers)",
-                     "real/campbell_toa5/campbell_scientific_demo_data1.csv (re-saved by a "
-                     "spreadsheet: BOM, no quotes, day-first stamps)"))
+@register("toa5", sniff=_sniff)
 def parse_toa5(data: bytes, opts: Options) -> ParsedFile:
     """Parse a Campbell Scientific TOA5 file.
 

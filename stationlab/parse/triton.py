@@ -63,19 +63,15 @@ COLUMN = re.compile(r"^(?:(?P<height>\d+(?:\.\d+)?)\s?m\s+(?P<quantity>.+)"
 #: A unit placeholder (``<no units specified>``, ``<Intentionally blank>``): no unit.
 NO_UNIT = re.compile(r"^<.*>$")
 
-#: Heading words -> statistic (default ``avg``).
-STATISTICS = ((re.compile(r"quality", re.I), "quality"),
-              (re.compile(r"turbulence", re.I), "ti"))
+#: Heading words -> statistic (default ``avg``; in formats.toml).
+STATISTICS = _vendor.vocabulary("triton", "statistics")
 
-#: Heading words -> IEA Task 43 measurement type.
-TYPES = ((re.compile(r"wind vert|vertical", re.I), "vertical_wind_speed"),
-         (re.compile(r"wind speed|turbu|^quality", re.I), "wind_speed"),
-         (re.compile(r"direction", re.I), "wind_direction"),
-         (re.compile(r"temperature", re.I), "air_temperature"))
+#: Heading words -> IEA Task 43 measurement type (formats.toml).
+TYPES = _vendor.vocabulary("triton", "types")
 
-#: Quantity -> the point it belongs to (the qualities and turbulence are of the speed).
-POINTS = ((re.compile(r"^turbu", re.I), "Wind Turbulence"),
-          (re.compile(r"^quality", re.I), "Wind Speed"))
+#: Quantity -> the point it belongs to (the qualities and turbulence are of the speed;
+#: formats.toml).
+POINTS = _vendor.vocabulary("triton", "points")
 
 
 def _sniff(head: str) -> bool:
@@ -98,14 +94,7 @@ def describe(name: str, unit: str | None) -> tuple[Column, str, str, float | Non
             float(height_text) if height_text else None)
 
 
-@register("triton", description="Vaisala Triton sodar CSV export", sniff=_sniff,
-          extensions=(".csv",),
-          proven_on=("the layout of e-WindLidar/Lidaco's real TritonExport_2017-03-13-04-46-38_"
-                     "innogySE_sample.csv (logger 358), reproduced in tests/data/ with invented "
-                     "values: title and serial lines, headings, placeholder units, stamps",),
-          from_docs=("the time zone (none stated: UTC unless configured)",
-                     "stamps labelling the start of the period (inferred from the real "
-                     "export's 00:00 to 23:50 span)", "9999 as missing"))
+@register("triton", sniff=_sniff)
 def parse_triton(data: bytes, opts: Options) -> ParsedFile:
     """Parse a Triton SkyServe CSV export.
 

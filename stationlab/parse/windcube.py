@@ -42,20 +42,11 @@ logger = logging.getLogger(__name__)
 #: The first line's key.
 HEADER_SIZE = "HeaderSize"
 
-#: Column heading words -> statistic (first match wins, case-insensitive).
-STATISTICS = ((re.compile(r"dispersion|std", re.I), "sd"), (re.compile(r"\bmin\b", re.I), "min"),
-              (re.compile(r"\bmax\b", re.I), "max"),
-              (re.compile(r"availability", re.I), "availability"))
+#: Column heading words -> statistic (first match wins; in formats.toml).
+STATISTICS = _vendor.vocabulary("windcube", "statistics")
 
-#: Column heading words -> IEA Task 43 measurement type.
-TYPES = ((re.compile(r"z-wind|vertical", re.I), "vertical_wind_speed"),
-         (re.compile(r"wind speed", re.I), "wind_speed"),
-         (re.compile(r"wind direction", re.I), "wind_direction"),
-         (re.compile(r"cnr", re.I), "carrier_to_noise_ratio"),
-         (re.compile(r"ext temp", re.I), "air_temperature"),
-         (re.compile(r"pressure", re.I), "air_pressure"),
-         (re.compile(r"humidity", re.I), "relative_humidity"),
-         (re.compile(r"vbatt", re.I), "voltage"))
+#: Column heading words -> IEA Task 43 measurement type (formats.toml).
+TYPES = _vendor.vocabulary("windcube", "types")
 
 #: ``40m Wind Speed Dispersion (m/s)``: height, quantity, unit.
 COLUMN = re.compile(r"^(?:(?P<height>\d+(?:\.\d+)?)m\s+)?(?P<quantity>.*?)\s*"
@@ -98,14 +89,7 @@ def describe(name: str) -> tuple[Column, str, str, float | None]:
     return column, point, _vendor.measurement_type(quantity, TYPES), height
 
 
-@register("windcube", description="Leosphere Windcube v2 .sta", sniff=_sniff,
-          extensions=(".sta",),
-          proven_on=("real/windcube/lidar.z06.00.20201201.000000.sta (WLS866-24, firmware "
-                     "2.1.9): every value, the spacer columns, stamps without seconds, Latin-1, "
-                     "timezone=UTC+0, end-of-interval stamps",),
-          from_docs=("GPS Location with coordinates (the real file's is 'hidden')",
-                     "stamps with seconds (hh:mm:ss.ff)",
-                     "a 'Timestamp (start of interval)' column"))
+@register("windcube", sniff=_sniff)
 def parse_windcube(data: bytes, opts: Options) -> ParsedFile:
     """Parse a Windcube v2 ``.sta`` file.
 

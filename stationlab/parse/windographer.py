@@ -133,10 +133,7 @@ def _preamble(lines: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
     return header, tuple(notes)
 
 
-@register("windographer", description="Windographer time-series export", sniff=_sniff,
-          extensions=(".txt", ".tsv"),
-          proven_on=("real/windographer/windographer_demo_data{1,2}.txt (Windographer 4.1.14 "
-                     "exports)",))
+@register("windographer", sniff=_sniff)
 def parse_windographer(data: bytes, opts: Options) -> ParsedFile:
     """Parse a Windographer time-series export.
 

@@ -56,19 +56,11 @@ NOT_MEASUREMENTS = re.compile(r"^(Reference|Timestamp \(s\)|Info\. Flags|Status 
 COLUMN = re.compile(r"^(?P<quantity>.*?)\s*(?:\((?P<unit>[^)]*)\))?(?:\s+at\s+"
                     r"(?P<height>\d+(?:\.\d+)?)m)?$")
 
-#: Heading words -> statistic (first match wins; default ``avg``).
-STATISTICS = ((re.compile(r"^TI\b|turbulence", re.I), "ti"), (re.compile(r"\bmax\b", re.I), "max"),
-              (re.compile(r"\bmin\b", re.I), "min"), (re.compile(r"\bstd\b|\bsd\b", re.I), "sd"),
-              (re.compile(r"^packets in average", re.I), "count"))
+#: Heading words -> statistic (first match wins; default ``avg``; in formats.toml).
+STATISTICS = _vendor.vocabulary("zx_lidar", "statistics")
 
-#: Heading words -> IEA Task 43 measurement type.
-TYPES = ((re.compile(r"vertical", re.I), "vertical_wind_speed"),
-         (re.compile(r"wind speed|^TI\b|^packets in average", re.I), "wind_speed"),
-         (re.compile(r"direction", re.I), "wind_direction"),
-         (re.compile(r"^air temp", re.I), "air_temperature"),
-         (re.compile(r"^pressure", re.I), "air_pressure"),
-         (re.compile(r"^humidity", re.I), "relative_humidity"),
-         (re.compile(r"^battery|^generator", re.I), "voltage"))
+#: Heading words -> IEA Task 43 measurement type (formats.toml).
+TYPES = _vendor.vocabulary("zx_lidar", "types")
 
 #: First-line keys (lower case) -> header keys.
 HEADER_KEYS = {"unit": "unit_number", "site": "station_name", "time sync": "time_sync"}
@@ -137,14 +129,7 @@ def _gps(series: pl.Series) -> dict[str, str]:
     return {}
 
 
-@register("zx_lidar", description="ZX Lidars / ZephIR 10-minute CSV", sniff=_sniff,
-          extensions=(".csv",),
-          proven_on=("the layout of e-WindLidar/Lidaco's real Wind10_317@Y2016_M12_D13.ZPH.csv "
-                     "(unit 317), reproduced in tests/data/ with invented values: headings, "
-                     "first-line items, Time sync UTC+1, beginning-of-period stamps, GPS, "
-                     "checksum, 9999",),
-          from_docs=("9998 as missing", "stamps labelling the end of the period",
-                     "a 'Site' item naming the station"))
+@register("zx_lidar", sniff=_sniff)
 def parse_zx(data: bytes, opts: Options) -> ParsedFile:
     """Parse a ZX Lidars 10-minute CSV file.
 
