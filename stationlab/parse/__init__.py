@@ -73,45 +73,48 @@ class Column:
 class ChannelHistory:
     """One entry of a logger's own configuration history (an NRG ``Sensor History`` block).
 
+    The fields say which channel and columns, what the sensor is, how the logger scaled it,
+    where it is, and when and whence the entry came.
+
     Parameters
     ----------
     channel
         The logger's channel number, e.g. ``"2"``.
     columns
         The file columns this channel wrote, in file order.
-    effective_from
-        When this entry took effect (UTC); ``None``: from the beginning.
     measurement_type
         IEA Task 43 ``measurement_type_id`` guessed from the vendor's channel type and units.
     vendor_type
         The vendor's own word for the channel type, e.g. ``"Anemometer"``.
     description, serial_number, unit
         As the logger states them; ``None`` where blank.
+    slope, offset
+        The logger's scale factor and offset (value = raw * slope + offset).
     height_m
         Sensor height. [m]
     bearing_deg
         Boom orientation. [deg]
-    slope, offset
-        The logger's scale factor and offset (value = raw * slope + offset).
     point_name
         The measurement point's name; default from channel, height and bearing.
+    effective_from
+        When this entry took effect (UTC); ``None``: from the beginning.
     source
         Where the configuration comes from (``logger_configs.source``).
     """
 
     channel: str
     columns: tuple[str, ...]
-    effective_from: datetime | None = None
     measurement_type: str = "other"
     vendor_type: str | None = None
     description: str | None = None
     serial_number: str | None = None
     unit: str | None = None
-    height_m: float | None = None
-    bearing_deg: float | None = None
     slope: float = 1.0
     offset: float = 0.0
+    height_m: float | None = None
+    bearing_deg: float | None = None
     point_name: str | None = None
+    effective_from: datetime | None = None
     source: str = "nrg_sensor_history"
 
 

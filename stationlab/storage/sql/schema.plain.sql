@@ -29,12 +29,6 @@ RETURNS SETOF timestamptz LANGUAGE sql STABLE AS $$
     WHERE to_regclass((readings_month_partition(m AT TIME ZONE 'UTC')).name) IS NULL
 $$;
 
--- How many monthly partitions covering [ts_from, ts_to] are missing.
-CREATE FUNCTION readings_partitions_missing(ts_from timestamptz, ts_to timestamptz)
-RETURNS integer LANGUAGE sql STABLE AS $$
-    SELECT count(*)::integer FROM readings_months_missing(ts_from, ts_to)
-$$;
-
 -- Create the monthly partitions of readings that cover [ts_from, ts_to]; returns how many were
 -- created. Safe to call concurrently (an advisory lock serialises creators). It needs DDL, so it
 -- runs as its owner; only pipelines may call it (schema.sql's role block).
@@ -53,6 +47,12 @@ BEGIN
     END LOOP;
     RETURN created;
 END $$;
+
+-- How many monthly partitions covering [ts_from, ts_to] are missing.
+CREATE FUNCTION readings_partitions_missing(ts_from timestamptz, ts_to timestamptz)
+RETURNS integer LANGUAGE sql STABLE AS $$
+    SELECT count(*)::integer FROM readings_months_missing(ts_from, ts_to)
+$$;
 
 -- A month without a partition loads faster into a table of its own, keyed after loading and
 -- then attached (attaching locks `readings` only against other DDL, not against reads or
