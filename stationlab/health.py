@@ -265,6 +265,11 @@ def _single_checks(stats: pl.DataFrame, cfg: dict, day_h: float) -> list[pl.Data
     return found
 
 
+def _failed(findings: list[pl.DataFrame]) -> set[int]:
+    """The channels some finding judged failed."""
+    return {c for f in findings for c in f.filter(pl.col("state") == "failed")["channel_id"]}
+
+
 def _pair_checks(conn, stats: pl.DataFrame, cfg: dict, week_from, until,
                  failed: set[int]) -> list[pl.DataFrame]:
     """Paired anemometers and vanes at other heights; ``failed``: the channels the single
@@ -286,8 +291,7 @@ def _pair_checks(conn, stats: pl.DataFrame, cfg: dict, week_from, until,
                                 pl.col("channel_id_b").alias("b")),
             week_from=week_from, until=until).filter(pl.col("n") >= cfg["pair_min_count"])
         found += _judge_vanes(diffs, vanes, cfg)
-    failed = failed | {c for f in found for c in f.filter(pl.col("state") == "failed")
-                       ["channel_id"]}
+    failed = failed | _failed(found)
     healthy = vanes.filter(~pl.col("channel_id").is_in(sorted(failed)))
     if vanes.height and speeds.height >= 2:
         pairs = (speeds.join(speeds, on="height_m", suffix="_b")
@@ -434,7 +438,7 @@ def sensor_health(conn, station: str, at: datetime | None = None,
         (pl.col("valid_week") / expected(start_week)).clip(0, 1).alias("coverage_week"))
     day_h = float(cfg["day_hours"])
     single = _single_checks(stats, cfg, day_h)
-    failed = {c for f in single for c in f.filter(pl.col("state") == "failed")["channel_id"]}
+    failed = _failed(single)
     findings = single + _pair_checks(conn, stats, cfg, week_from, until, failed)
     found = pl.concat([f for f in findings if f.height], how="vertical") if any(
         f.height for f in findings) else pl.DataFrame(

@@ -127,6 +127,9 @@ def test_health_lists_sensor_states_and_plots_a_failed_sensor_with_its_flags(db,
         assert isinstance(overlay, hv.Overlay)
         spans = [e for e in overlay if isinstance(e, hv.VSpans)]
         assert len(spans) == 1 and spans[0].dimension_values("code").tolist() == ["bad"]
+        state = hv.renderer("bokeh").get_plot(overlay).state  # as the browser gets it
+        assert (state.xaxis[0].axis_label, state.yaxis[0].axis_label) == (
+            "time [UTC]", "Speed 80m 0deg Mean [m/s]")
         # a click on another row plots that sensor
         dashboard._sensor_show(1)
         assert plot[0].object.startswith(f"**{table['name'][1]}** at some_site: suspect, "

@@ -19,6 +19,27 @@ def _not_ok(table):
     return table.filter(pl.col("state") != "ok")
 
 
+def _sector_ratios(row, vane):
+    """The 60 m pair's ratio of means over the week before ``row``'s window end, computed by
+    hand from the readings: per 30-degree sector of ``vane`` with six readings or more, both
+    above 3 m/s, outside tower shadow (30 degrees either side of the booms at 0 and 180)."""
+    import stationlab
+
+    with stationlab.connect() as client:
+        wide = client.station("some_site").readings(
+            types=["wind_speed", "wind_direction"], statistics=["avg"], wide=True,
+            start=row["window_to"] - timedelta(days=7) + timedelta(microseconds=1))
+    a, b = "Speed 60m 180deg Mean [m/s]", "Speed 60m 0deg Mean [m/s]"
+
+    def off_shadow(center):
+        return ((pl.col(vane) - center + 540) % 360 - 180).abs() >= 30
+
+    return (wide.filter((pl.col(a) > 3) & (pl.col(b) > 3) & off_shadow(0) & off_shadow(180))
+            .group_by((pl.col(vane) // 30).alias("sector"))
+            .agg(pl.len(), pl.col(a).mean(), pl.col(b).mean())
+            .filter(pl.col("len") >= 6).select(pl.col(a) / pl.col(b)).to_series())
+
+
 def test_the_healthy_demo_mast_is_ok(conn, mast):
     table = mast.health()
     assert table.height == 30
@@ -70,22 +91,7 @@ def test_a_paired_anemometer_15_percent_low_for_a_week_has_failed(conn, db, tmp_
                                     "(ratio of means 0.8")
     assert row["since"] == row["window_to"] + timedelta(microseconds=1) - timedelta(days=7)
     # the same ratio computed by hand from the readings, sector by sector outside tower shadow
-    import stationlab
-
-    with stationlab.connect() as client:
-        wide = client.station("some_site").readings(
-            types=["wind_speed", "wind_direction"], statistics=["avg"], wide=True,
-            start=row["window_to"] - timedelta(days=7) + timedelta(microseconds=1))
-    a, b, d = ("Speed 60m 180deg Mean [m/s]", "Speed 60m 0deg Mean [m/s]",
-               "Direction 58m 180deg Mean [deg]")
-
-    def off_shadow(center):
-        return ((pl.col(d) - center + 540) % 360 - 180).abs() >= 30
-
-    ratios = (wide.filter((pl.col(a) > 3) & (pl.col(b) > 3) & off_shadow(0) & off_shadow(180))
-              .group_by((pl.col(d) // 30).alias("sector"))
-              .agg(pl.len(), pl.col(a).mean(), pl.col(b).mean())
-              .filter(pl.col("len") >= 6).select(pl.col(a) / pl.col(b)).to_series())
+    ratios = _sector_ratios(row, "Direction 58m 180deg Mean [deg]")
     assert f"ratio of means {ratios.median():.3f} in {ratios.len()} direction sectors" \
         in row["reason"]
 
@@ -244,22 +250,7 @@ def test_a_pair_is_judged_by_the_nearest_vane_that_has_not_failed(conn, db, tmp_
     assert row["reason"].startswith("reads 16% below its pair Speed 60m 0deg Mean [m/s] "
                                     "(ratio of means 0.8")
     # the ratio computed by hand, sector by sector of the 78 m vane outside tower shadow
-    import stationlab
-
-    with stationlab.connect() as client:
-        wide = client.station("some_site").readings(
-            types=["wind_speed", "wind_direction"], statistics=["avg"], wide=True,
-            start=row["window_to"] - timedelta(days=7) + timedelta(microseconds=1))
-    a, b, d = ("Speed 60m 180deg Mean [m/s]", "Speed 60m 0deg Mean [m/s]",
-               "Direction 78m 180deg Mean [deg]")
-
-    def off_shadow(center):
-        return ((pl.col(d) - center + 540) % 360 - 180).abs() >= 30
-
-    ratios = (wide.filter((pl.col(a) > 3) & (pl.col(b) > 3) & off_shadow(0) & off_shadow(180))
-              .group_by((pl.col(d) // 30).alias("sector"))
-              .agg(pl.len(), pl.col(a).mean(), pl.col(b).mean())
-              .filter(pl.col("len") >= 6).select(pl.col(a) / pl.col(b)).to_series())
+    ratios = _sector_ratios(row, "Direction 78m 180deg Mean [deg]")
     ratio = float(row["reason"].split("ratio of means ")[1].split()[0])
     assert abs(ratio - ratios.median()) < 0.002  # (clean readings: a vane's dead band aside)
     assert row["reason"].endswith(f" in {ratios.len()} direction sectors outside tower shadow)")

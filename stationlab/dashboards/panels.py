@@ -156,8 +156,10 @@ class StationHealth(pn.viewable.Viewer):
         plot = _plots.curves(frame, names or [meta["name"]])
         if flags.height:
             plot = _plots.flag_spans(flags) * plot
+        # the axes named here: the flag bands, drawn first, would name x by their own x0
         return plot.opts(hv.Options("Curve", responsive=True, height=260, tools=["hover"])).opts(
-            title=f"{station}: {meta['name']} with its flags")
+            title=f"{station}: {meta['name']} with its flags", xlabel="time [UTC]",
+            ylabel=meta["name"])
 
     def sensor_view(self) -> pn.Column:
         """The sensor table (state coloured, reason, since) and, one click on a row away, that
