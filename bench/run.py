@@ -21,13 +21,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+
+from stationlab import storage
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -50,23 +51,7 @@ class Bench:
         return make_conninfo(self.admin, dbname=name)
 
     def fresh(self, name: str, template: str = TEMPLATE) -> str:
-        with psycopg.connect(self.admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
-            for attempt in range(1, 6):
-                try:
-                    conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                        sql.Identifier(name), sql.Identifier(template)))
-                    break
-                except psycopg.errors.ObjectInUse:
-                    # TimescaleDB's launcher looks into every database now and then, and a
-                    # database someone is connected to cannot be copied: send it away, again.
-                    if attempt == 5:
-                        raise
-                    conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = %s AND pid <> pg_backend_pid()", (template,))
-                    time.sleep(0.2 * attempt)
-        return self.dsn(name)
+        return storage.databases.create_database(self.admin, name, template=template)
 
     def run(self, key: str, command: list[str], dsn: str | None = None) -> dict:
         env = dict(self.env, **({"STATIONLAB_DSN": dsn} if dsn else {}))

@@ -13,12 +13,10 @@ import itertools
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from stationlab import storage
 
@@ -86,32 +84,11 @@ def _admin(dsn: str) -> psycopg.Connection:
 
 
 def _create_database(admin_dsn: str, name: str, template: str | None = None) -> str:
-    ident = psycopg.sql.Identifier
-    with _admin(admin_dsn) as conn:
-        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident(name)))
-        if not template:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(ident(name)))
-            return make_conninfo(admin_dsn, dbname=name)
-        for attempt in itertools.count(1):
-            try:
-                conn.execute(psycopg.sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    ident(name), ident(template)))
-                break
-            except psycopg.errors.ObjectInUse:
-                # A TimescaleDB background worker looked in and has not left yet: it may not
-                # stay in a template, so send it away and copy again.
-                if attempt == 5:
-                    raise
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                             "WHERE datname = %s AND pid <> pg_backend_pid()", (template,))
-                time.sleep(0.2 * attempt)
-    return make_conninfo(admin_dsn, dbname=name)
+    return storage.databases.create_database(admin_dsn, name, template=template)
 
 
 def _drop_database(admin_dsn: str, name: str) -> None:
-    with _admin(admin_dsn) as conn:
-        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            psycopg.sql.Identifier(name)))
+    storage.databases.drop_database(admin_dsn, name)
 
 
 @pytest.fixture(scope="session")
@@ -238,3 +215,23 @@ def s3_stores(s3_server, monkeypatch):
     monkeypatch.setenv("STATIONLAB_RAW_STORE", f"{prefix}/raw")
     monkeypatch.setenv("STATIONLAB_EXPORTS_STORE", f"{prefix}/exports")
     return prefix
+
+
+def calibrated_anemometer(conn: psycopg.Connection) -> int:
+    """Give the demo mast's 80 m north anemometer a sensor with a Thies certificate (0.04577,
+    0.2528), replacing the logger's generic transfer function (0.0462, 0.21); returns the
+    sensor's id."""
+    import polars as pl
+
+    from stationlab.calibration import Calibration, CalibrationRepository
+
+    point = storage.catalog.channel_table(conn, "some_site").filter(
+        pl.col("point_name") == "Spd80mN")["measurement_point_id"][0]
+    sensor = storage.calibration.insert_sensor(conn, sensor_type="anemometer", oem="Thies",
+                                               model="First Class", serial_number="06123")
+    storage.calibration.install_sensor(conn, sensor, point, None, None)
+    conn.execute("UPDATE logger_configs lc SET slope = 0.0462, \"offset\" = 0.21 "
+                 "FROM channels c WHERE c.channel_id = lc.channel_id "
+                 "AND c.measurement_point_id = %s", (point,))
+    CalibrationRepository(conn, author="setup").add(sensor, Calibration(0.04577, 0.2528))
+    return sensor

@@ -17,14 +17,12 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
 import pytest
 from playwright.sync_api import expect
 
 from stationlab import ingest, storage
-from stationlab.calibration import Calibration, CalibrationRepository
 
-from .conftest import DEMO, REPO, _create_database, _drop_database
+from .conftest import DEMO, REPO, _create_database, _drop_database, calibrated_anemometer
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -64,16 +62,7 @@ def site(pg_server, template_db, real_data_dir):
     dsn = _create_database(pg_server, name, template=template_db)
     ingest.import_paths([real_data_dir / DEMO], dsn=dsn, progress=False)
     with storage.connect(dsn, autocommit=True) as conn:
-        point = storage.catalog.channel_table(conn, "some_site").filter(
-            pl.col("point_name") == "Spd80mN")["measurement_point_id"][0]
-        sensor = storage.calibration.insert_sensor(conn, sensor_type="anemometer", oem="Thies",
-                                                   model="First Class", serial_number="06123")
-        storage.calibration.install_sensor(conn, sensor, point, None, None)
-        # the logger's own generic transfer function, which the certificate replaces
-        conn.execute("UPDATE logger_configs lc SET slope = 0.0462, \"offset\" = 0.21 "
-                     "FROM channels c WHERE c.channel_id = lc.channel_id "
-                     "AND c.measurement_point_id = %s", (point,))
-        CalibrationRepository(conn, author="setup").add(sensor, Calibration(0.04577, 0.2528))
+        calibrated_anemometer(conn)
     with _dashboard(dsn, "dashboard-server.log") as url:
         yield url, dsn
     _drop_database(pg_server, name)

@@ -15,15 +15,13 @@ import shutil
 import urllib.parse
 from pathlib import Path
 
-import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from stationlab import storage
-from stationlab.calibration import Calibration, CalibrationRepository
 from stationlab.cli import main
 
-from .conftest import REAL_DATA, REPO
+from .conftest import REAL_DATA, REPO, calibrated_anemometer
 from .test_browser import ARTIFACTS, WAIT, browser, largest_canvas  # noqa: F401 (a fixture)
 from .test_hub import (  # noqa: F401 (fixtures)
     analysts,
@@ -231,16 +229,8 @@ def test_a_calibrator_corrects_a_certificate_in_jupyterlab(sessions, hub, analys
                                                             auth_server):  # noqa: F811
     owner = auth_server[0]
     a = analysts[0]
-    with storage.connect(owner, autocommit=True) as conn:  # an anemometer with a certificate
-        point = storage.catalog.channel_table(conn, "some_site").filter(
-            pl.col("point_name") == "Spd80mN")["measurement_point_id"][0]
-        sensor = storage.calibration.insert_sensor(conn, sensor_type="anemometer", oem="Thies",
-                                                   model="First Class", serial_number="06123")
-        storage.calibration.install_sensor(conn, sensor, point, None, None)
-        conn.execute("UPDATE logger_configs lc SET slope = 0.0462, \"offset\" = 0.21 "
-                     "FROM channels c WHERE c.channel_id = lc.channel_id "
-                     "AND c.measurement_point_id = %s", (point,))
-        CalibrationRepository(conn, author="setup").add(sensor, Calibration(0.04577, 0.2528))
+    with storage.connect(owner, autocommit=True) as conn:
+        sensor = calibrated_anemometer(conn)
     result = CliRunner().invoke(main, ["db", "grant-analyst", a, "--calibrations"],
                                 env={"STATIONLAB_DSN": owner})
     assert result.exit_code == 0, result.output

@@ -18,13 +18,11 @@ import time
 import urllib.parse
 import urllib.request
 
-import polars as pl
 import pytest
 
 from stationlab import ingest, storage
-from stationlab.calibration import Calibration, CalibrationRepository
 
-from .conftest import DEMO, REAL_DATA, REPO, _create_database, _drop_database
+from .conftest import DEMO, REAL_DATA, REPO, _create_database, _drop_database, calibrated_anemometer
 from .test_browser import ARTIFACTS, WAIT, _free_port, browser, largest_canvas  # noqa: F401 (a fixture)
 
 AUTHOR = "lab-test"
@@ -60,16 +58,7 @@ def lab(pg_server, template_db, tmp_path_factory):
     dsn = _create_database(pg_server, name, template=template_db)
     ingest.import_paths([REAL_DATA / DEMO], dsn=dsn, progress=False)
     with storage.connect(dsn, autocommit=True) as conn:
-        point = storage.catalog.channel_table(conn, "some_site").filter(
-            pl.col("point_name") == "Spd80mN")["measurement_point_id"][0]
-        sensor = storage.calibration.insert_sensor(conn, sensor_type="anemometer", oem="Thies",
-                                                   model="First Class", serial_number="06123")
-        storage.calibration.install_sensor(conn, sensor, point, None, None)
-        # the logger's own generic transfer function, which the certificate replaces
-        conn.execute("UPDATE logger_configs lc SET slope = 0.0462, \"offset\" = 0.21 "
-                     "FROM channels c WHERE c.channel_id = lc.channel_id "
-                     "AND c.measurement_point_id = %s", (point,))
-        CalibrationRepository(conn, author="setup").add(sensor, Calibration(0.04577, 0.2528))
+        calibrated_anemometer(conn)
     # JupyterLab's own settings and workspaces in a scratch folder: autosave off, so running
     # the notebook leaves the repository's copy as it is
     settings = tmp_path_factory.mktemp("lab-settings")

@@ -1,6 +1,9 @@
-"""Scratch databases on the same server (a backup's restore proof): create, check, drop."""
+"""Scratch databases on the same server (a backup's restore proof, the tests' and benchmarks'
+databases copied from a template): create, check, drop."""
 
 from __future__ import annotations
+
+import time
 
 import psycopg
 from psycopg import sql
@@ -12,12 +15,37 @@ from stationlab.storage.db import statements
 queries = statements("databases.sql")
 
 
-def create_database(dsn: str, name: str) -> str:
-    """Create an empty database on the server of ``dsn`` (dropped first if it exists); returns
-    its DSN."""
+def create_database(dsn: str, name: str, *, template: str | None = None) -> str:
+    """Create a database on the server of ``dsn`` (dropped first if it exists), empty or a copy
+    of ``template``; returns its DSN."""
     _admin(dsn, "database_drop", name)
-    _admin(dsn, "database_create", name)
+    if template is None:
+        _admin(dsn, "database_create", name)
+    else:
+        _copy(dsn, name, template)
     return make_conninfo(dsn, dbname=name)
+
+
+def _copy(dsn: str, name: str, template: str, attempts: int = 5) -> None:
+    """``CREATE DATABASE name TEMPLATE template``. A database someone is connected to cannot be
+    copied, and TimescaleDB's launcher looks into every database now and then: its session is
+    sent away and the copy tried again."""
+    statement = sql.SQL(queries()["database_copy"]).format(name=sql.Identifier(name),
+                                                           template=sql.Identifier(template))
+    for attempt in range(1, attempts + 1):
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                try:
+                    conn.execute(statement)
+                    return
+                except psycopg.errors.ObjectInUse:
+                    if attempt == attempts:
+                        raise
+                    conn.execute(queries()["database_sessions_end"], {"name": template})
+        except psycopg.Error as exc:
+            raise StorageError(f"copying database {template!r} to {name!r} failed: "
+                               f"{exc}".strip()) from exc
+        time.sleep(0.2 * attempt)
 
 
 def drop_database(dsn: str, name: str) -> None:

@@ -4,6 +4,13 @@
 -- name: database_create
 CREATE DATABASE {name}
 
+-- name: database_copy
+CREATE DATABASE {name} TEMPLATE {template}
+
+-- name: database_sessions_end
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+WHERE datname = %(name)s AND pid <> pg_backend_pid()
+
 -- name: database_drop
 DROP DATABASE IF EXISTS {name} WITH (FORCE)
 
