@@ -150,10 +150,12 @@ def test_db_status_says_how_stale_the_replica_is(env):
     assert "caught up" in lag or "bytes of WAL behind the primary" in lag
     assert "replayed up to " in lag and "primary at " in lag
     if "primary measures a replay lag of " not in result.output:
-        # PostgreSQL reports no replay lag (NULL) once a standby is caught up and idle
+        # PostgreSQL reports no replay lag (NULL) once a standby is caught up and idle; the
+        # standby is still attached. (Whether the lag is NULL now is not asked: any WAL written
+        # since, a checkpoint's, makes it a number again, as it did in one CI run.)
         with psycopg.connect(dsn) as conn:
             rows = conn.execute("SELECT replay_lag FROM pg_stat_replication").fetchall()
-        assert rows and all(lag is None for (lag,) in rows), rows
+        assert rows
 
 
 def test_a_bad_read_dsn_gets_one_line(env, monkeypatch):
