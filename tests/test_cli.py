@@ -51,9 +51,11 @@ def test_export_writes_the_file_and_says_what_it_holds(db, real_data, tmp_path):
     run = stationlab("export", "--station", "some_site", "--format", "windographer",
                      "--out", out, "--start", "2016-01-10", "--end", "2016-01-10T12:00+00:00")
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == (
+    assert run.stdout.strip().splitlines() == [
         f"{out}: station some_site, windographer, 30 channels, 72 rows, 2,160 readings, "
-        "2016-01-10 00:00 to 2016-01-10 11:50 UTC")
+        "2016-01-10 00:00 to 2016-01-10 11:50 UTC",
+        "  note: the station's position is not known: the header says latitude N 0, longitude "
+        "E 0 (an IEA Task 43 document gives it: `stationlab meta import`)"]
     assert out.read_text().count("\n") == 15 + 72  # the preamble names the logger
 
 

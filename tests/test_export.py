@@ -44,6 +44,28 @@ def test_windographer_export_is_golden(db, real_data, tmp_path):
     assert (result.rows, result.channels, result.readings) == (3, 5, 15)
     assert result.ts_first == datetime(2021, 6, 18, 20, tzinfo=UTC)
     assert not (tmp_path / "out.txt.partial").exists()
+    # the header's 0/0 is a placeholder, and the export says so
+    assert result.notes == (
+        "the station's position is not known: the header says latitude N 0, longitude E 0 (an "
+        "IEA Task 43 document gives it: `stationlab meta import`)",)
+
+
+def test_an_export_says_when_its_time_step_is_irregular_and_not_when_the_position_is_known(
+        conn, db, real_data, tmp_path):
+    ingest.import_paths([real_data / f"campbell_toa5/pytoa5/TestLogger_{table}_1.dat"
+                         for table in ("Hourly", "Daily")], dsn=db)
+    conn.execute("UPDATE stations SET latitude = 44.33889, longitude = -73.11202 "
+                 "WHERE name = 'TestLogger'")
+    result = export_station("TestLogger", tmp_path / "out.txt", clock=CLOCK)
+    assert "Latitude = N 44.338890" in (tmp_path / "out.txt").read_text()
+    assert result.notes == (
+        "channels of 2 averaging intervals (1 h: 5 channels, 1 day: 4 channels) share the "
+        "file, so its time step is irregular; Windographer expects one",)
+    from stationlab.cli.export import describe_export
+
+    assert describe_export(result).splitlines()[-1] == "  note: " + result.notes[0]
+    parquet = export_station("TestLogger", tmp_path / "out.parquet", format="parquet")
+    assert parquet.notes == result.notes  # no header there, the same stamps
 
 
 def stored_wide(conn, station: str) -> pl.DataFrame:

@@ -240,11 +240,14 @@ def test_export_command_takes_every_format_and_the_text_options(station, tmp_pat
         run = stationlab("export", "--station", station, "--format", format,
                          "--out", tmp_path / f"x.{format}")
         assert run.returncode == 0, run.stderr
-        summary, skipped = run.stdout.strip().splitlines()
+        summary, skipped, *notes = run.stdout.strip().splitlines()
         assert summary == (
             f"{tmp_path / f'x.{format}'}: station TestLogger, {format}, 9 channels, 5 rows, "
             "23 readings, 2021-06-18 00:00 to 2021-06-19 00:00 UTC")
         assert skipped.strip().startswith("not exported: 3 channels of times or text")
+        # the hourly and daily tables in one file; zip's text files also say 0 for the position
+        assert [n.split(":")[1].split()[0] for n in notes] == (
+            ["the", "channels"] if format == "zip" else ["channels"])
     run = stationlab("export", "--station", station, "--out", tmp_path / "w.txt", "--clean",
                      "--exclude-flag", "icing", "--missing", "NA", "--separator", "comma",
                      "--timestamp-format", "%Y%m%d%H%M")

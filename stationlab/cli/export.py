@@ -64,7 +64,7 @@ def describe_export(result) -> str:
                  "text, "
                  f"not numbers ({', '.join(result.not_exported)}); "
                  "`Station.readings()` reads them")
-    return text
+    return text + "".join(f"\n  note: {note}" for note in result.notes)
 
 
 @click.group("exports")

@@ -33,6 +33,7 @@ from stationlab.export.layout import (
 from stationlab.export.windographer import WindographerOptions
 from stationlab.storage import catalog
 from stationlab.storage.metadata import file_loggers
+from stationlab.wording import plural
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ class ExportResult:
     #: Channels of the station that hold no numbers (e.g. Campbell ``TMx``/``TMn``, the times of
     #: extremes), named as an export would name them: every format's columns hold numbers.
     not_exported: tuple[str, ...] = ()
+    #: What a person should know before using the file: a header value that is a placeholder,
+    #: an irregular time step.
+    notes: tuple[str, ...] = ()
 
 
 def month_windows(first: datetime, last: datetime) -> list[tuple[datetime, datetime]]:
@@ -215,7 +219,34 @@ def export_station(station: str, out: str | Path, *, format: str = "windographer
         tmp.replace(out)
     logger.info("exported %s: %d rows x %d channels to %s", station, rows, len(ids), out)
     return ExportResult(out, station, format, rows, len(ids), sum(counts), first, last,
-                        meta["data_version"], left_out, not_exported)
+                        meta["data_version"], left_out, not_exported,
+                        export_notes(format, meta, channels))
+
+
+def export_notes(format: str, station: dict, channels: pl.DataFrame) -> tuple[str, ...]:
+    """What a person should know of an export of ``channels`` before using it: the station's
+    position written as 0 where it is not known (the text formats' header), and channels of
+    several averaging intervals in one file (its time step then irregular)."""
+    notes = []
+    if format in TEXT_FORMATS and (station["latitude"] is None or station["longitude"] is None):
+        notes.append("the station's position is not known: the header says latitude N 0, "
+                     "longitude E 0 (an IEA Task 43 document gives it: `stationlab meta import`)")
+    counts = (channels.filter(pl.col("interval_s").is_not_null())
+              .group_by("interval_s").len().sort("interval_s"))
+    if counts.height > 1:
+        each = ", ".join(f"{_seconds(s)}: {plural(n, 'channel')}" for s, n in counts.iter_rows())
+        notes.append(f"channels of {counts.height} averaging intervals ({each}) share the file, "
+                     "so its time step is irregular; Windographer expects one")
+    return tuple(notes)
+
+
+def _seconds(seconds: float) -> str:
+    """``10 min``, ``1 h``, ``1 day``, ``30 s``."""
+    for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {unit}" + ("s" if unit == "day" and n != 1 else "")
+    return f"{seconds:g} s"
 
 
 def _flags_over(conn, ids: list[int], start: datetime | None, end: datetime | None

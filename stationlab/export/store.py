@@ -60,13 +60,14 @@ class BuildOutcome:
     rows: int | None = None
     data_version: int | None = None
     source: str = "raw"
+    notes: tuple[str, ...] = ()  # ExportResult.notes of a file built
 
     def describe(self) -> str:
-        """The line ``stationlab exports build`` prints."""
+        """The line ``stationlab exports build`` prints (and a line a note of the file built)."""
         what = f"{self.station} {self.format}" + (" clean" if self.source == "clean" else "")
         if self.status == "built":
             return (f"{what}: built {self.rows:,} rows (data version {self.data_version}) -> "
-                    f"{self.path}")
+                    f"{self.path}" + "".join(f"\n  note: {note}" for note in self.notes))
         return f"{what}: up to date ({self.path})"
 
 
@@ -226,7 +227,7 @@ def build_exports(stations: Iterable[str] | None = None, formats: Iterable[str] 
                 _record(conn, version["station_id"], result, clock, source, digest,
                         path=path, sha256=sha256, size=size)
                 outcomes.append(BuildOutcome(result.station, format, "built", path, result.rows,
-                                             result.data_version, source))
+                                             result.data_version, source, result.notes))
     for future in futures:
         if future.exception() is not None:
             raise future.exception()

@@ -311,7 +311,8 @@ def station_channels(conn: psycopg.Connection, station: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={
         "channel_id": pl.Int32, "statistic": pl.String, "kind": pl.String, "unit": pl.String,
         "column_name": pl.String, "point_name": pl.String, "measurement_type": pl.String,
-        "height_m": pl.Float64, "orientation_deg": pl.Float64}, orient="row")
+        "height_m": pl.Float64, "orientation_deg": pl.Float64, "interval_s": pl.Int32},
+        orient="row")
 
 
 def station(conn: psycopg.Connection, name: str) -> dict | None:

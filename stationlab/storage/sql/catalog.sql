@@ -99,7 +99,8 @@ WHERE file_id = %(file_id)s
 
 -- name: station_channels
 SELECT c.channel_id, c.statistic, c.kind, coalesce(c.unit, p.unit) AS unit,
-       c.column_name, p.name AS point_name, p.measurement_type, p.height_m, p.orientation_deg
+       c.column_name, p.name AS point_name, p.measurement_type, p.height_m, p.orientation_deg,
+       c.interval_s
 FROM channels c
 JOIN stations s USING (station_id)
 LEFT JOIN measurement_points p USING (measurement_point_id)
