@@ -34,7 +34,8 @@ def test_health_puts_the_quiet_station_first_and_in_red(mast, db, real_data):
     assert failures.value["name"].tolist() == ["TestLogger_Hourly_Bad05.dat"]
     # both files carry a battery voltage: BattMin (demo mast), BattV (TestLogger)
     voltage = dashboard.voltage("some_site", table["last_reading"][0])
-    assert len(voltage) == 1 and len(next(iter(voltage))) == 188
+    # 188 readings and a break where the file has none (15:30 to 16:50)
+    assert len(voltage) == 1 and len(next(iter(voltage))) == 188 + 1
     dashboard.quiet_after = 24 * 365 * 10.0
     assert dashboard._view()[0].alert_type == "success"
 
@@ -63,6 +64,14 @@ def test_explorer_series_rose_and_monthly_means(mast):
     assert spans.dimension_values("code").tolist() == ["icing"]
     rose = dashboard.rose(frame).object
     assert rose.title.text == "Wind rose [% of time]"
+    # which channels it draws, the compass points and labelled rings of percent of time
+    from bokeh.models import Text, Title
+
+    [subtitle] = [t for t in rose.above if isinstance(t, Title)]
+    assert subtitle.text == "Speed 80m 0deg Mean [m/s] by Direction 78m 180deg Mean [deg]"
+    texts = [r.data_source.data["text"] for r in rose.renderers if isinstance(r.glyph, Text)]
+    assert ["N", "E", "S", "W"] in [list(t) for t in texts]
+    assert any(str(t[0]).endswith(" %") for t in texts)
     means = dashboard.monthly_means()
     assert means["month"].unique().to_list() == ["2016-01"]
     # the clean mean leaves out the flagged six hours (36 readings)
@@ -165,6 +174,13 @@ def test_health_voltage_plots_keep_each_station_s_own_time_axis(mast, db, real_d
     plots = [part for part in view[start + 1:] if isinstance(part, pn.pane.HoloViews)]
     assert len(plots) == 2  # some_site (2016) and TestLogger (2021)
     assert not any(plot.linked_axes for plot in plots)
+    from bokeh.models import Legend
+
+    for plot in plots:  # named axes, no legend over the few points (the title names them)
+        state = hv.renderer("bokeh").get_plot(plot.object).state
+        assert (state.xaxis[0].axis_label, state.yaxis[0].axis_label) == (
+            "time [UTC]", "supply voltage [V]")
+        assert not [item for item in state.center if isinstance(item, Legend)]
 
 
 def test_calibration_page_without_sensors_says_how_to_get_them(mast, db):

@@ -32,7 +32,8 @@ def test_flag_editor_saves_the_dragged_range_and_shades_it(client, conn):
     editor.channels = [SPEED]
     curves, spans = editor.shown()
     assert list(curves) == [SPEED] and len(spans) == 0
-    assert len(curves[SPEED]) == 188  # the demo file's rows, all shown (fewer than the screen)
+    # the demo file's rows, all shown (fewer than the screen), and a break at its gap
+    assert len(curves[SPEED]) == 188 + 1
     # a drag with the x-box select tool over 2016-01-10 00:00..06:00 (naive UTC on the axis)
     editor.bounds.event(boundsx=(np.datetime64("2016-01-10T00:00"),
                                  np.datetime64("2016-01-10T06:00")))
@@ -400,3 +401,22 @@ def test_in_a_notebook_an_upload_is_taken_with_its_name(db, conn, real_data):
     asyncio.run(kernel())
     assert saved == [("demo.csv", len(data))]
     assert widget.outcomes == ["demo.csv: queued"]
+
+
+def test_curves_break_where_readings_are_missing():
+    from stationlab.widgets._plots import curves, with_gaps
+
+    stamps = [datetime(2016, 1, 10, 15, m, tzinfo=UTC) for m in (0, 10, 20, 30)] + [
+        datetime(2016, 1, 10, 16, m, tzinfo=UTC) for m in (50,)] + [
+        datetime(2016, 1, 10, 17, 0, tzinfo=UTC)]
+    series = pl.DataFrame({"ts": stamps, "value": [1.0, 2, 3, 4, 5, 6]})
+    gapped = with_gaps(series.reverse())
+    # one missing value ten minutes after 15:30, so the line does not join 15:30 to 16:50
+    assert gapped["ts"].to_list() == stamps[:4] + [
+        datetime(2016, 1, 10, 15, 40, tzinfo=UTC)] + stamps[4:]
+    assert gapped["value"].to_list() == [1.0, 2, 3, 4, None, 5, 6]
+    assert with_gaps(series.head(4)).equals(series.head(4))  # no gap: as it was
+    long = gapped.drop_nulls().with_columns(pl.lit("a").alias("name"))
+    curve = curves(long, ["a"])["a"]
+    assert np.isnan(curve.dimension_values("value")).sum() == 1
+    assert curve.kdims[0].pprint_label == "time [UTC]"

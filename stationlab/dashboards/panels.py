@@ -70,9 +70,13 @@ class StationHealth(pn.viewable.Viewer):
         if frame.is_empty():
             return None
         names = frame["name"].unique(maintain_order=True).to_list()
-        return _plots.curves(frame, names).opts(
+        # one channel is named in the title (a legend inside the plot covers its points),
+        # several in a legend beside it
+        title = f"{station}: supply voltage [V]" + (f", {names[0]}" if len(names) == 1 else "")
+        return _plots.curves(frame, names, "supply voltage [V]").opts(
             hv.Options("Curve", responsive=True, height=220, tools=["hover"]),
-            hv.Options("NdOverlay", title=f"{station}: supply voltage [V]"))
+            hv.Options("NdOverlay", title=title, legend_position="right",
+                       show_legend=len(names) > 1))
 
     @param.depends("quiet_after")
     def _view(self):
@@ -153,7 +157,7 @@ class StationHealth(pn.viewable.Viewer):
             (pl.col("channel_id").is_null() | (pl.col("channel_id") == channel_id))
             & (pl.col("measurement_point_id").is_null()
                | (pl.col("measurement_point_id") == meta["measurement_point_id"])))
-        plot = _plots.curves(frame, names or [meta["name"]])
+        plot = _plots.curves(frame, names or [meta["name"]], meta["name"])
         if flags.height:
             plot = _plots.flag_spans(flags) * plot
         # the axes named here: the flag bands, drawn first, would name x by their own x0
@@ -307,9 +311,10 @@ class StationExplorer(pn.viewable.Viewer):
     def rose(self, frame: pl.DataFrame):
         """Wind rose of the highest speed and direction channels: frequency [%] per sector,
         stacked by speed bin."""
+        from bokeh.models import Title
         from bokeh.plotting import figure
 
-        pick = {}
+        pick, used = {}, {}
         for kind in ("wind_speed", "wind_direction"):
             part = frame.filter(pl.col("measurement_type") == kind)
             if part.is_empty():
@@ -317,6 +322,7 @@ class StationExplorer(pn.viewable.Viewer):
             top = part.sort("height_m", descending=True, nulls_last=True)["name"][0]
             pick[kind] = part.filter(pl.col("name") == top).select(
                 "ts", pl.col("value").alias(kind))
+            used[kind] = top
         both = pick["wind_speed"].join(pick["wind_direction"], on="ts").drop_nulls()
         width = 360 / SECTORS
         sector = ((both["wind_direction"].to_numpy() + width / 2) // width % SECTORS)
@@ -324,8 +330,10 @@ class StationExplorer(pn.viewable.Viewer):
         counts = np.zeros((SECTORS, len(SPEED_BINS)))
         np.add.at(counts, (sector.astype(int), speed_bin.clip(0)), 1)
         share = counts / max(len(both), 1) * 100
-        plot = figure(width=380, height=380, title="Wind rose [% of time]", x_range=(-1, 1),
-                      y_range=(-1, 1), toolbar_location=None)
+        plot = figure(width=500, height=410, title="Wind rose [% of time]", x_range=(-1.1, 1.1),
+                      y_range=(-1.1, 1.1), toolbar_location=None)
+        plot.add_layout(Title(text=f"{used['wind_speed']} by {used['wind_direction']}",
+                              text_font_size="8pt", text_font_style="normal"), "above")
         plot.axis.visible = plot.grid.visible = False
         outer = share.sum(axis=1).max() or 1
         angles = np.pi / 2 - np.radians(np.arange(SECTORS) * width)  # north up, clockwise
@@ -339,8 +347,17 @@ class StationExplorer(pn.viewable.Viewer):
                                angles + np.radians(width / 2), color=color,
                                line_color="white", legend_label=label)
             inner = top
-        plot.legend.location = "top_left"
+        # rings at whole percentages of time, labelled; the compass points outside
+        rings = [p for p in np.unique(np.round(np.linspace(0, outer, 4)[1:])) if p > 0]
+        for pct in rings:
+            radius = pct / outer * 0.95
+            plot.circle(0, 0, radius=radius, fill_color=None, line_color="#bbbbbb")
+            plot.text(radius * 0.71, radius * 0.71, text=[f"{pct:g} %"], text_font_size="7pt",
+                      text_color="#666666")
+        plot.text([0, 1.04, 0, -1.04], [1.02, 0, -1.06, 0], text=["N", "E", "S", "W"],
+                  text_align="center", text_baseline="middle", text_font_size="9pt")
         plot.legend.label_text_font_size = "8pt"
+        plot.add_layout(plot.legend[0], "right")  # beside the rose, covering no sector
         return pn.pane.Bokeh(plot)
 
     def monthly_means(self) -> pl.DataFrame:

@@ -45,17 +45,38 @@ def to_minute(value: datetime) -> datetime:
     return (value + timedelta(seconds=30)).replace(second=0, microsecond=0)
 
 
-def curves(long: pl.DataFrame, names: list[str]) -> hv.NdOverlay:
-    """One curve per channel from a long frame (``ts, name, value``)."""
+#: The time axis of every plot.
+TIME = hv.Dimension("time", label="time [UTC]")
+
+
+def curves(long: pl.DataFrame, names: list[str], value: str = "value") -> hv.NdOverlay:
+    """One curve per channel from a long frame (``ts, name, value``), broken where readings are
+    missing (:func:`with_gaps`); ``value`` labels the y axis."""
     overlay = {}
     for name in names:
-        part = long.filter(pl.col("name") == name).sort("ts")
+        part = with_gaps(long.filter(pl.col("name") == name).select("ts", "value"))
         overlay[name] = hv.Curve((naive_utc(part["ts"]), part["value"].to_numpy()),
-                                 "time", "value", label=name)
+                                 TIME, value, label=name)
     if not overlay:
         overlay["no channel"] = hv.Curve((np.array([], dtype="datetime64[us]"), []),
-                                         "time", "value")
+                                         TIME, value)
     return hv.NdOverlay(overlay, kdims="channel")
+
+
+def with_gaps(series: pl.DataFrame) -> pl.DataFrame:
+    """``ts, value`` sorted, with a missing value one usual step after each reading that the
+    next one follows by more than one and a half usual steps (the median step): a line drawn
+    through it breaks there instead of joining readings across a gap."""
+    series = series.sort("ts")
+    if series.height < 3:
+        return series
+    step = series["ts"].diff().median()
+    late = series.filter(series["ts"].diff(-1).abs() > step * 1.5)
+    if late.is_empty():
+        return series
+    breaks = late.select((pl.col("ts") + step).alias("ts"),
+                         pl.lit(None, dtype=series["value"].dtype).alias("value"))
+    return pl.concat([series, breaks]).sort("ts")
 
 
 def downsampled(dmap: hv.DynamicMap) -> hv.DynamicMap:

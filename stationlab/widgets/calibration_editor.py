@@ -145,14 +145,14 @@ class CalibrationEditor(pn.viewable.Viewer):
     def _overlay_plot(self):
         frame = self.comparison
         if frame.is_empty():
-            return hv.Curve([], "time", "value").opts(
+            return hv.Curve([], _plots.TIME, "value").opts(
                 responsive=True, height=300,
                 title="Preview: before / after (press Preview to draw the sensor's readings)")
         first = frame["channel_id"].min()
         one = frame.filter(pl.col("channel_id") == first).sort("ts")
         ts = _plots.naive_utc(one["ts"])
-        before = hv.Curve((ts, one["before"].to_numpy()), "time", "value", label="before")
-        after = hv.Curve((ts, one["after"].to_numpy()), "time", "value", label="after")
+        before = hv.Curve((ts, one["before"].to_numpy()), _plots.TIME, "value", label="before")
+        after = hv.Curve((ts, one["after"].to_numpy()), _plots.TIME, "value", label="after")
         return _plots.downsampled(hv.DynamicMap(lambda: before * after)).opts(
             hv.Options("Curve", responsive=True, height=300, tools=["hover"]),
             hv.Options("Overlay", title=f"Preview for channel {first}: before / after"))
